@@ -1,0 +1,20 @@
+// Where this process sits in a launch: rank and world size from mpirun/srun environments,
+// and what the build can do. No MPI calls: safe before (or without) MPI_Init.
+#pragma once
+
+#include <string>
+
+namespace evosearch {
+
+struct LaunchInfo {
+  int rank = 0;
+  int world_size = 1;
+  std::string launcher = "none";  // "mpirun", "srun" or "none"
+};
+
+LaunchInfo detect_launch();
+
+// e.g. "MPI: yes, NCCL: 2.28.3, Redis: no, CUDA: yes".
+std::string build_features();
+
+}  // namespace evosearch

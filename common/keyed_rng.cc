@@ -1,0 +1,92 @@
+#include "common/keyed_rng.h"
+
+#include <cmath>
+
+namespace evosearch {
+namespace {
+
+constexpr uint32_t kPhiloxM0 = 0xD2511F53u;
+constexpr uint32_t kPhiloxM1 = 0xCD9E8D57u;
+constexpr uint32_t kPhiloxW0 = 0x9E3779B9u;
+constexpr uint32_t kPhiloxW1 = 0xBB67AE85u;
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// The key's fields folded into a Philox key and the high half of the counter.
+struct DerivedKey {
+  PhiloxKey key;
+  uint64_t counter_hi;
+};
+
+DerivedKey derive(const NoiseKey& k) {
+  uint64_t h = splitmix64(k.seed);
+  h = splitmix64(h ^ k.prompt);
+  h = splitmix64(h ^ ((uint64_t{k.generation} << 32) | k.candidate));
+  const uint64_t lo = splitmix64(h ^ ((uint64_t{k.step} << 32) | k.stream));
+  const uint64_t hi = splitmix64(lo ^ 0x5851F42D4C957F2Dull);
+  return {{static_cast<uint32_t>(lo), static_cast<uint32_t>(lo >> 32)}, hi};
+}
+
+PhiloxCounter block(const DerivedKey& d, uint64_t index) {
+  return philox4x32_10({static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
+                        static_cast<uint32_t>(d.counter_hi), static_cast<uint32_t>(d.counter_hi >> 32)},
+                       d.key);
+}
+
+// (0, 1]: never 0, so log() is finite.
+double open_unit(uint32_t hi, uint32_t lo) {
+  const uint64_t bits = ((uint64_t{hi} << 32) | lo) >> 11;  // 53 bits
+  return (static_cast<double>(bits) + 1.0) * (1.0 / 9007199254740992.0);
+}
+
+}  // namespace
+
+uint64_t prompt_key(std::string_view text) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001B3ull;
+  }
+  return splitmix64(h);
+}
+
+PhiloxCounter philox4x32_10(PhiloxCounter ctr, PhiloxKey key) {
+  for (int round = 0; round < 10; ++round) {
+    const uint64_t p0 = uint64_t{kPhiloxM0} * ctr[0];
+    const uint64_t p1 = uint64_t{kPhiloxM1} * ctr[2];
+    ctr = {static_cast<uint32_t>(p1 >> 32) ^ ctr[1] ^ key[0], static_cast<uint32_t>(p1),
+           static_cast<uint32_t>(p0 >> 32) ^ ctr[3] ^ key[1], static_cast<uint32_t>(p0)};
+    key[0] += kPhiloxW0;
+    key[1] += kPhiloxW1;
+  }
+  return ctr;
+}
+
+void fill_standard_normal(const NoiseKey& key, float* out, size_t n) {
+  const DerivedKey d = derive(key);
+  constexpr double kTwoPi = 6.283185307179586476925;
+  for (size_t base = 0; base < n; base += 2) {
+    // One Philox block gives two 64-bit uniforms, i.e. one Box-Muller pair.
+    const PhiloxCounter r = block(d, base / 2);
+    const double radius = std::sqrt(-2.0 * std::log(open_unit(r[0], r[1])));
+    const double angle = kTwoPi * open_unit(r[2], r[3]);
+    out[base] = static_cast<float>(radius * std::cos(angle));
+    if (base + 1 < n) out[base + 1] = static_cast<float>(radius * std::sin(angle));
+  }
+}
+
+void fill_uniform(const NoiseKey& key, double* out, size_t n) {
+  const DerivedKey d = derive(key);
+  for (size_t base = 0; base < n; base += 2) {
+    const PhiloxCounter r = block(d, base / 2);
+    out[base] = open_unit(r[0], r[1]) - 0x1p-53;  // [0, 1)
+    if (base + 1 < n) out[base + 1] = open_unit(r[2], r[3]) - 0x1p-53;
+  }
+}
+
+}  // namespace evosearch

@@ -1,0 +1,52 @@
+// Keyed, counter-based randomness: every random number is a pure function of its key, so a
+// candidate's noise is the same whatever batch, worker, process or resume computes it.
+// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace evosearch {
+
+// What a draw is for: draws with the same key but different purposes are independent.
+enum NoiseStream : uint32_t {
+  kInitialNoise = 0,  // the starting latent of a rollout from step 0
+  kStepNoise = 1,     // the fresh noise a stochastic sampler injects at a step
+  kMutationNoise = 2, // EvoSearch mutation noise
+  kSelectionDraw = 3, // tournament and resampling choices
+};
+
+// Who a random draw belongs to. Unused fields stay 0.
+struct NoiseKey {
+  uint64_t seed = 0;        // the job seed
+  uint64_t prompt = 0;      // prompt_key() of the prompt text, or an index
+  uint32_t generation = 0;  // search generation (0 = initial population)
+  uint32_t candidate = 0;   // candidate within the generation
+  uint32_t step = 0;        // sampler step (or a purpose tag for non-step draws)
+  uint32_t stream = kInitialNoise;  // a NoiseStream: what the draw is for
+
+  bool operator==(const NoiseKey& o) const {
+    return seed == o.seed && prompt == o.prompt && generation == o.generation &&
+           candidate == o.candidate && step == o.step && stream == o.stream;
+  }
+};
+
+// A stable 64-bit id for a prompt text (FNV-1a followed by a mixer).
+uint64_t prompt_key(std::string_view text);
+
+using PhiloxCounter = std::array<uint32_t, 4>;
+using PhiloxKey = std::array<uint32_t, 2>;
+
+// One Philox4x32-10 block: 4 uniformly distributed 32-bit words.
+PhiloxCounter philox4x32_10(PhiloxCounter counter, PhiloxKey key);
+
+// Fills out[0..n) with standard normal floats for `key` (Box-Muller on Philox output).
+// Element i depends only on (key, i): a prefix of a longer draw equals the shorter draw.
+void fill_standard_normal(const NoiseKey& key, float* out, size_t n);
+
+// Fills out[0..n) with uniform doubles in [0, 1) for `key`.
+void fill_uniform(const NoiseKey& key, double* out, size_t n);
+
+}  // namespace evosearch

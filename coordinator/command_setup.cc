@@ -1,0 +1,33 @@
+#include "coordinator/command_setup.h"
+
+#include <iostream>
+
+#include "cluster/launch.h"
+#include "common/logging.h"
+#include "worker/runtime.h"
+
+namespace evosearch {
+
+StatusOr<std::unique_ptr<Bundle>> open_bundle_for_command(const CommonOptions& common, const std::string& dir) {
+  RETURN_IF_ERROR(setup_logging(common.log_level, LogContext{detect_launch().rank, "-"}));
+  set_compute_threads(common.threads);
+  ASSIGN_OR_RETURN(const at::Device device, choose_device(common.device));
+  spdlog::info("{}", runtime_summary(device));
+  spdlog::info("loading bundle {}", dir);
+  return Bundle::open(dir, device);
+}
+
+int fail(const Status& status) {
+  if (spdlog::get("evosearch")) {
+    spdlog::error("{}", status.message());
+  } else {
+    std::cerr << "error: " << status.message() << "\n";
+  }
+  return 1;
+}
+
+std::string version_text() {
+  return "evosearch 0.1.0 (LibTorch " + torch_version_string() + "; " + build_features() + ")";
+}
+
+}  // namespace evosearch

@@ -1,0 +1,20 @@
+// What every subcommand does first: logging, compute threads, device, and the bundle.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "common/logging.h"
+#include "coordinator/commands.h"
+#include "worker/bundle.h"
+
+namespace evosearch {
+
+// Sets up logging, threads and the device, then opens (and validates) the bundle.
+StatusOr<std::unique_ptr<Bundle>> open_bundle_for_command(const CommonOptions& common, const std::string& dir);
+
+// Logs `status` as the reason the command failed and returns exit code 1.
+int fail(const Status& status);
+
+}  // namespace evosearch

@@ -1,0 +1,41 @@
+// The `evosearch` subcommands. Each parses nothing itself: main() fills an options struct
+// from the command line and calls one of these, which returns the process exit code.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace evosearch {
+
+struct CommonOptions {
+  std::string log_level = "info";
+  std::string device = "auto";
+  int threads = 0;  // 0 = one per core
+};
+
+struct SampleOptions {
+  std::string bundle;
+  std::string prompt;
+  int count = 16;
+  std::string out = "samples.png";
+  std::string sampler;  // empty = the bundle's default
+  int steps = 0;        // 0 = the bundle's default
+  double eta = -1;      // < 0 = the bundle's default
+  int order = 0;
+  double shift = 0;
+  double guidance = -1;
+  uint64_t seed = 0;
+  int batch = 16;
+  int columns = 0;  // 0 = about square
+  int scale = 0;    // 0 = enlarge small images to about 112 px
+};
+
+struct CheckOptions {
+  std::string bundle;
+};
+
+int run_sample(const CommonOptions& common, const SampleOptions& options);
+int run_check(const CommonOptions& common, const CheckOptions& options);
+std::string version_text();
+
+}  // namespace evosearch

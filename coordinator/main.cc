@@ -1,0 +1,46 @@
+// evosearch: test-time evolutionary search over diffusion and flow models.
+#include <CLI/CLI.hpp>
+
+#include "coordinator/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace evosearch;
+  CLI::App app{"evosearch: test-time evolutionary search (EvoSearch) over image and video diffusion/flow models.\n"
+               "Model bundles are folders with a manifest.json and TorchScript modules (models/BUNDLE.md)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", version_text());
+
+  CommonOptions common;
+  auto add_common = [&](CLI::App* cmd) {
+    cmd->add_option("--log-level", common.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+    cmd->add_option("--device", common.device, "auto (CUDA when available), cpu, cuda or cuda:N")->capture_default_str();
+    cmd->add_option("--threads", common.threads, "CPU compute threads; 0 = one per core")->capture_default_str();
+  };
+
+  SampleOptions sample;
+  CLI::App* sample_cmd = app.add_subcommand("sample", "Draw samples for one prompt (no search) and write a grid PNG");
+  sample_cmd->add_option("--bundle", sample.bundle, "model bundle folder, e.g. models/fashion-ddpm")->required();
+  sample_cmd->add_option("--prompt", sample.prompt, "the prompt, e.g. \"a dark sneaker\"")->required();
+  sample_cmd->add_option("-n,--count", sample.count, "number of samples")->capture_default_str()->check(CLI::Range(1, 100000));
+  sample_cmd->add_option("-o,--out", sample.out, "grid PNG to write")->capture_default_str();
+  sample_cmd->add_option("--sampler", sample.sampler, "ddim, euler or dpmpp-sde (default: the bundle's)");
+  sample_cmd->add_option("--steps", sample.steps, "sampler steps (default: the bundle's)");
+  sample_cmd->add_option("--eta", sample.eta, "DDIM eta in [0,1]; 1 is stochastic (default: the bundle's)");
+  sample_cmd->add_option("--order", sample.order, "dpmpp-sde order, 1 or 2 (default: the bundle's)");
+  sample_cmd->add_option("--shift", sample.shift, "flow time shift (default: the bundle's)");
+  sample_cmd->add_option("--guidance", sample.guidance, "classifier-free guidance scale; 1 = off (default: the bundle's)");
+  sample_cmd->add_option("--seed", sample.seed, "job seed; the same seed gives the same images")->capture_default_str();
+  sample_cmd->add_option("--batch", sample.batch, "samples per model call")->capture_default_str()->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--columns", sample.columns, "grid columns (default: about square)");
+  sample_cmd->add_option("--scale", sample.scale, "enlarge each image by this factor (default: to about 112 px)");
+  add_common(sample_cmd);
+
+  CheckOptions check;
+  CLI::App* check_cmd = app.add_subcommand("check", "Load a bundle, dry-run every module and describe it");
+  check_cmd->add_option("--bundle", check.bundle, "model bundle folder")->required();
+  add_common(check_cmd);
+
+  CLI11_PARSE(app, argc, argv);
+  if (sample_cmd->parsed()) return run_sample(common, sample);
+  return run_check(common, check);
+}

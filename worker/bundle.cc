@@ -1,0 +1,221 @@
+#include "worker/bundle.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "worker/keyed_noise.h"
+#include "worker/manifest.h"
+#include "worker/schedule.h"
+
+namespace evosearch {
+namespace {
+
+constexpr char kIdentity[] = "identity";
+
+std::string shape_string(at::IntArrayRef shape) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    out << (i ? "," : "") << (shape[i] >= 0 ? std::to_string(shape[i]) : i == 0 ? "B" : "?");
+  }
+  out << "]";
+  return out.str();
+}
+
+std::vector<int64_t> with_batch(int64_t batch, const std::vector<int64_t>& shape) {
+  std::vector<int64_t> out{batch};
+  out.insert(out.end(), shape.begin(), shape.end());
+  return out;
+}
+
+StatusOr<std::map<std::string, at::Tensor>> load_condition_table(const std::string& path, int64_t dim) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("file does not exist");
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  c10::IValue value;
+  try {
+    value = torch::jit::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    return DataLoss("not a torch.save'd dict of prompt -> tensor (" + short_torch_error(e, 1) + ")");
+  }
+  if (!value.isGenericDict()) return InvalidArgument("expected a dict {prompt: tensor[" + std::to_string(dim) + "]}");
+  std::map<std::string, at::Tensor> table;
+  for (const auto& entry : value.toGenericDict()) {
+    if (!entry.key().isString() || !entry.value().isTensor()) {
+      return InvalidArgument("expected string keys and tensor values");
+    }
+    at::Tensor t = entry.value().toTensor();
+    if (t.dim() != 1 || t.size(0) != dim || t.scalar_type() != at::kFloat) {
+      return InvalidArgument("condition for '" + entry.key().toStringRef() + "' has shape " + shape_string(t.sizes()) +
+                             ", expected float32 [" + std::to_string(dim) + "]");
+    }
+    table.emplace(entry.key().toStringRef(), t);
+  }
+  return table;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Bundle>> Bundle::open(const std::string& dir, const at::Device& device) {
+  std::unique_ptr<Bundle> bundle(new Bundle());
+  bundle->dir_ = dir;
+  bundle->device_ = device;
+  ASSIGN_OR_RETURN(bundle->manifest_, load_manifest(dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<ModuleLoader> loader, make_module_loader(bundle->manifest_.format()));
+  RETURN_IF_ERROR(bundle->load_modules(*loader));
+  c10::InferenceMode guard;
+  RETURN_IF_ERROR(bundle->dry_run());
+  return bundle;
+}
+
+Status Bundle::load_modules(const ModuleLoader& loader) {
+  auto load = [&](const std::string& file, const char* role,
+                  std::unique_ptr<LoadedModule>& slot) -> Status {
+    auto loaded = loader.load(dir_ + "/" + file, device_);
+    if (!loaded.ok()) {
+      return loaded.status().with_context(dir_ + "/" + file + " (the " + role + " named in manifest.json)");
+    }
+    slot = std::move(loaded).value();
+    return Status::Ok();
+  };
+  if (!manifest_.encoder().empty()) {
+    RETURN_IF_ERROR(load(manifest_.encoder(), "encoder", encoder_));
+  } else {
+    const std::string path = dir_ + "/" + manifest_.condition_file();
+    auto table = load_condition_table(path, manifest_.condition_dim());
+    if (!table.ok()) return table.status().with_context(path + " (the condition_file named in manifest.json)");
+    conditions_ = std::move(table).value();
+    for (auto& [prompt, cond] : conditions_) cond = cond.to(device_);
+  }
+  RETURN_IF_ERROR(load(manifest_.denoiser(), "denoiser", denoiser_));
+  if (manifest_.decoder() != kIdentity) RETURN_IF_ERROR(load(manifest_.decoder(), "decoder", decoder_));
+  for (const proto::RewardSpec& spec : manifest_.rewards()) {
+    rewards_.emplace_back();
+    RETURN_IF_ERROR(load(spec.file(), "reward", rewards_.back()));
+  }
+  return Status::Ok();
+}
+
+StatusOr<at::Tensor> Bundle::checked(const std::string& file, const char* what, StatusOr<c10::IValue> result,
+                                     const std::vector<int64_t>& expected, bool unit_range) const {
+  const std::string where = dir_ + "/" + file + ": ";
+  if (!result.ok()) return result.status().with_context(dir_ + "/" + file);
+  if (!result->isTensor()) return InvalidArgument(where + what + " is not a tensor; expected float32 " + shape_string(expected));
+  at::Tensor t = result->toTensor();
+  bool shape_ok = t.dim() == static_cast<int64_t>(expected.size());
+  for (size_t i = 0; shape_ok && i < expected.size(); ++i) shape_ok = expected[i] < 0 || t.size(i) == expected[i];
+  if (!shape_ok) {
+    return InvalidArgument(where + what + " has shape " + shape_string(t.sizes()) + ", expected " + shape_string(expected));
+  }
+  if (t.scalar_type() != at::kFloat) {
+    return InvalidArgument(where + what + " has dtype " + std::string(c10::toString(t.scalar_type())) +
+                           ", expected float32");
+  }
+  if (!at::isfinite(t).all().item<bool>()) return InvalidArgument(where + what + " contains NaN or infinite values");
+  if (unit_range && t.numel() > 0) {
+    const double lo = t.min().item<double>(), hi = t.max().item<double>();
+    if (lo < -1e-4 || hi > 1 + 1e-4) {
+      return InvalidArgument(where + what + " has values in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                             "], expected pixels in [0, 1]");
+    }
+  }
+  return t;
+}
+
+std::vector<int64_t> Bundle::latent_shape() const {
+  return {manifest_.latent_shape().begin(), manifest_.latent_shape().end()};
+}
+
+int Bundle::guidance_reward() const { return guidance_reward_index(manifest_); }
+
+StatusOr<int> Bundle::reward_index(const std::string& name) const {
+  std::string known;
+  for (int i = 0; i < manifest_.rewards_size(); ++i) {
+    if (manifest_.rewards(i).name() == name) return i;
+    known += (i ? ", " : "") + manifest_.rewards(i).name();
+  }
+  return NotFound("reward '" + name + "' is not in bundle " + dir_ + " (it has: " + known + ")");
+}
+
+StatusOr<at::Tensor> Bundle::encode(const std::vector<std::string>& prompts) {
+  const int64_t batch = static_cast<int64_t>(prompts.size());
+  if (!encoder_) {
+    std::vector<at::Tensor> rows;
+    for (const std::string& p : prompts) {
+      auto it = conditions_.find(p);
+      if (it == conditions_.end()) {
+        return NotFound(dir_ + "/" + manifest_.condition_file() + ": no precomputed condition for prompt '" + p + "'");
+      }
+      rows.push_back(it->second);
+    }
+    return at::stack(rows);
+  }
+  c10::List<std::string> list;
+  for (const std::string& p : prompts) list.push_back(p);
+  return checked(manifest_.encoder(), "encoder output", encoder_->run("forward", {list}),
+                 {batch, manifest_.condition_dim()});
+}
+
+StatusOr<at::Tensor> Bundle::denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& cond) {
+  return checked(manifest_.denoiser(), "denoiser output", denoiser_->run("forward", {x, t, cond}), x.sizes().vec());
+}
+
+StatusOr<at::Tensor> Bundle::decode(const at::Tensor& latents) {
+  const std::vector<int64_t> expected =
+      pixel_shape_.empty() ? with_batch(latents.size(0), std::vector<int64_t>(latents.dim() - 1, -1))
+                           : with_batch(latents.size(0), pixel_shape_);
+  if (!decoder_) {
+    // "identity": the latents are pixels already; clamp them into the pixel range.
+    return checked(manifest_.decoder(), "identity-decoded latent", c10::IValue(latents.clamp(0, 1)),
+                   latents.sizes().vec(), true);
+  }
+  return checked(manifest_.decoder(), "decoder output", decoder_->run("forward", {latents}), expected, true);
+}
+
+StatusOr<at::Tensor> Bundle::score(int index, const at::Tensor& pixels, const at::Tensor& cond) {
+  const std::string& file = manifest_.rewards(index).file();
+  return checked(file, "reward output", rewards_[index]->run("forward", {pixels, cond}), {pixels.size(0)});
+}
+
+StatusOr<at::Tensor> Bundle::features(int index, const at::Tensor& pixels) {
+  const std::string& file = manifest_.rewards(index).file();
+  if (!rewards_[index]->has_method("features")) return NotFound(dir_ + "/" + file + ": has no features() method");
+  return checked(file, "features output", rewards_[index]->run("features", {pixels}), {pixels.size(0), -1});
+}
+
+Status Bundle::dry_run() {
+  const std::vector<std::string> prompts{"a test prompt", manifest_.null_prompt()};
+  at::Tensor cond;
+  if (encoder_) {
+    ASSIGN_OR_RETURN(cond, encode(prompts));
+  } else {
+    if (conditions_.empty()) return InvalidArgument(dir_ + "/" + manifest_.condition_file() + ": holds no prompts");
+    if (!conditions_.count(manifest_.null_prompt())) {
+      return InvalidArgument(dir_ + "/" + manifest_.condition_file() + ": has no condition for the null_prompt '" +
+                             manifest_.null_prompt() + "' (needed for classifier-free guidance)");
+    }
+    ASSIGN_OR_RETURN(cond, encode({conditions_.begin()->first, manifest_.null_prompt()}));
+  }
+  const std::vector<int64_t> latent = latent_shape();
+  const at::Tensor x = keyed_normal({NoiseKey{0, 0, 0, 0, 0, 1}, NoiseKey{0, 0, 0, 1, 0, 1}}, latent, device_);
+  const proto::SamplerDefaults& d = manifest_.defaults();
+  auto schedule = manifest_.model_kind() == proto::FLOW
+                      ? make_flow_schedule(manifest_.flow(), d.steps(), manifest_.flow().shift())
+                      : make_diffusion_schedule(manifest_.diffusion(), d.steps());
+  if (!schedule.ok()) return schedule.status().with_context(dir_ + "/manifest.json");
+  const at::Tensor t = at::tensor({schedule->model_t[0], schedule->model_t[d.steps() / 2]},
+                                  at::TensorOptions().dtype(at::kFloat)).to(device_);
+  RETURN_IF_ERROR(denoise(x, t, cond).status());
+  ASSIGN_OR_RETURN(at::Tensor pixels, decode(x));  // checks the rank: pixels are shaped like latents
+  pixel_shape_.assign(pixels.sizes().begin() + 1, pixels.sizes().end());
+  for (int i = 0; i < reward_count(); ++i) {
+    RETURN_IF_ERROR(score(i, pixels, cond).status());
+    const auto f = features(i, pixels);
+    if (!f.ok() && f.status().code() != StatusCode::kNotFound) return f.status();
+  }
+  return Status::Ok();
+}
+
+}  // namespace evosearch

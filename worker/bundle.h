@@ -1,0 +1,61 @@
+// A model bundle: manifest + condition encoder, denoiser, decoder and reward modules.
+// Opening one validates everything with a dry run on a tiny batch, and every later call
+// checks its output (shape, dtype, finite values), naming the file that misbehaved.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "evosearch/bundle.pb.h"
+#include "worker/module_loader.h"
+
+namespace evosearch {
+
+class Bundle {
+ public:
+  // Loads and dry-runs the bundle in `dir` on `device`.
+  static StatusOr<std::unique_ptr<Bundle>> open(const std::string& dir, const at::Device& device);
+
+  const proto::BundleManifest& manifest() const { return manifest_; }
+  const std::string& dir() const { return dir_; }
+  at::Device device() const { return device_; }
+  std::vector<int64_t> latent_shape() const;
+  // Pixel shape per sample ([C,H,W] or [C,F,H,W]) as measured by the dry run.
+  const std::vector<int64_t>& pixel_shape() const { return pixel_shape_; }
+
+  // [B, condition_dim] conditions for the prompts.
+  StatusOr<at::Tensor> encode(const std::vector<std::string>& prompts);
+  // The raw denoiser prediction for x [B, *latent] at model time t [B].
+  StatusOr<at::Tensor> denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& cond);
+  // Pixels in [0, 1], [B, *pixel_shape].
+  StatusOr<at::Tensor> decode(const at::Tensor& latents);
+  // One score per sample from reward `index` (order of manifest.rewards).
+  StatusOr<at::Tensor> score(int index, const at::Tensor& pixels, const at::Tensor& cond);
+  // Features for the diversity metric, [B, F]; NotFound when the reward has no features().
+  StatusOr<at::Tensor> features(int index, const at::Tensor& pixels);
+
+  int reward_count() const { return manifest_.rewards_size(); }
+  int guidance_reward() const;
+  // Index of the reward called `name`, or NotFound listing the names there are.
+  StatusOr<int> reward_index(const std::string& name) const;
+
+ private:
+  Bundle() = default;
+  Status load_modules(const ModuleLoader& loader);
+  Status dry_run();
+  StatusOr<at::Tensor> checked(const std::string& file, const char* what, StatusOr<c10::IValue> result,
+                               const std::vector<int64_t>& expected_shape, bool unit_range = false) const;
+
+  std::string dir_;
+  at::Device device_ = at::kCPU;
+  proto::BundleManifest manifest_;
+  std::unique_ptr<LoadedModule> encoder_, denoiser_, decoder_;
+  std::vector<std::unique_ptr<LoadedModule>> rewards_;
+  std::map<std::string, at::Tensor> conditions_;  // from condition_file, when there is no encoder
+  std::vector<int64_t> pixel_shape_;
+};
+
+}  // namespace evosearch

@@ -1,0 +1,38 @@
+// Plain sampling (no search): noise -> sampler -> decoder -> every reward, in batches.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/keyed_rng.h"
+#include "common/status.h"
+#include "worker/bundle.h"
+#include "worker/samplers.h"
+
+namespace evosearch {
+
+struct GenerateOptions {
+  SamplerConfig sampler;
+  double guidance_scale = 1.0;
+  int batch_size = 16;  // candidates per denoiser call (doubled inside by CFG)
+};
+
+struct Samples {
+  at::Tensor pixels;                        // [N, *pixel_shape] on the CPU
+  std::vector<std::vector<double>> scores;  // scores[reward][sample]
+  int64_t nfe = 0;                          // denoiser calls summed over samples (a CFG pair is one)
+};
+
+// Builds the sampler's schedule for the bundle's model kind.
+StatusOr<Schedule> make_schedule(const proto::BundleManifest& manifest, const SamplerConfig& sampler);
+
+// Sampler settings from the bundle's defaults.
+SamplerConfig default_sampler(const proto::BundleManifest& manifest);
+
+// One sample per (prompt, key) pair. `progress(done, total)` is called after each batch.
+StatusOr<Samples> generate(Bundle& bundle, const std::vector<std::string>& prompts, const std::vector<NoiseKey>& keys,
+                           const GenerateOptions& options,
+                           const std::function<void(int64_t, int64_t)>& progress = nullptr);
+
+}  // namespace evosearch

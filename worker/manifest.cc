@@ -1,0 +1,108 @@
+#include "worker/manifest.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "worker/prediction.h"
+#include "worker/schedule.h"
+
+namespace evosearch {
+namespace {
+
+void fill_defaults(proto::BundleManifest& m) {
+  if (m.format() == proto::MODULE_FORMAT_UNSPECIFIED) m.set_format(proto::TORCHSCRIPT);
+  if (m.model_kind() == proto::DIFFUSION) *m.mutable_diffusion() = with_defaults(m.diffusion());
+  if (m.model_kind() == proto::FLOW) *m.mutable_flow() = with_defaults(m.flow());
+  proto::SamplerDefaults* d = m.mutable_defaults();
+  if (d->sampler() == proto::SAMPLER_KIND_UNSPECIFIED) {
+    d->set_sampler(m.model_kind() == proto::FLOW ? proto::DPMPP_SDE : proto::DDIM);
+  }
+  if (d->steps() == 0) d->set_steps(50);
+  if (!d->has_guidance_scale()) d->set_guidance_scale(1.0);
+  if (!d->has_eta()) d->set_eta(1.0);
+  if (d->order() == 0) d->set_order(2);
+}
+
+Status check(const proto::BundleManifest& m) {
+  if (m.model_kind() == proto::MODEL_KIND_UNSPECIFIED) {
+    return InvalidArgument("model_kind: missing; expected DIFFUSION or FLOW");
+  }
+  if (m.prediction() == proto::PREDICTION_UNSPECIFIED) {
+    return InvalidArgument("prediction: missing; expected EPSILON, V_PREDICTION, SAMPLE or VELOCITY");
+  }
+  RETURN_IF_ERROR(check_prediction(m.model_kind(), m.prediction()));
+  if (m.latent_shape_size() != 3 && m.latent_shape_size() != 4) {
+    return InvalidArgument("latent_shape: expected [C,H,W] (image) or [C,F,H,W] (video), got " +
+                           std::to_string(m.latent_shape_size()) + " numbers");
+  }
+  for (int64_t d : m.latent_shape()) {
+    if (d <= 0) return InvalidArgument("latent_shape: every size must be positive");
+  }
+  if (m.condition_dim() <= 0) return InvalidArgument("condition_dim: expected a positive width");
+  if (m.encoder().empty() == m.condition_file().empty()) {
+    return InvalidArgument("encoder/condition_file: give exactly one of them");
+  }
+  if (m.denoiser().empty()) return InvalidArgument("denoiser: missing; expected a module file name");
+  if (m.decoder().empty()) return InvalidArgument("decoder: missing; expected a module file name or \"identity\"");
+  if (m.rewards_size() == 0) return InvalidArgument("rewards: expected at least one reward module");
+  std::set<std::string> names;
+  int guidance = 0;
+  for (int i = 0; i < m.rewards_size(); ++i) {
+    const proto::RewardSpec& r = m.rewards(i);
+    const std::string where = "rewards[" + std::to_string(i) + "]";
+    if (r.name().empty()) return InvalidArgument(where + ".name: missing");
+    if (r.file().empty()) return InvalidArgument(where + ".file: missing");
+    if (!names.insert(r.name()).second) return InvalidArgument(where + ".name: '" + r.name() + "' is used twice");
+    guidance += r.guidance() ? 1 : 0;
+  }
+  if (guidance != 1) {
+    return InvalidArgument("rewards: exactly one reward must have \"guidance\": true, found " + std::to_string(guidance));
+  }
+  const proto::SamplerDefaults& d = m.defaults();
+  if (d.steps() < 1) return InvalidArgument("defaults.steps: expected at least 1");
+  if (d.eta() < 0 || d.eta() > 1) return InvalidArgument("defaults.eta: expected a value in [0, 1]");
+  if (d.order() != 1 && d.order() != 2) return InvalidArgument("defaults.order: expected 1 or 2");
+  if (m.model_kind() == proto::FLOW && m.flow().shift() <= 0) return InvalidArgument("flow.shift: expected > 0");
+  if (m.model_kind() == proto::DIFFUSION && d.steps() > m.diffusion().train_timesteps()) {
+    return InvalidArgument("defaults.steps: more steps than diffusion.train_timesteps");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<proto::BundleManifest> parse_manifest(const std::string& json, const std::string& origin) {
+  proto::BundleManifest manifest;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(json, &manifest, options);
+  if (!parsed.ok()) {
+    return InvalidArgument(origin + ": " + std::string(parsed.message()) +
+                           " (see models/BUNDLE.md for the manifest fields)");
+  }
+  fill_defaults(manifest);
+  const Status status = check(manifest);
+  if (!status.ok()) return status.with_context(origin);
+  return manifest;
+}
+
+StatusOr<proto::BundleManifest> load_manifest(const std::string& bundle_dir) {
+  const std::string path = bundle_dir + "/manifest.json";
+  std::ifstream in(path);
+  if (!in) return NotFound(path + ": cannot open (is " + bundle_dir + " a model bundle folder?)");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_manifest(text.str(), path);
+}
+
+int guidance_reward_index(const proto::BundleManifest& manifest) {
+  for (int i = 0; i < manifest.rewards_size(); ++i) {
+    if (manifest.rewards(i).guidance()) return i;
+  }
+  return 0;
+}
+
+}  // namespace evosearch

@@ -1,0 +1,21 @@
+// Reads and checks a bundle's manifest.json. Every problem names the field and what was
+// expected; defaults are filled in so later code never sees an unset field.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "evosearch/bundle.pb.h"
+
+namespace evosearch {
+
+// Parses `json` (the text of manifest.json); `origin` names it in messages.
+StatusOr<proto::BundleManifest> parse_manifest(const std::string& json, const std::string& origin);
+
+// Reads <bundle_dir>/manifest.json and parses it.
+StatusOr<proto::BundleManifest> load_manifest(const std::string& bundle_dir);
+
+// Index of the reward marked "guidance".
+int guidance_reward_index(const proto::BundleManifest& manifest);
+
+}  // namespace evosearch

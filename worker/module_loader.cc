@@ -1,0 +1,47 @@
+#include "worker/module_loader.h"
+
+#include <filesystem>
+
+namespace evosearch {
+namespace {
+
+class TorchScriptModule final : public LoadedModule {
+ public:
+  explicit TorchScriptModule(torch::jit::Module module) : module_(std::move(module)) { module_.eval(); }
+
+  bool has_method(const std::string& name) const override { return module_.find_method(name).has_value(); }
+
+  StatusOr<c10::IValue> run(const std::string& method, std::vector<c10::IValue> inputs) override {
+    try {
+      return module_.get_method(method)(std::move(inputs));
+    } catch (const std::exception& e) {
+      return Internal("method " + method + "() raised: " + short_torch_error(e));
+    }
+  }
+
+ private:
+  torch::jit::Module module_;
+};
+
+class TorchScriptLoader final : public ModuleLoader {
+ public:
+  StatusOr<std::unique_ptr<LoadedModule>> load(const std::string& path, const at::Device& device) const override {
+    if (!std::filesystem::is_regular_file(path)) return NotFound("file does not exist");
+    try {
+      return std::unique_ptr<LoadedModule>(new TorchScriptModule(torch::jit::load(path, device)));
+    } catch (const std::exception& e) {
+      return DataLoss("not a loadable TorchScript module (" + short_torch_error(e, 1) + ")");
+    }
+  }
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ModuleLoader>> make_module_loader(proto::ModuleFormat format) {
+  if (format == proto::TORCHSCRIPT || format == proto::MODULE_FORMAT_UNSPECIFIED) {
+    return std::unique_ptr<ModuleLoader>(new TorchScriptLoader());
+  }
+  return InvalidArgument("format: " + proto::ModuleFormat_Name(format) + " is not supported by this build");
+}
+
+}  // namespace evosearch

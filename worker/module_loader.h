@@ -1,0 +1,31 @@
+// Module loading behind one small interface: TorchScript now, AOTInductor packages (.pt2)
+// next. Everything above it sees named methods that take and return IValues.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "evosearch/bundle.pb.h"
+#include "worker/torch_compat.h"
+
+namespace evosearch {
+
+class LoadedModule {
+ public:
+  virtual ~LoadedModule() = default;
+  virtual bool has_method(const std::string& name) const = 0;
+  // Runs `method`; LibTorch exceptions come back as a Status.
+  virtual StatusOr<c10::IValue> run(const std::string& method, std::vector<c10::IValue> inputs) = 0;
+};
+
+class ModuleLoader {
+ public:
+  virtual ~ModuleLoader() = default;
+  virtual StatusOr<std::unique_ptr<LoadedModule>> load(const std::string& path, const at::Device& device) const = 0;
+};
+
+StatusOr<std::unique_ptr<ModuleLoader>> make_module_loader(proto::ModuleFormat format);
+
+}  // namespace evosearch

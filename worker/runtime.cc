@@ -1,0 +1,40 @@
+#include "worker/runtime.h"
+
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+namespace evosearch {
+
+StatusOr<at::Device> choose_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  try {
+    const at::Device device(name);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      return FailedPrecondition("--device " + name + ": CUDA is not available in this build or on this machine (" +
+                                "LibTorch " + torch_version_string() + "); use --device cpu");
+    }
+    if (device.is_cuda() && device.has_index() &&
+        device.index() >= static_cast<int>(torch::cuda::device_count())) {
+      return InvalidArgument("--device " + name + ": there are only " + std::to_string(torch::cuda::device_count()) +
+                             " CUDA devices");
+    }
+    return device;
+  } catch (const std::exception&) {
+    return InvalidArgument("--device " + name + ": expected auto, cpu, cuda or cuda:N");
+  }
+}
+
+int set_compute_threads(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  return at::get_num_threads();
+}
+
+std::string runtime_summary(const at::Device& device) {
+  return "LibTorch " + torch_version_string() + ", device " + device.str() + ", " +
+         std::to_string(at::get_num_threads()) + " compute threads";
+}
+
+}  // namespace evosearch

@@ -1,0 +1,20 @@
+// Process-wide LibTorch set-up, done once at a worker's entry.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "worker/torch_compat.h"
+
+namespace evosearch {
+
+// "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
+StatusOr<at::Device> choose_device(const std::string& name);
+
+// Sets LibTorch's intra-op threads; 0 means one per core. Returns the count in effect.
+int set_compute_threads(int threads);
+
+// A line describing the build: torch version, CUDA, BLAS threads.
+std::string runtime_summary(const at::Device& device);
+
+}  // namespace evosearch
