@@ -70,52 +70,39 @@ TEST(Bundle, CorruptModuleFile) {
   expect_error(Bundle::open(dir, at::kCPU).status(), {"decoder.pt", "not a loadable TorchScript module"});
 }
 
-TEST(Bundle, DenoiserWrongShape) {
-  TinyBundle spec;
-  spec.denoiser = "\ndef forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:\n    return x[:, :, :2]\n";
-  expect_error(open_status(spec, "shape"), {"denoiser.pt", "shape [2,1,2,4]", "expected [2,1,4,4]"});
-}
+// A bundle with one module replaced by `source`, and the words its error must contain.
+struct BrokenModule {
+  const char* name;
+  std::string TinyBundle::*module;
+  std::string source;
+  std::vector<std::string> fragments;
+};
 
-TEST(Bundle, DenoiserWrongDtype) {
-  TinyBundle spec;
-  spec.denoiser = "\ndef forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:\n    return x.double()\n";
-  expect_error(open_status(spec, "dtype"), {"denoiser.pt", "dtype", "expected float32"});
-}
-
-TEST(Bundle, DenoiserNaN) {
-  TinyBundle spec;
-  spec.denoiser = "\ndef forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:\n    return x * float('nan')\n";
-  expect_error(open_status(spec, "nan"), {"denoiser.pt", "NaN"});
-}
-
-TEST(Bundle, DenoiserRaises) {
-  TinyBundle spec;
-  spec.denoiser = "\ndef forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:\n    return x + torch.ones(3)\n";
-  expect_error(open_status(spec, "raises"), {"denoiser.pt", "forward() raised"});
+TEST(Bundle, BrokenModulesAreNamed) {
+  const std::string denoise = "\ndef forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:\n    return ";
+  const std::string decode = "\ndef forward(self, z: Tensor) -> Tensor:\n    return ";
+  const std::vector<BrokenModule> cases = {
+      {"shape", &TinyBundle::denoiser, denoise + "x[:, :, :2]\n", {"denoiser.pt", "shape [2,1,2,4]", "expected [2,1,4,4]"}},
+      {"dtype", &TinyBundle::denoiser, denoise + "x.double()\n", {"denoiser.pt", "dtype", "expected float32"}},
+      {"nan", &TinyBundle::denoiser, denoise + "x * float('nan')\n", {"denoiser.pt", "NaN"}},
+      {"raises", &TinyBundle::denoiser, denoise + "x + torch.ones(3)\n", {"denoiser.pt", "forward() raised"}},
+      {"range", &TinyBundle::decoder, decode + "z * 10.0\n", {"decoder.pt", "expected pixels in [0, 1]"}},
+      {"rank", &TinyBundle::decoder, decode + "torch.sigmoid(z.flatten(1))\n", {"decoder.pt", "shape [2,16]", "expected [2,?,?,?]"}},
+      {"reward", &TinyBundle::reward, "\ndef forward(self, pixels: Tensor, cond: Tensor) -> Tensor:\n    return pixels.flatten(1)\n",
+       {"rewards/brightness.pt", "reward output", "expected [2]"}},
+  };
+  for (const BrokenModule& c : cases) {
+    SCOPED_TRACE(c.name);
+    TinyBundle spec;
+    spec.*c.module = c.source;
+    expect_error(open_status(spec, c.name), c.fragments);
+  }
 }
 
 TEST(Bundle, EncoderWrongWidth) {
   TinyBundle spec;
   spec.manifest = replaced(spec.manifest, "\"condition_dim\": 4", "\"condition_dim\": 8");
   expect_error(open_status(spec, "width"), {"encoder.pt", "expected [2,8]"});
-}
-
-TEST(Bundle, DecoderOutOfRange) {
-  TinyBundle spec;
-  spec.decoder = "\ndef forward(self, z: Tensor) -> Tensor:\n    return z * 10.0\n";
-  expect_error(open_status(spec, "range"), {"decoder.pt", "expected pixels in [0, 1]"});
-}
-
-TEST(Bundle, DecoderWrongRank) {
-  TinyBundle spec;
-  spec.decoder = "\ndef forward(self, z: Tensor) -> Tensor:\n    return torch.sigmoid(z.flatten(1))\n";
-  expect_error(open_status(spec, "rank"), {"decoder.pt", "shape [2,16]", "expected [2,?,?,?]"});
-}
-
-TEST(Bundle, RewardWrongShape) {
-  TinyBundle spec;
-  spec.reward = "\ndef forward(self, pixels: Tensor, cond: Tensor) -> Tensor:\n    return pixels.flatten(1)\n";
-  expect_error(open_status(spec, "reward"), {"rewards/brightness.pt", "reward output", "expected [2]"});
 }
 
 TEST(Bundle, IdentityDecoderNeedsNoFile) {

@@ -1,0 +1,48 @@
+#include "coordinator/searcher.h"
+
+#include <set>
+#include <utility>
+
+namespace evosearch {
+
+void account(proto::Accounting& a, const proto::RolloutResult& r) {
+  a.set_nfe(a.nfe() + r.nfe());
+  a.set_decode_calls(a.decode_calls() + r.decode_calls());
+  a.set_reward_calls(a.reward_calls() + r.reward_calls());
+  a.set_rollouts(a.rollouts() + 1);
+}
+
+void consider_best(proto::BestSample& best, const proto::RolloutResult& r, int final_step) {
+  if (best.found() && r.fitness() <= best.fitness()) return;
+  best.set_found(true);
+  *best.mutable_state() = state_ref(r.generation(), r.candidate(), final_step);
+  best.set_fitness(r.fitness());
+  *best.mutable_scores() = r.scores();
+}
+
+Status match_results(const std::vector<proto::RolloutTask>& tasks, const std::vector<proto::RolloutResult>& results) {
+  std::set<std::pair<uint32_t, uint32_t>> expected, seen;
+  for (const auto& t : tasks) expected.emplace(t.generation(), t.candidate());
+  for (const auto& r : results) {
+    const auto id = std::make_pair(r.generation(), r.candidate());
+    if (!expected.count(id) || !seen.insert(id).second) {
+      return FailedPrecondition("result for rollout (generation " + std::to_string(r.generation()) + ", candidate " +
+                                std::to_string(r.candidate()) + ") was not asked for or came twice");
+    }
+  }
+  if (seen.size() != expected.size()) {
+    return FailedPrecondition("expected " + std::to_string(expected.size()) + " results, got " +
+                              std::to_string(seen.size()));
+  }
+  return Status::Ok();
+}
+
+proto::StateRef state_ref(uint32_t generation, uint32_t candidate, int step) {
+  proto::StateRef ref;
+  ref.set_generation(generation);
+  ref.set_candidate(candidate);
+  ref.set_step(static_cast<uint32_t>(step));
+  return ref;
+}
+
+}  // namespace evosearch
