@@ -77,8 +77,9 @@ RolloutOutput run_sampler(const SamplerConfig& c, const Schedule& s, at::Tensor 
   at::Tensor prev_x0;
   for (int64_t i = range.start; i < end; ++i) {
     keep_if_asked(i, x);
-    const at::Tensor x0 = denoise(x, i);
-    ++out.model_calls;
+    const bool known = i == range.start && range.start_x0.defined();
+    const at::Tensor x0 = known ? range.start_x0 : denoise(x, i);
+    out.model_calls += known ? 0 : 1;
     const at::Tensor fresh = stds[i] > 0 ? noise(i) : at::Tensor();
     switch (c.kind) {
       case proto::EULER:

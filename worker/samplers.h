@@ -35,6 +35,7 @@ struct RolloutRange {
   int64_t start = 0;           // the step index of the input state
   int64_t end = -1;            // where to stop; -1 means T (the clean sample)
   std::vector<int64_t> keep;   // steps in [start, end] whose states to return (state *at* that step)
+  at::Tensor start_x0;         // the x0 estimate at `start` if already known (saves one model call)
 };
 
 struct RolloutOutput {

@@ -1,0 +1,38 @@
+// The worker's resident states: latents kept by rollouts, by (prompt, generation, candidate,
+// step), with the model's x0 estimate where one was computed at that state. States stay
+// where they were computed; the coordinator moves ids and fitness values, not latents.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "evosearch/search.pb.h"
+
+namespace evosearch {
+
+class StateStore {
+ public:
+  struct Entry {
+    at::Tensor state;  // [*latent], no batch dimension
+    at::Tensor x0;     // the x0 estimate at this state, or undefined
+  };
+
+  void put(uint32_t prompt, const proto::StateRef& ref, Entry entry);
+  const Entry* find(uint32_t prompt, const proto::StateRef& ref) const;
+  // Frees every state of `prompt` that is not in `live`.
+  void release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live);
+  void release_prompt(uint32_t prompt);
+  size_t size() const { return entries_.size(); }
+  int64_t bytes() const;
+
+ private:
+  using Key = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>;
+  static Key key(uint32_t prompt, const proto::StateRef& r) { return {prompt, r.generation(), r.candidate(), r.step()}; }
+  std::map<Key, Entry> entries_;
+};
+
+}  // namespace evosearch
