@@ -36,10 +36,13 @@ evosearch_install_packages() {
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# evosearch_build [TARGET...]: configures once, then builds the targets (default: everything).
 evosearch_build() {
   evosearch_log "building in $EVOSEARCH_BUILD (incremental)"
   if [ ! -f "$EVOSEARCH_BUILD/build.ninja" ]; then
-    cmake -S "$EVOSEARCH_ROOT" -B "$EVOSEARCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEVOSEARCH_WERROR=ON "$@"
+    cmake -S "$EVOSEARCH_ROOT" -B "$EVOSEARCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEVOSEARCH_WERROR=ON
   fi
-  cmake --build "$EVOSEARCH_BUILD" --parallel "$(nproc)"
+  local targets=()
+  for t in "$@"; do targets+=(--target "$t"); done
+  cmake --build "$EVOSEARCH_BUILD" --parallel "$(nproc)" "${targets[@]}"
 }

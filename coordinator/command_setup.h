@@ -12,7 +12,8 @@
 namespace evosearch {
 
 // Sets up logging, threads and the device, then opens (and validates) the bundle.
-StatusOr<std::unique_ptr<Bundle>> open_bundle_for_command(const CommonOptions& common, const std::string& dir);
+StatusOr<std::unique_ptr<Bundle>> open_bundle_for_command(const CommonOptions& common, const std::string& dir,
+                                                          const std::string& job = "-");
 
 // Logs `status` as the reason the command failed and returns exit code 1.
 int fail(const Status& status);

@@ -9,7 +9,7 @@ namespace evosearch {
 
 struct CommonOptions {
   std::string log_level = "info";
-  std::string device = "auto";
+  std::string device;  // empty: "auto", or the job spec's device
   int threads = 0;  // 0 = one per core
 };
 
@@ -30,12 +30,18 @@ struct SampleOptions {
   int scale = 0;    // 0 = enlarge small images to about 112 px
 };
 
+struct RunCommandOptions {
+  std::string spec;
+  bool restart = false;
+};
+
 struct CheckOptions {
   std::string bundle;
 };
 
 int run_sample(const CommonOptions& common, const SampleOptions& options);
 int run_check(const CommonOptions& common, const CheckOptions& options);
+int run_job_command(const CommonOptions& common, const RunCommandOptions& options);
 std::string version_text();
 
 }  // namespace evosearch

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   CommonOptions common;
   auto add_common = [&](CLI::App* cmd) {
     cmd->add_option("--log-level", common.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
-    cmd->add_option("--device", common.device, "auto (CUDA when available), cpu, cuda or cuda:N")->capture_default_str();
+    cmd->add_option("--device", common.device, "auto (CUDA when available), cpu, cuda or cuda:N (default: auto, or the job spec's)");
     cmd->add_option("--threads", common.threads, "CPU compute threads; 0 = one per core")->capture_default_str();
   };
 
@@ -35,6 +35,14 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--scale", sample.scale, "enlarge each image by this factor (default: to about 112 px)");
   add_common(sample_cmd);
 
+  RunCommandOptions run;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run", "Search every prompt of a suite (EvoSearch, best-of-n, particles or none) and write images + results.json.\n"
+             "Job spec fields: proto/job.proto; examples: examples/*.json");
+  run_cmd->add_option("spec", run.spec, "job spec (.json)")->required();
+  run_cmd->add_flag("--restart", run.restart, "discard the outputs of a different earlier job in the output folder");
+  add_common(run_cmd);
+
   CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand("check", "Load a bundle, dry-run every module and describe it");
   check_cmd->add_option("--bundle", check.bundle, "model bundle folder")->required();
@@ -42,5 +50,6 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (sample_cmd->parsed()) return run_sample(common, sample);
+  if (run_cmd->parsed()) return run_job_command(common, run);
   return run_check(common, check);
 }

@@ -29,8 +29,8 @@ StatusOr<Run> search(Searcher& a, Searcher& b, int batch_size) {
   options.seed = 99;
   ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle->manifest(), options.sampler));
   RolloutExecutor executor(*bundle, options, schedule);
-  RETURN_IF_ERROR(executor.add_prompt(0, "a bag"));
-  RETURN_IF_ERROR(executor.add_prompt(1, "a dark coat"));
+  RETURN_IF_ERROR(executor.add_prompt(0, "a bag", prompt_key("a bag")));
+  RETURN_IF_ERROR(executor.add_prompt(1, "a dark coat", prompt_key("a dark coat")));
   Run run;
   std::vector<Searcher*> searchers{&a, &b};
   while (!a.done() || !b.done()) {

@@ -30,7 +30,7 @@ RolloutExecutor::RolloutExecutor(Bundle& bundle, ExecutorOptions options, Schedu
       noise_std_(step_noise_std(options.sampler, schedule_)),
       seed_(options.seed) {}
 
-Status RolloutExecutor::add_prompt(uint32_t prompt, const std::string& text) {
+Status RolloutExecutor::add_prompt(uint32_t prompt, const std::string& text, uint64_t key) {
   c10::InferenceMode guard;
   if (!null_condition_.defined()) {
     ASSIGN_OR_RETURN(const at::Tensor null_cond, bundle_.encode({bundle_.manifest().null_prompt()}));
@@ -38,7 +38,7 @@ Status RolloutExecutor::add_prompt(uint32_t prompt, const std::string& text) {
   }
   ASSIGN_OR_RETURN(const at::Tensor cond, bundle_.encode({text}));
   conditions_[prompt] = cond[0];
-  prompt_keys_[prompt] = prompt_key(text);
+  prompt_keys_[prompt] = key;
   return Status::Ok();
 }
 

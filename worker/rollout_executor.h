@@ -37,8 +37,9 @@ class RolloutExecutor {
  public:
   RolloutExecutor(Bundle& bundle, ExecutorOptions options, Schedule schedule);
 
-  // Encodes a prompt's condition once; tasks name prompts by this index.
-  Status add_prompt(uint32_t prompt, const std::string& text);
+  // Encodes a prompt's condition once; tasks name prompts by this index. `key` keys the
+  // prompt's noise (prompt_key(text) unless the same text occurs twice in a suite).
+  Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key);
   // Runs every task; results come back in task order.
   StatusOr<std::vector<PromptResult>> run(const std::vector<PromptTask>& tasks);
 

@@ -1,0 +1,315 @@
+#include "coordinator/job_runner.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "common/logging.h"
+#include "coordinator/job_spec.h"
+#include "jobs/atomic_file.h"
+#include "jobs/image_io.h"
+#include "jobs/output_names.h"
+#include "jobs/prompt_suite.h"
+#include "worker/generate.h"
+#include "worker/pixels.h"
+#include "worker/rollout_executor.h"
+
+namespace evosearch {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct PromptJob {
+  uint32_t index = 0;
+  PromptEntry entry;
+  uint64_t key = 0;
+  std::unique_ptr<Searcher> searcher;
+  std::vector<proto::RolloutTask> in_flight;
+  bool finished = false;
+  proto::PromptOutcome outcome;
+};
+
+StatusOr<SamplerConfig> sampler_config(const proto::JobSpec& spec, const proto::BundleManifest& m) {
+  SamplerConfig c = default_sampler(m);
+  const proto::SamplerSpec& s = spec.sampler();
+  if (!s.sampler().empty()) {
+    if (s.sampler() == "ddim") c.kind = proto::DDIM;
+    else if (s.sampler() == "euler") c.kind = proto::EULER;
+    else if (s.sampler() == "dpmpp-sde") c.kind = proto::DPMPP_SDE;
+    else return InvalidArgument("sampler.sampler: unknown '" + s.sampler() + "'; expected ddim, euler or dpmpp-sde");
+  }
+  if (s.steps() != 0) c.steps = s.steps();
+  if (s.has_eta()) c.eta = s.eta();
+  if (s.order() != 0) c.order = s.order();
+  if (s.has_shift()) c.shift = s.shift();
+  const Status valid = validate_sampler(c, m.model_kind());
+  if (!valid.ok()) return valid.with_context("sampler");
+  return c;
+}
+
+// Noise key of a prompt: its text, plus which occurrence it is when a suite repeats it.
+std::vector<uint64_t> prompt_keys(const std::vector<PromptEntry>& suite) {
+  std::map<std::string, int> seen;
+  std::vector<uint64_t> keys;
+  for (const PromptEntry& e : suite) {
+    const int n = seen[e.text]++;
+    keys.push_back(prompt_key(n == 0 ? e.text : e.text + "\x1f#" + std::to_string(n)));
+  }
+  return keys;
+}
+
+std::string to_json(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+// Refuses an output folder that holds a different job unless asked to start over.
+Status claim_output(const proto::JobSpec& spec, const RunOptions& options) {
+  const fs::path spec_file = fs::path(spec.output()) / "job.json";
+  const std::string current = to_json(spec);
+  auto previous = read_file(spec_file.string());
+  if (previous.ok() && *previous != current && !options.restart) {
+    return FailedPrecondition(spec.output() + " holds the outputs of a different job spec (" + spec_file.string() +
+                              "); use another output folder, or --restart to discard them");
+  }
+  return write_file_atomic(spec_file.string(), current);
+}
+
+std::string format_seconds(double s) {
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(s / 60) % 60);
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+proto::MetricStats stats_of(const std::vector<double>& v) {
+  proto::MetricStats s;
+  if (v.empty()) return s;
+  double sum = 0, sq = 0;
+  double lo = v[0], hi = v[0];
+  for (double x : v) {
+    sum += x;
+    sq += x * x;
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+  }
+  const double mean = sum / v.size();
+  s.set_mean(mean);
+  s.set_std(std::sqrt(std::max(0.0, sq / v.size() - mean * mean)));
+  s.set_min(lo);
+  s.set_max(hi);
+  return s;
+}
+
+class JobRun {
+ public:
+  JobRun(const proto::JobSpec& spec, Bundle& bundle, RolloutExecutor& executor)
+      : spec_(spec), bundle_(bundle), executor_(executor) {}
+
+  Status add_prompts(const std::vector<PromptEntry>& suite, int steps) {
+    const std::vector<uint64_t> keys = prompt_keys(suite);
+    for (uint32_t i = 0; i < suite.size(); ++i) {
+      PromptJob job;
+      job.index = i;
+      job.entry = suite[i];
+      job.key = keys[i];
+      ASSIGN_OR_RETURN(job.searcher, make_searcher(spec_.search(), steps, SearchKey{spec_.seed(), keys[i]}));
+      jobs_.push_back(std::move(job));
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<proto::JobResults> run() {
+    const auto start = Clock::now();
+    std::deque<PromptJob*> waiting;
+    for (PromptJob& j : jobs_) waiting.push_back(&j);
+    std::vector<PromptJob*> active;
+    while (!waiting.empty() || !active.empty()) {
+      while (!waiting.empty() && active.size() < static_cast<size_t>(spec_.prompts_in_flight())) {
+        PromptJob* j = waiting.front();
+        waiting.pop_front();
+        RETURN_IF_ERROR(executor_.add_prompt(j->index, j->entry.text, j->key));
+        active.push_back(j);
+      }
+      std::vector<PromptTask> tasks;
+      for (PromptJob* j : active) {
+        j->in_flight = j->searcher->next_generation();
+        for (const auto& t : j->in_flight) tasks.push_back(PromptTask{j->index, t});
+      }
+      ASSIGN_OR_RETURN(const std::vector<PromptResult> results, executor_.run(tasks));
+      std::map<uint32_t, std::vector<proto::RolloutResult>> by_prompt;
+      for (const PromptResult& r : results) by_prompt[r.prompt].push_back(r.result);
+      for (PromptJob* j : active) {
+        const uint32_t generation = j->searcher->generation();
+        RETURN_IF_ERROR(j->searcher->on_results(by_prompt[j->index]));
+        if (spec_.generation_grids()) RETURN_IF_ERROR(write_generation_grid(*j, generation));
+        executor_.store().release_all_but(j->index, j->searcher->live_states());
+        if (j->searcher->done()) RETURN_IF_ERROR(finish(*j));
+      }
+      active.erase(std::remove_if(active.begin(), active.end(), [](PromptJob* j) { return j->finished; }), active.end());
+      log_progress(active, start);
+    }
+    return results(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+
+ private:
+  std::string stem(const PromptJob& j) const { return safe_file_stem(j.entry.text, j.index); }
+
+  Status write_generation_grid(const PromptJob& j, uint32_t generation) {
+    std::vector<Image> images;
+    for (const proto::RolloutTask& t : j.in_flight) {
+      if (t.end_step() != executor_.schedule().steps()) return Status::Ok();  // not a final sample (particles)
+      ASSIGN_OR_RETURN(const at::Tensor pixels, executor_.decode_state(j.index, state_ref(t.generation(), t.candidate(), t.end_step())));
+      const std::vector<Image> decoded = to_images(pixels);
+      images.insert(images.end(), decoded.begin(), decoded.end());
+    }
+    const int scale = std::max(1, 84 / std::max(1, images.empty() ? 1 : images[0].height));
+    return write_png((fs::path(spec_.output()) / "grids" / (stem(j) + "-gen" + std::to_string(generation) + ".png")).string(),
+                     make_grid(images, 8, 2, scale));
+  }
+
+  Status finish(PromptJob& j) {
+    const proto::BestSample& best = j.searcher->best();
+    ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score_state(j.index, best.state()));
+    ASSIGN_OR_RETURN(const at::Tensor pixels, executor_.decode_state(j.index, best.state()));
+    const std::string image = "images/" + stem(j) + ".png";
+    RETURN_IF_ERROR(write_png((fs::path(spec_.output()) / image).string(), make_grid(to_images(pixels), 1, 0)));
+    proto::PromptOutcome& o = j.outcome;
+    o.set_index(j.index);
+    o.set_prompt(j.entry.text);
+    o.set_category(j.entry.category);
+    o.set_nfe(j.searcher->accounting().nfe());
+    for (int r = 0; r < bundle_.reward_count(); ++r) (*o.mutable_scores())[bundle_.manifest().rewards(r).name()] = scores[r];
+    o.set_image(image);
+    o.set_generation(best.state().generation());
+    o.set_candidate(best.state().candidate());
+    executor_.store().release_prompt(j.index);
+    j.finished = true;
+    return Status::Ok();
+  }
+
+  void log_progress(const std::vector<PromptJob*>& active, Clock::time_point start) const {
+    double done = 0;
+    size_t finished = 0;
+    for (const PromptJob& j : jobs_) {
+      done += j.finished ? 1.0 : double(j.searcher->generation()) / j.searcher->generation_count();
+      finished += j.finished;
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double fraction = done / jobs_.size();
+    std::string line = "[" + std::to_string(finished) + "/" + std::to_string(jobs_.size()) + " prompts done, " +
+                       std::to_string(int(100 * fraction)) + "%, " + format_seconds(elapsed) + " elapsed, ETA " +
+                       format_seconds(fraction > 0 ? elapsed * (1 - fraction) / fraction : 0) + "]";
+    for (const PromptJob* j : active) {
+      char best[32];
+      std::snprintf(best, sizeof best, "%.3f", j->searcher->best().fitness());
+      line += " '" + j->entry.text + "' gen " + std::to_string(j->searcher->generation()) + "/" +
+              std::to_string(j->searcher->generation_count()) + " best " + best + ";";
+    }
+    spdlog::info("{}", line);
+  }
+
+  proto::JobResults results(double wall_seconds) const {
+    proto::JobResults r;
+    r.set_name(spec_.name());
+    r.set_method(spec_.search().method());
+    r.set_bundle(spec_.bundle());
+    proto::Totals* totals = r.mutable_totals();
+    std::map<std::string, std::vector<double>> per_metric;
+    for (const PromptJob& j : jobs_) {
+      const proto::Accounting& a = j.searcher->accounting();
+      totals->set_nfe(totals->nfe() + a.nfe());
+      totals->set_reward_calls(totals->reward_calls() + a.reward_calls());
+      totals->set_decode_calls(totals->decode_calls() + a.decode_calls());
+      *r.add_prompts() = j.outcome;
+      for (const auto& [name, value] : j.outcome.scores()) per_metric[name].push_back(value);
+    }
+    totals->set_wall_seconds(wall_seconds);
+    for (const auto& [name, values] : per_metric) (*r.mutable_metrics())[name] = stats_of(values);
+    return r;
+  }
+
+  const proto::JobSpec& spec_;
+  Bundle& bundle_;
+  RolloutExecutor& executor_;
+  std::vector<PromptJob> jobs_;
+};
+
+}  // namespace
+
+StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options) {
+  ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec.prompts()));
+  ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
+  ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle.manifest(), sampler));
+  ExecutorOptions executor_options;
+  executor_options.sampler = sampler;
+  executor_options.guidance_scale =
+      spec.sampler().has_guidance_scale() ? spec.sampler().guidance_scale() : bundle.manifest().defaults().guidance_scale();
+  executor_options.batch_size = spec.batch_size();
+  executor_options.seed = spec.seed();
+  RolloutExecutor executor(bundle, executor_options, std::move(schedule));
+  JobRun run(spec, bundle, executor);
+  RETURN_IF_ERROR(run.add_prompts(suite, sampler.steps));  // validates the search spec before any output
+  RETURN_IF_ERROR(claim_output(spec, options));
+  spdlog::info("job {}: {} prompts, method {}, {} {} steps, guidance {}, batch {}", spec.name(), suite.size(),
+               spec.search().method(), proto::SamplerKind_Name(sampler.kind), sampler.steps,
+               executor_options.guidance_scale, spec.batch_size());
+  ASSIGN_OR_RETURN(proto::JobResults results, run.run());
+  RETURN_IF_ERROR(write_file_atomic((fs::path(spec.output()) / "results.json").string(), to_json(results)));
+  return results;
+}
+
+std::string summary_table(const proto::JobResults& r) {
+  std::ostringstream out;
+  std::vector<std::string> metrics;
+  for (const auto& [name, stats] : r.metrics()) metrics.push_back(name);
+  std::sort(metrics.begin(), metrics.end());
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-4s %-36s %8s", "#", "prompt", "nfe");
+  out << buf;
+  for (const auto& m : metrics) {
+    std::snprintf(buf, sizeof buf, " %14s", m.c_str());
+    out << buf;
+  }
+  out << "\n";
+  for (const auto& p : r.prompts()) {
+    const std::string text = p.prompt().size() > 36 ? p.prompt().substr(0, 33) + "..." : p.prompt();
+    std::snprintf(buf, sizeof buf, "%-4u %-36s %8lld", p.index(), text.c_str(), static_cast<long long>(p.nfe()));
+    out << buf;
+    for (const auto& m : metrics) {
+      std::snprintf(buf, sizeof buf, " %14.4f", p.scores().at(m));
+      out << buf;
+    }
+    out << "\n";
+  }
+  for (const char* row : {"mean", "std"}) {
+    std::snprintf(buf, sizeof buf, "%-41s %8s", row, "");
+    out << buf;
+    for (const auto& m : metrics) {
+      const auto& s = r.metrics().at(m);
+      std::snprintf(buf, sizeof buf, " %14.4f", std::string(row) == "mean" ? s.mean() : s.std());
+      out << buf;
+    }
+    out << "\n";
+  }
+  std::snprintf(buf, sizeof buf, "method %s: %lld NFE, %lld reward calls, %lld decoder calls, %.1f s\n", r.method().c_str(),
+                static_cast<long long>(r.totals().nfe()), static_cast<long long>(r.totals().reward_calls()),
+                static_cast<long long>(r.totals().decode_calls()), r.totals().wall_seconds());
+  out << buf;
+  return out.str();
+}
+
+}  // namespace evosearch

@@ -1,0 +1,99 @@
+#include "coordinator/job_spec.h"
+
+#include <filesystem>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "coordinator/best_of_n_searcher.h"
+#include "coordinator/budget.h"
+#include "coordinator/evo_searcher.h"
+#include "coordinator/particle_searcher.h"
+#include "jobs/atomic_file.h"
+
+namespace evosearch {
+namespace fs = std::filesystem;
+
+StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::string& origin, const std::string& base_dir) {
+  proto::JobSpec spec;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(json, &spec, options);
+  if (!parsed.ok()) {
+    return InvalidArgument(origin + ": " + std::string(parsed.message()) + " (fields are documented in proto/job.proto)");
+  }
+  for (const auto& [field, value] : {std::pair<const char*, const std::string*>{"bundle", &spec.bundle()},
+                                     {"prompts", &spec.prompts()}, {"output", &spec.output()}}) {
+    if (value->empty()) return InvalidArgument(origin + ": " + field + ": missing; expected a path");
+  }
+  auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (fs::path(base_dir) / p).lexically_normal().string(); };
+  spec.set_bundle(resolve(spec.bundle()));
+  spec.set_prompts(resolve(spec.prompts()));
+  spec.set_output(resolve(spec.output()));
+  if (spec.name().empty()) spec.set_name(fs::path(origin).stem().string());
+  if (spec.batch_size() == 0) spec.set_batch_size(32);
+  if (spec.batch_size() < 0) return InvalidArgument(origin + ": batch_size: expected a positive number");
+  if (spec.device().empty()) spec.set_device("auto");
+  if (spec.prompts_in_flight() == 0) spec.set_prompts_in_flight(8);
+  if (spec.prompts_in_flight() < 0) return InvalidArgument(origin + ": prompts_in_flight: expected a positive number");
+  proto::SearchSpec* s = spec.mutable_search();
+  if (s->method().empty()) s->set_method("evosearch");
+  const std::string m = s->method();
+  if (m != "evosearch" && m != "best-of-n" && m != "particles" && m != "none") {
+    return InvalidArgument(origin + ": search.method: unknown '" + m + "'; expected evosearch, best-of-n, particles or none");
+  }
+  return spec;
+}
+
+StatusOr<proto::JobSpec> load_job_spec(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string text, read_file(path));
+  if (fs::path(path).extension() != ".json") {
+    return InvalidArgument(path + ": expected a .json job spec");
+  }
+  return parse_job_spec(text, path, fs::path(path).parent_path().string());
+}
+
+StatusOr<EvoSearchConfig> evosearch_config(const proto::SearchSpec& s, int steps) {
+  EvoSearchConfig c;
+  c.steps = steps;
+  if (s.evolution_steps().empty() && s.population().empty()) {
+    c.evolution_steps = {0, steps / 5, 2 * steps / 5, 3 * steps / 5};
+    c.population = {8, 4, 4, 4, 4};
+  } else {
+    c.evolution_steps.assign(s.evolution_steps().begin(), s.evolution_steps().end());
+    c.population.assign(s.population().begin(), s.population().end());
+  }
+  if (s.has_elites()) c.elites = s.elites();
+  if (s.has_tournament_fraction()) c.tournament_fraction = s.tournament_fraction();
+  if (s.has_beta()) c.beta = s.beta();
+  const Status valid = validate(c);
+  if (!valid.ok()) return valid.with_context("search");
+  return c;
+}
+
+StatusOr<std::unique_ptr<Searcher>> make_searcher(const proto::SearchSpec& s, int steps, SearchKey key) {
+  ASSIGN_OR_RETURN(const EvoSearchConfig evo, evosearch_config(s, steps));
+  const int64_t budget = s.nfe_budget() > 0 ? s.nfe_budget() : evosearch_nfe(evo);
+  if (s.method() == "evosearch") return std::unique_ptr<Searcher>(new EvoSearcher(evo, key));
+  if (s.method() == "none") return std::unique_ptr<Searcher>(new BestOfNSearcher(1, steps, "none"));
+  if (s.method() == "best-of-n") {
+    if (s.n() < 0) return InvalidArgument("search.n: expected a positive number");
+    const int n = s.n() > 0 ? s.n() : population_for_budget(budget, steps);
+    return std::unique_ptr<Searcher>(new BestOfNSearcher(n, steps));
+  }
+  ParticleConfig p;
+  p.steps = steps;
+  p.particles = s.particles() > 0 ? s.particles() : population_for_budget(budget, steps);
+  if (s.has_lambda()) p.lambda = s.lambda();
+  if (s.resample_interval() != 0) p.interval = s.resample_interval();
+  p.window_start = s.resample_window_start();
+  if (s.resample_window_end() != 0) p.window_end = s.resample_window_end();
+  if (!s.potential().empty()) {
+    ASSIGN_OR_RETURN(p.potential, parse_potential(s.potential()));
+  }
+  p.adaptive = s.adaptive_resampling();
+  const Status valid = validate(p);
+  if (!valid.ok()) return valid.with_context("search");
+  return std::unique_ptr<Searcher>(new ParticleSearcher(p, key));
+}
+
+}  // namespace evosearch

@@ -1,0 +1,27 @@
+// `evosearch run SPEC`: the main job.
+#include <iostream>
+
+#include "cluster/launch.h"
+#include "coordinator/command_setup.h"
+#include "coordinator/job_runner.h"
+#include "coordinator/job_spec.h"
+
+namespace evosearch {
+
+int run_job_command(const CommonOptions& common, const RunCommandOptions& options) {
+  auto spec = load_job_spec(options.spec);
+  if (!spec.ok()) return fail(spec.status());
+  CommonOptions effective = common;
+  if (effective.device.empty()) effective.device = spec->device();
+  auto bundle = open_bundle_for_command(effective, spec->bundle(), spec->name());
+  if (!bundle.ok()) return fail(bundle.status());
+  RunOptions run;
+  run.restart = options.restart;
+  auto results = run_job(*spec, **bundle, run);
+  if (!results.ok()) return fail(results.status());
+  std::cout << summary_table(*results);
+  spdlog::info("wrote {}/results.json and {} images", spec->output(), results->prompts_size());
+  return 0;
+}
+
+}  // namespace evosearch

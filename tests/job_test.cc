@@ -1,0 +1,145 @@
+// `evosearch run` end to end on a tiny bundle: outputs, accounting, refusals.
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <sys/wait.h>
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include "coordinator/job_spec.h"
+#include "evosearch/job.pb.h"
+#include "jobs/atomic_file.h"
+#include "tiny_bundle.h"
+
+namespace evosearch {
+namespace {
+
+namespace fs = std::filesystem;
+using testing_support::fresh_dir;
+
+struct CommandResult {
+  int code;
+  std::string output;
+};
+
+CommandResult run(const std::string& args) {
+  FILE* pipe = popen((std::string(EVOSEARCH_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// A job folder with a tiny bundle, a 3-prompt suite and a spec; returns the spec path.
+std::string make_job(const std::string& name, const std::string& search, const std::string& extra = "") {
+  const std::string dir = fresh_dir(name);
+  testing_support::TinyBundle().write(dir + "/bundle");
+  std::ofstream(dir + "/suite.txt") << "a bag\n# a comment\na dark coat\n\na bag\n";
+  std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 5,
+    "sampler": {"steps": 12}, "batch_size": 4, "search": )" << search << extra << "}";
+  return dir + "/job.json";
+}
+
+proto::JobResults read_results(const std::string& spec) {
+  proto::JobResults r;
+  const auto text = read_file((fs::path(spec).parent_path() / "out" / "results.json").string());
+  EXPECT_TRUE(text.ok());
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
+  return r;
+}
+
+TEST(Job, EvoSearchWritesImagesAndResults) {
+  const std::string spec = make_job("job-evo",
+      R"({"method": "evosearch", "evolution_steps": [0, 4, 8], "population": [5, 3, 3, 3], "elites": 1})",
+      R"(, "generation_grids": true)");
+  const CommandResult r = run("run " + spec);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const proto::JobResults results = read_results(spec);
+  EXPECT_EQ(results.method(), "evosearch");
+  ASSERT_EQ(results.prompts_size(), 3);
+  const int nfe = 5 * 12 + 3 * 12 + 3 * 8 + 3 * 4;
+  EXPECT_EQ(results.totals().nfe(), 3 * nfe);
+  EXPECT_EQ(results.totals().reward_calls(), 3 * 14);
+  EXPECT_GT(results.totals().wall_seconds(), 0);
+  const fs::path out = fs::path(spec).parent_path() / "out";
+  for (const auto& p : results.prompts()) {
+    EXPECT_EQ(p.nfe(), nfe);
+    EXPECT_TRUE(fs::exists(out / p.image())) << p.image();
+    EXPECT_EQ(p.scores().count("brightness"), 1u);
+  }
+  EXPECT_EQ(results.prompts(0).image(), "images/0000-a-bag.png");
+  // The repeated prompt gets its own noise, so its own answer.
+  EXPECT_NE(results.prompts(0).scores().at("brightness"), results.prompts(2).scores().at("brightness"));
+  EXPECT_TRUE(fs::exists(out / "grids" / "0001-a-dark-coat-gen3.png"));
+  const auto& m = results.metrics().at("brightness");
+  EXPECT_LE(m.min(), m.mean());
+  EXPECT_LE(m.mean(), m.max());
+  EXPECT_NE(r.output.find("method evosearch"), std::string::npos) << r.output;  // the summary table
+}
+
+TEST(Job, BaselinesMatchTheEvoSearchBudget) {
+  const std::string evo = R"("evolution_steps": [0, 4, 8], "population": [5, 3, 3, 3])";
+  for (const std::string method : {"best-of-n", "particles"}) {
+    const std::string spec = make_job("job-" + method, R"({"method": ")" + method + R"(", )" + evo + "}");
+    const CommandResult r = run("run " + spec);
+    ASSERT_EQ(r.code, 0) << r.output;
+    // EvoSearch's 132 NFE per prompt buys floor(132 / 12) = 11 full rollouts.
+    const proto::JobResults results = read_results(spec);
+    for (const auto& p : results.prompts()) EXPECT_EQ(p.nfe(), 11 * 12) << method;
+  }
+}
+
+TEST(Job, SameSpecSameAnswers) {
+  const std::string spec = make_job("job-same", R"({"method": "evosearch", "evolution_steps": [0, 6], "population": [4, 3, 3]})");
+  ASSERT_EQ(run("run " + spec).code, 0);
+  const proto::JobResults first = read_results(spec);
+  ASSERT_EQ(run("run " + spec).code, 0);
+  const proto::JobResults second = read_results(spec);
+  for (int i = 0; i < first.prompts_size(); ++i) {
+    EXPECT_EQ(first.prompts(i).scores().at("brightness"), second.prompts(i).scores().at("brightness"));
+    EXPECT_EQ(first.prompts(i).candidate(), second.prompts(i).candidate());
+  }
+}
+
+TEST(Job, ChangedSpecIsRefusedUnlessRestart) {
+  const std::string spec = make_job("job-changed", R"({"method": "none"})");
+  ASSERT_EQ(run("run " + spec).code, 0);
+  std::string text = *read_file(spec);
+  text.replace(text.find("\"seed\": 5"), 9, "\"seed\": 6");
+  std::ofstream(spec) << text;
+  CommandResult r = run("run " + spec);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("different job spec"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--restart"), std::string::npos) << r.output;
+  r = run("run " + spec + " --restart");
+  EXPECT_EQ(r.code, 0) << r.output;
+}
+
+TEST(Job, BadSpecsNameTheFieldAndWriteNothing) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"method": "evosearch", "population": [4, 3]})", "population"},
+      {R"({"method": "evosearch", "evolution_steps": [0, 20], "population": [4, 3, 3]})", "evolution_steps[1]"},
+      {R"({"method": "evosearch", "evolution_steps": [0, 4], "population": [4, 3, 3], "elites": 3})", "elites"},
+      {R"({"method": "genetic"})", "search.method"},
+      {R"({"method": "particles", "potential": "huge"})", "potential"},
+      {R"({"method": "none", "colour": 1})", "colour"},
+  };
+  for (const auto& [search, field] : cases) {
+    const std::string spec = make_job("job-bad", search);
+    const CommandResult r = run("run " + spec);
+    EXPECT_EQ(r.code, 1) << search;
+    EXPECT_NE(r.output.find(field), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(fs::path(spec).parent_path() / "out")) << search;
+  }
+  const CommandResult missing = run("run /nonexistent/job.json");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.output.find("/nonexistent/job.json"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace evosearch
