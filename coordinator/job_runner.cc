@@ -4,16 +4,19 @@
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <optional>
 #include <filesystem>
 #include <map>
 #include <sstream>
 
 #include <google/protobuf/util/json_util.h>
 
+#include "cluster/signals.h"
 #include "common/logging.h"
 #include "coordinator/job_spec.h"
 #include "jobs/atomic_file.h"
 #include "jobs/image_io.h"
+#include "jobs/job_store.h"
 #include "jobs/output_names.h"
 #include "jobs/prompt_suite.h"
 #include "worker/generate.h"
@@ -32,6 +35,7 @@ struct PromptJob {
   uint64_t key = 0;
   std::unique_ptr<Searcher> searcher;
   std::vector<proto::RolloutTask> in_flight;
+  std::optional<proto::PromptCheckpoint> resume;  // states to make resident when it starts
   bool finished = false;
   proto::PromptOutcome outcome;
 };
@@ -75,18 +79,6 @@ std::string to_json(const google::protobuf::Message& message) {
   return json;
 }
 
-// Refuses an output folder that holds a different job unless asked to start over.
-Status claim_output(const proto::JobSpec& spec, const RunOptions& options) {
-  const fs::path spec_file = fs::path(spec.output()) / "job.json";
-  const std::string current = to_json(spec);
-  auto previous = read_file(spec_file.string());
-  if (previous.ok() && *previous != current && !options.restart) {
-    return FailedPrecondition(spec.output() + " holds the outputs of a different job spec (" + spec_file.string() +
-                              "); use another output folder, or --restart to discard them");
-  }
-  return write_file_atomic(spec_file.string(), current);
-}
-
 std::string format_seconds(double s) {
   char buf[32];
   if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(s / 60) % 60);
@@ -116,8 +108,8 @@ proto::MetricStats stats_of(const std::vector<double>& v) {
 
 class JobRun {
  public:
-  JobRun(const proto::JobSpec& spec, Bundle& bundle, RolloutExecutor& executor)
-      : spec_(spec), bundle_(bundle), executor_(executor) {}
+  JobRun(const proto::JobSpec& spec, Bundle& bundle, RolloutExecutor& executor, JobStore& store)
+      : spec_(spec), bundle_(bundle), executor_(executor), store_(store) {}
 
   Status add_prompts(const std::vector<PromptEntry>& suite, int steps) {
     const std::vector<uint64_t> keys = prompt_keys(suite);
@@ -132,16 +124,45 @@ class JobRun {
     return Status::Ok();
   }
 
+  // Picks up earlier progress: finished prompts keep their outcome, unfinished ones continue
+  // from their last checkpointed generation.
+  Status resume() {
+    size_t finished = 0, resumed = 0;
+    for (PromptJob& job : jobs_) {
+      ASSIGN_OR_RETURN(std::optional<proto::PromptOutcome> outcome, store_.load_outcome(job.index));
+      if (outcome) {
+        job.outcome = std::move(*outcome);
+        job.finished = true;
+        ++finished;
+        continue;
+      }
+      ASSIGN_OR_RETURN(job.resume, store_.load_checkpoint(job.index));
+      if (job.resume) {
+        RETURN_IF_ERROR(job.searcher->restore(job.resume->snapshot()));
+        ++resumed;
+      }
+    }
+    if (finished + resumed > 0) {
+      spdlog::info("resuming: {} prompts already finished, {} continue from their last generation", finished, resumed);
+      RETURN_IF_ERROR(store_.log_event("resume finished=" + std::to_string(finished) + " continued=" + std::to_string(resumed)));
+    }
+    return Status::Ok();
+  }
+
   StatusOr<proto::JobResults> run() {
     const auto start = Clock::now();
     std::deque<PromptJob*> waiting;
-    for (PromptJob& j : jobs_) waiting.push_back(&j);
+    for (PromptJob& j : jobs_) {
+      if (!j.finished) waiting.push_back(&j);
+    }
     std::vector<PromptJob*> active;
     while (!waiting.empty() || !active.empty()) {
       while (!waiting.empty() && active.size() < static_cast<size_t>(spec_.prompts_in_flight())) {
         PromptJob* j = waiting.front();
         waiting.pop_front();
         RETURN_IF_ERROR(executor_.add_prompt(j->index, j->entry.text, j->key));
+        if (j->resume) RETURN_IF_ERROR(executor_.import_states(j->index, j->resume->states()));
+        j->resume.reset();
         active.push_back(j);
       }
       std::vector<PromptTask> tasks;
@@ -157,10 +178,16 @@ class JobRun {
         RETURN_IF_ERROR(j->searcher->on_results(by_prompt[j->index]));
         if (spec_.generation_grids()) RETURN_IF_ERROR(write_generation_grid(*j, generation));
         executor_.store().release_all_but(j->index, j->searcher->live_states());
-        if (j->searcher->done()) RETURN_IF_ERROR(finish(*j));
+        RETURN_IF_ERROR(j->searcher->done() ? finish(*j) : checkpoint(*j));
       }
       active.erase(std::remove_if(active.begin(), active.end(), [](PromptJob* j) { return j->finished; }), active.end());
       log_progress(active, start);
+      if (const int signal = stop_requested()) {
+        RETURN_IF_ERROR(store_.log_event("stopped by signal " + std::to_string(signal)));
+        return Status(StatusCode::kUnavailable, "stopped by signal " + std::to_string(signal) +
+                                                    " at a generation boundary, with every prompt checkpointed; "
+                                                    "run the same command again to resume");
+      }
     }
     return results(std::chrono::duration<double>(Clock::now() - start).count());
   }
@@ -181,6 +208,15 @@ class JobRun {
                      make_grid(images, 8, 2, scale));
   }
 
+  Status checkpoint(const PromptJob& j) {
+    proto::PromptCheckpoint c;
+    c.set_prompt(j.index);
+    *c.mutable_snapshot() = j.searcher->snapshot();
+    ASSIGN_OR_RETURN(std::vector<proto::StoredState> states, executor_.export_states(j.index, j.searcher->live_states()));
+    for (auto& state : states) *c.add_states() = std::move(state);
+    return store_.save_checkpoint(c);
+  }
+
   Status finish(PromptJob& j) {
     const proto::BestSample& best = j.searcher->best();
     ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score_state(j.index, best.state()));
@@ -191,14 +227,18 @@ class JobRun {
     o.set_index(j.index);
     o.set_prompt(j.entry.text);
     o.set_category(j.entry.category);
-    o.set_nfe(j.searcher->accounting().nfe());
+    const proto::Accounting& a = j.searcher->accounting();
+    o.set_nfe(static_cast<int32_t>(a.nfe()));
+    o.set_reward_calls(static_cast<int32_t>(a.reward_calls()));
+    o.set_decode_calls(static_cast<int32_t>(a.decode_calls()));
     for (int r = 0; r < bundle_.reward_count(); ++r) (*o.mutable_scores())[bundle_.manifest().rewards(r).name()] = scores[r];
     o.set_image(image);
     o.set_generation(best.state().generation());
     o.set_candidate(best.state().candidate());
+    RETURN_IF_ERROR(store_.save_outcome(o));
     executor_.store().release_prompt(j.index);
     j.finished = true;
-    return Status::Ok();
+    return store_.log_event("finished prompt " + std::to_string(j.index));
   }
 
   void log_progress(const std::vector<PromptJob*>& active, Clock::time_point start) const {
@@ -230,10 +270,9 @@ class JobRun {
     proto::Totals* totals = r.mutable_totals();
     std::map<std::string, std::vector<double>> per_metric;
     for (const PromptJob& j : jobs_) {
-      const proto::Accounting& a = j.searcher->accounting();
-      totals->set_nfe(totals->nfe() + a.nfe());
-      totals->set_reward_calls(totals->reward_calls() + a.reward_calls());
-      totals->set_decode_calls(totals->decode_calls() + a.decode_calls());
+      totals->set_nfe(totals->nfe() + j.outcome.nfe());
+      totals->set_reward_calls(totals->reward_calls() + j.outcome.reward_calls());
+      totals->set_decode_calls(totals->decode_calls() + j.outcome.decode_calls());
       *r.add_prompts() = j.outcome;
       for (const auto& [name, value] : j.outcome.scores()) per_metric[name].push_back(value);
     }
@@ -245,6 +284,7 @@ class JobRun {
   const proto::JobSpec& spec_;
   Bundle& bundle_;
   RolloutExecutor& executor_;
+  JobStore& store_;
   std::vector<PromptJob> jobs_;
 };
 
@@ -261,9 +301,12 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, 
   executor_options.batch_size = spec.batch_size();
   executor_options.seed = spec.seed();
   RolloutExecutor executor(bundle, executor_options, std::move(schedule));
-  JobRun run(spec, bundle, executor);
+  const std::unique_ptr<JobStore> store = make_file_job_store(spec.output());
+  JobRun run(spec, bundle, executor, *store);
   RETURN_IF_ERROR(run.add_prompts(suite, sampler.steps));  // validates the search spec before any output
-  RETURN_IF_ERROR(claim_output(spec, options));
+  RETURN_IF_ERROR(store->open(to_json(spec), options.restart));
+  RETURN_IF_ERROR(run.resume());
+  install_stop_signals();
   spdlog::info("job {}: {} prompts, method {}, {} {} steps, guidance {}, batch {}", spec.name(), suite.size(),
                spec.search().method(), proto::SamplerKind_Name(sampler.kind), sampler.steps,
                executor_options.guidance_scale, spec.batch_size());

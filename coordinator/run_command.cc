@@ -18,7 +18,11 @@ int run_job_command(const CommonOptions& common, const RunCommandOptions& option
   RunOptions run;
   run.restart = options.restart;
   auto results = run_job(*spec, **bundle, run);
-  if (!results.ok()) return fail(results.status());
+  if (!results.ok()) {
+    fail(results.status());
+    // 75 (EX_TEMPFAIL): stopped by a signal with everything checkpointed; running again resumes.
+    return results.status().code() == StatusCode::kUnavailable ? 75 : 1;
+  }
   std::cout << summary_table(*results);
   spdlog::info("wrote {}/results.json and {} images", spec->output(), results->prompts_size());
   return 0;

@@ -7,6 +7,7 @@
 
 #include "worker/guidance.h"
 #include "worker/keyed_noise.h"
+#include "worker/tensor_io.h"
 
 namespace evosearch {
 namespace {
@@ -182,6 +183,37 @@ StatusOr<std::vector<double>> RolloutExecutor::score_state(uint32_t prompt, cons
     scores.push_back(s.item<double>());
   }
   return scores;
+}
+
+}  // namespace evosearch
+
+namespace evosearch {
+
+StatusOr<std::vector<proto::StoredState>> RolloutExecutor::export_states(uint32_t prompt,
+                                                                         const std::vector<proto::StateRef>& refs) const {
+  std::vector<proto::StoredState> out;
+  for (const proto::StateRef& ref : refs) {
+    const StateStore::Entry* entry = store_.find(prompt, ref);
+    if (!entry) return FailedPrecondition("checkpoint: a live state of prompt " + std::to_string(prompt) + " is not resident");
+    proto::StoredState s;
+    *s.mutable_ref() = ref;
+    s.set_state(tensor_to_bytes(entry->state));
+    if (entry->x0.defined()) s.set_x0(tensor_to_bytes(entry->x0));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Status RolloutExecutor::import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) {
+  for (const proto::StoredState& s : states) {
+    StateStore::Entry entry;
+    ASSIGN_OR_RETURN(entry.state, tensor_from_bytes(s.state(), bundle_.device()));
+    if (!s.x0().empty()) {
+      ASSIGN_OR_RETURN(entry.x0, tensor_from_bytes(s.x0(), bundle_.device()));
+    }
+    store_.put(prompt, s.ref(), std::move(entry));
+  }
+  return Status::Ok();
 }
 
 }  // namespace evosearch

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "evosearch/job.pb.h"
 #include "evosearch/search.pb.h"
 #include "worker/bundle.h"
 #include "worker/samplers.h"
@@ -44,6 +45,10 @@ class RolloutExecutor {
   StatusOr<std::vector<PromptResult>> run(const std::vector<PromptTask>& tasks);
 
   StateStore& store() { return store_; }
+  // The resident states `refs` of a prompt, serialised for a checkpoint.
+  StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) const;
+  // Makes checkpointed states resident again.
+  Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states);
   // Pixels [1, *pixel_shape] (CPU) of a kept state, decoded on demand.
   StatusOr<at::Tensor> decode_state(uint32_t prompt, const proto::StateRef& ref);
   // Every reward of the bundle for a kept state (manifest order), and evaluator features.

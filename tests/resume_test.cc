@@ -1,0 +1,153 @@
+// A job killed with SIGKILL at random points, or stopped with SIGTERM, and run again until it
+// finishes, gives exactly the answers of an uninterrupted run.
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include "evosearch/job.pb.h"
+#include "jobs/atomic_file.h"
+#include "tiny_bundle.h"
+
+namespace evosearch {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A denoiser with some real work per call, so a run lasts a few seconds and kills land inside it.
+testing_support::TinyBundle slow_bundle() {
+  testing_support::TinyBundle b;
+  b.denoiser = R"(
+def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
+    w = torch.ones(300, 300) + t[0]  # depends on the input, so the JIT cannot fold it away
+    work = w @ w
+    return 0.5 * x + 0.01 * cond[:, 0].reshape(-1, 1, 1, 1) + 0.0 * work.mean()
+)";
+  return b;
+}
+
+std::string make_job(const std::string& dir, const std::string& method) {
+  slow_bundle().write(dir + "/bundle");
+  std::ofstream(dir + "/suite.txt") << "a bag\na dark coat\na tiny dress\na bright sandal\na plain top\n";
+  std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 3,
+    "sampler": {"steps": 30}, "batch_size": 3, "prompts_in_flight": 2, "search": )"
+                                   << method << "}";
+  return dir + "/job.json";
+}
+
+// True once the run wrote a checkpoint or outcome after `since`.
+bool progressed(const fs::path& state_dir, fs::file_time_type since) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
+    if (entry.path().extension() != ".log" && entry.last_write_time(ec) > since) return true;
+  }
+  return false;
+}
+
+// Starts `evosearch run spec`. With a signal: sends it `delay` after the run's first new
+// checkpoint (so it lands inside the search, not during start-up). Returns the exit status.
+int run(const std::string& spec, int signal = 0, std::chrono::milliseconds delay = {}) {
+  const fs::path state_dir = fs::path(spec).parent_path() / "out" / "state";
+  const auto since = fs::file_time_type::clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(EVOSEARCH_BINARY, EVOSEARCH_BINARY, "run", spec.c_str(), "--threads", "1", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  bool reaped = false;
+  while (signal && !(reaped = waitpid(pid, &status, WNOHANG) == pid)) {
+    if (progressed(state_dir, since)) {
+      std::this_thread::sleep_for(delay);
+      kill(pid, signal);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!reaped) waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+proto::JobResults results_of(const std::string& spec) {
+  proto::JobResults r;
+  auto text = read_file((fs::path(spec).parent_path() / "out" / "results.json").string());
+  EXPECT_TRUE(text.ok()) << text.status().to_string();
+  if (text.ok()) {
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
+  }
+  return r;
+}
+
+void expect_same_answers(const proto::JobResults& a, const proto::JobResults& b) {
+  ASSERT_EQ(a.prompts_size(), b.prompts_size());
+  for (int i = 0; i < a.prompts_size(); ++i) {
+    EXPECT_EQ(a.prompts(i).generation(), b.prompts(i).generation()) << i;
+    EXPECT_EQ(a.prompts(i).candidate(), b.prompts(i).candidate()) << i;
+    EXPECT_EQ(a.prompts(i).scores().at("brightness"), b.prompts(i).scores().at("brightness")) << i;
+    EXPECT_EQ(a.prompts(i).nfe(), b.prompts(i).nfe()) << i;
+  }
+  EXPECT_EQ(a.totals().nfe(), b.totals().nfe());
+  EXPECT_EQ(a.totals().reward_calls(), b.totals().reward_calls());
+}
+
+void kill_and_resume(const std::string& method, const std::string& name) {
+  const std::string base = testing_support::fresh_dir(name);
+  const std::string straight = make_job(base + "/straight", method);
+  ASSERT_EQ(run(straight), 0);
+  const proto::JobResults reference = results_of(straight);
+
+  // Kills at random points of the search: a random delay after each run's first checkpoint.
+  const std::string killed = make_job(base + "/killed", method);
+  std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>()(name)));
+  int kills = 0;
+  for (int attempt = 0; attempt < 12; ++attempt) {
+    const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 250)(rng));
+    const int code = run(killed, SIGKILL, delay);
+    if (code == 0) break;  // finished before the kill
+    EXPECT_EQ(code, 128 + SIGKILL);
+    ++kills;
+  }
+  EXPECT_GE(kills, 2) << "the kills should land inside the run";
+  ASSERT_EQ(run(killed), 0);
+  expect_same_answers(results_of(killed), reference);
+  const auto events = read_file((fs::path(killed).parent_path() / "out" / "state" / "events.log").string());
+  ASSERT_TRUE(events.ok());
+  EXPECT_NE(events->find("resume"), std::string::npos);
+}
+
+TEST(Resume, EvoSearchSurvivesSigkill) {
+  kill_and_resume(R"({"method": "evosearch", "evolution_steps": [0, 8, 16, 24], "population": [6, 4, 4, 4, 4]})",
+                  "resume-evo");
+}
+
+TEST(Resume, ParticlesSurviveSigkill) {
+  kill_and_resume(R"({"method": "particles", "particles": 6, "resample_interval": 6})", "resume-particles");
+}
+
+TEST(Resume, SigtermCheckpointsAndExitsForRetry) {
+  const std::string base = testing_support::fresh_dir("resume-term");
+  const std::string method = R"({"method": "evosearch", "evolution_steps": [0, 10, 20], "population": [6, 4, 4, 4]})";
+  const std::string straight = make_job(base + "/straight", method);
+  ASSERT_EQ(run(straight), 0);
+  const std::string stopped = make_job(base + "/stopped", method);
+  const int code = run(stopped, SIGTERM, std::chrono::milliseconds(100));
+  EXPECT_TRUE(code == 0 || code == 75) << code;  // 75: stopped at a generation boundary, checkpointed
+  ASSERT_EQ(run(stopped), 0);
+  expect_same_answers(results_of(stopped), results_of(straight));
+}
+
+}  // namespace
+}  // namespace evosearch
