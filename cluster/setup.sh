@@ -12,7 +12,7 @@ EVOSEARCH_PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   libopenmpi-dev openmpi-bin
-  libgtest-dev libgmock-dev libcli11-dev libstb-dev
+  libgtest-dev libgmock-dev libcli11-dev libstb-dev libyaml-cpp-dev
 )
 
 evosearch_log() { printf '\033[1m[evosearch setup]\033[0m %s\n' "$*" >&2; }

@@ -277,6 +277,7 @@ class JobRun {
       for (const auto& [name, value] : j.outcome.scores()) per_metric[name].push_back(value);
     }
     totals->set_wall_seconds(wall_seconds);
+    totals->set_model_seconds(executor_.model_seconds());
     for (const auto& [name, values] : per_metric) (*r.mutable_metrics())[name] = stats_of(values);
     return r;
   }

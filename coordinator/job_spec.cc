@@ -8,6 +8,7 @@
 #include "coordinator/budget.h"
 #include "coordinator/evo_searcher.h"
 #include "coordinator/particle_searcher.h"
+#include "coordinator/yaml_to_json.h"
 #include "jobs/atomic_file.h"
 
 namespace evosearch {
@@ -45,9 +46,12 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
 }
 
 StatusOr<proto::JobSpec> load_job_spec(const std::string& path) {
-  ASSIGN_OR_RETURN(const std::string text, read_file(path));
-  if (fs::path(path).extension() != ".json") {
-    return InvalidArgument(path + ": expected a .json job spec");
+  ASSIGN_OR_RETURN(std::string text, read_file(path));
+  const std::string extension = fs::path(path).extension().string();
+  if (extension == ".yaml" || extension == ".yml") {
+    ASSIGN_OR_RETURN(text, yaml_to_json(text, path));
+  } else if (extension != ".json") {
+    return InvalidArgument(path + ": expected a job spec ending in .json, .yaml or .yml");
   }
   return parse_job_spec(text, path, fs::path(path).parent_path().string());
 }

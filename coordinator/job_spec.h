@@ -11,7 +11,7 @@
 
 namespace evosearch {
 
-// Reads SPEC (JSON), fills defaults that do not depend on the bundle, resolves paths against
+// Reads SPEC (.json, or .yaml/.yml when built with yaml-cpp), fills defaults that do not depend on the bundle, resolves paths against
 // the spec's folder. Unknown fields and bad values are errors that name the field.
 StatusOr<proto::JobSpec> load_job_spec(const std::string& path);
 StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::string& origin, const std::string& base_dir);

@@ -141,5 +141,25 @@ TEST(Job, BadSpecsNameTheFieldAndWriteNothing) {
   EXPECT_NE(missing.output.find("/nonexistent/job.json"), std::string::npos);
 }
 
+TEST(Job, YamlSpecsReadLikeJson) {
+  const std::string spec = make_job("job-yaml", R"({"method": "none"})");
+  const fs::path dir = fs::path(spec).parent_path();
+  std::ofstream(dir / "job.yaml") << "# a comment\nbundle: bundle\nprompts: suite.txt\noutput: out\nseed: 5\n"
+                                     "sampler: {steps: 12}\nbatch_size: 4\nname: '2024'\n"
+                                     "search:\n  method: evosearch\n  evolution_steps: [0, 6]\n  population: [4, 3, 3]\n";
+  const CommandResult r = run("run " + (dir / "job.yaml").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_results(spec).name(), "2024");  // a quoted scalar stays a string
+  EXPECT_EQ(read_results(spec).prompts(0).nfe(), 4 * 12 + 3 * 12 + 3 * 6);
+  std::ofstream(dir / "bad.yaml") << "bundle: bundle\nsearch:\n  method: [evosearch\n";
+  const CommandResult bad = run("run " + (dir / "bad.yaml").string());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.output.find("bad.yaml:"), std::string::npos) << bad.output;
+  std::ofstream(dir / "typo.yaml") << "bundle: bundle\nprompts: suite.txt\noutput: out2\nserach: {method: none}\n";
+  const CommandResult typo = run("run " + (dir / "typo.yaml").string());
+  EXPECT_EQ(typo.code, 1);
+  EXPECT_NE(typo.output.find("serach"), std::string::npos) << typo.output;
+}
+
 }  // namespace
 }  // namespace evosearch

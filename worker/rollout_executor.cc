@@ -33,6 +33,7 @@ RolloutExecutor::RolloutExecutor(Bundle& bundle, ExecutorOptions options, Schedu
 
 Status RolloutExecutor::add_prompt(uint32_t prompt, const std::string& text, uint64_t key) {
   c10::InferenceMode guard;
+  Stopwatch watch(model_seconds_);
   if (!null_condition_.defined()) {
     ASSIGN_OR_RETURN(const at::Tensor null_cond, bundle_.encode({bundle_.manifest().null_prompt()}));
     null_condition_ = null_cond[0];
@@ -168,6 +169,7 @@ StatusOr<at::Tensor> RolloutExecutor::decode_state(uint32_t prompt, const proto:
   const StateStore::Entry* entry = store_.find(prompt, ref);
   if (!entry) return NotFound("state is not resident");
   c10::InferenceMode guard;
+  Stopwatch watch(model_seconds_);
   ASSIGN_OR_RETURN(const at::Tensor pixels, bundle_.decode(entry->state.unsqueeze(0)));
   return pixels.to(at::kCPU);
 }
@@ -177,6 +179,7 @@ StatusOr<std::vector<double>> RolloutExecutor::score_state(uint32_t prompt, cons
   c10::InferenceMode guard;
   const at::Tensor on_device = pixels.to(bundle_.device());
   const at::Tensor cond = condition(prompt).unsqueeze(0);
+  Stopwatch watch(model_seconds_);
   std::vector<double> scores;
   for (int r = 0; r < bundle_.reward_count(); ++r) {
     ASSIGN_OR_RETURN(const at::Tensor s, bundle_.score(r, on_device, cond));
