@@ -33,6 +33,7 @@ StatusOr<GenerateOptions> generate_options(const proto::BundleManifest& m, const
   if (o.shift > 0) g.sampler.shift = o.shift;
   g.guidance_scale = o.guidance >= 0 ? o.guidance : m.defaults().guidance_scale();
   g.batch_size = o.batch;
+  g.seed = o.seed;
   RETURN_IF_ERROR(validate_sampler(g.sampler, m.model_kind()));
   return g;
 }
@@ -71,15 +72,10 @@ int run_sample(const CommonOptions& common, const SampleOptions& options) {
   if (!generate_or.ok()) return fail(generate_or.status());
   const GenerateOptions& g = *generate_or;
 
-  const std::vector<std::string> prompts(options.count, options.prompt);
-  std::vector<NoiseKey> keys(options.count);
-  for (int i = 0; i < options.count; ++i) {
-    keys[i] = NoiseKey{options.seed, prompt_key(options.prompt), 0, static_cast<uint32_t>(i), 0, 0};
-  }
   spdlog::info("sampling {} x \"{}\" with {} ({} steps, guidance {})", options.count, options.prompt,
                proto::SamplerKind_Name(g.sampler.kind), g.sampler.steps, g.guidance_scale);
   const auto start = std::chrono::steady_clock::now();
-  auto samples = generate(bundle, prompts, keys, g, [&](int64_t done, int64_t total) {
+  auto samples = generate(bundle, options.prompt, options.count, g, [&](int64_t done, int64_t total) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     spdlog::info("sampled {}/{} ({:.1f} s, ETA {:.1f} s)", done, total, elapsed, elapsed / done * (total - done));
   });

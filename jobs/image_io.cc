@@ -1,11 +1,8 @@
 #include "jobs/image_io.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <filesystem>
-#include <system_error>
 
-#include <unistd.h>
+#include "jobs/atomic_file.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_IMPLEMENTATION
@@ -44,24 +41,15 @@ Image make_grid(const std::vector<Image>& images, int columns, int padding, int 
 }
 
 Status write_png(const std::string& path, const Image& image) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
-  if (ec) return Internal("cannot create folder " + target.parent_path().string() + ": " + ec.message());
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  const int ok = stbi_write_png(tmp.c_str(), image.width, image.height, image.channels, image.pixels.data(),
-                                image.width * image.channels);
-  if (!ok) {
-    std::remove(tmp.c_str());
-    return Internal("cannot write " + tmp + " (disk full or no permission?)");
+  std::string bytes;
+  auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &bytes, image.width, image.height, image.channels, image.pixels.data(),
+                              image.width * image.channels)) {
+    return Internal("cannot encode " + path + " as PNG");
   }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    return Internal("cannot rename " + tmp + " to " + path + ": " + ec.message());
-  }
-  return Status::Ok();
+  return write_file_atomic(path, bytes);
 }
 
 StatusOr<Image> read_png(const std::string& path) {

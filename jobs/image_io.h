@@ -13,8 +13,8 @@ namespace evosearch {
 // background between them. Grey images are promoted to RGB when mixed with RGB ones.
 Image make_grid(const std::vector<Image>& images, int columns, int padding = 2, int scale = 1);
 
-// Writes `image` as PNG: to a temporary file beside `path`, then renamed over it, so a
-// reader never sees half a file. Creates missing parent folders.
+// Writes `image` as PNG atomically (write_file_atomic), so a reader never sees half a file.
+// Creates missing parent folders.
 Status write_png(const std::string& path, const Image& image);
 
 // Reads a PNG (for tests and reports).

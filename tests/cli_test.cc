@@ -1,15 +1,12 @@
 // The evosearch binary as a user runs it: exit codes, messages, and nothing written when the
 // input is bad.
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
-
-#include <sys/wait.h>
 
 #include <gtest/gtest.h>
 
 #include "jobs/image_io.h"
+#include "run_evosearch.h"
 #include "tiny_bundle.h"
 
 namespace evosearch {
@@ -19,20 +16,9 @@ namespace fs = std::filesystem;
 using testing_support::fresh_dir;
 using testing_support::TinyBundle;
 
-struct CommandResult {
-  int code;
-  std::string output;  // stdout and stderr
-};
+using testing_support::CommandResult;
 
-CommandResult run(const std::string& args) {
-  const std::string command = std::string(EVOSEARCH_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+CommandResult run(const std::string& args) { return testing_support::run_evosearch(args); }
 
 TEST(Cli, HelpExplainsTheCommands) {
   const CommandResult r = run("--help");

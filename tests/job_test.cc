@@ -1,11 +1,7 @@
 // `evosearch run` end to end on a tiny bundle: outputs, accounting, refusals.
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <sys/wait.h>
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -13,6 +9,7 @@
 #include "coordinator/job_spec.h"
 #include "evosearch/job.pb.h"
 #include "jobs/atomic_file.h"
+#include "run_evosearch.h"
 #include "tiny_bundle.h"
 
 namespace evosearch {
@@ -21,19 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing_support::fresh_dir;
 
-struct CommandResult {
-  int code;
-  std::string output;
-};
+using testing_support::CommandResult;
 
-CommandResult run(const std::string& args) {
-  FILE* pipe = popen((std::string(EVOSEARCH_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+CommandResult run(const std::string& args) { return testing_support::run_evosearch(args); }
 
 // A job folder with a tiny bundle, a 3-prompt suite and a spec; returns the spec path.
 std::string make_job(const std::string& name, const std::string& search, const std::string& extra = "") {

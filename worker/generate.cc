@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "worker/guidance.h"
-#include "worker/keyed_noise.h"
+#include "common/keyed_rng.h"
+#include "worker/rollout_executor.h"
 
 namespace evosearch {
 
@@ -23,43 +23,41 @@ StatusOr<Schedule> make_schedule(const proto::BundleManifest& m, const SamplerCo
   return make_diffusion_schedule(m.diffusion(), sampler.steps);
 }
 
-StatusOr<Samples> generate(Bundle& bundle, const std::vector<std::string>& prompts, const std::vector<NoiseKey>& keys,
-                           const GenerateOptions& options, const std::function<void(int64_t, int64_t)>& progress) {
-  if (prompts.size() != keys.size()) return InvalidArgument("generate: one noise key per prompt is needed");
+StatusOr<Samples> generate(Bundle& bundle, const std::string& prompt, int count, const GenerateOptions& options,
+                           const std::function<void(int64_t, int64_t)>& progress) {
   if (options.batch_size < 1) return InvalidArgument("batch size: expected at least 1");
-  ASSIGN_OR_RETURN(const Schedule schedule, make_schedule(bundle.manifest(), options.sampler));
-  c10::InferenceMode guard;
-  ASSIGN_OR_RETURN(const at::Tensor null_cond, bundle.encode({bundle.manifest().null_prompt()}));
-  const std::vector<int64_t> shape = bundle.latent_shape();
-  const int64_t total = static_cast<int64_t>(prompts.size());
+  ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle.manifest(), options.sampler));
+  const int steps = options.sampler.steps;
+  ExecutorOptions executor_options{options.sampler, options.guidance_scale, options.batch_size, options.seed};
+  RolloutExecutor executor(bundle, executor_options, std::move(schedule));
+  RETURN_IF_ERROR(executor.add_prompt(0, prompt, prompt_key(prompt)));
   Samples out;
   out.scores.resize(bundle.reward_count());
-  std::vector<at::Tensor> pixel_batches;
-  for (int64_t begin = 0; begin < total; begin += options.batch_size) {
-    const int64_t end = std::min(total, begin + options.batch_size);
-    const std::vector<std::string> batch_prompts(prompts.begin() + begin, prompts.begin() + end);
-    const std::vector<NoiseKey> batch_keys(keys.begin() + begin, keys.begin() + end);
-    ASSIGN_OR_RETURN(const at::Tensor cond, bundle.encode(batch_prompts));
-    const at::Tensor x = keyed_normal(batch_keys, shape, bundle.device());
-    RolloutOutput rollout;
-    try {
-      rollout = run_sampler(options.sampler, schedule, x,
-                            guided_denoiser(bundle, schedule, cond, null_cond[0], options.guidance_scale),
-                            keyed_step_noise(batch_keys, shape, bundle.device()), RolloutRange{});
-    } catch (const ModuleCallError& e) {
-      return e.status();
+  std::vector<at::Tensor> pixels;
+  for (int begin = 0; begin < count; begin += options.batch_size) {
+    std::vector<PromptTask> tasks;
+    for (int c = begin; c < std::min(count, begin + options.batch_size); ++c) {
+      PromptTask t;
+      t.task.set_candidate(static_cast<uint32_t>(c));
+      t.task.set_end_step(steps);
+      t.task.add_keep_steps(steps);
+      tasks.push_back(std::move(t));
     }
-    out.nfe += rollout.model_calls * (end - begin);
-    ASSIGN_OR_RETURN(const at::Tensor pixels, bundle.decode(rollout.x));
-    for (int r = 0; r < bundle.reward_count(); ++r) {
-      ASSIGN_OR_RETURN(const at::Tensor s, bundle.score(r, pixels, cond));
-      const at::Tensor cpu = s.to(at::kCPU, at::kDouble).contiguous();
-      out.scores[r].insert(out.scores[r].end(), cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
+    ASSIGN_OR_RETURN(const std::vector<PromptResult> results, executor.run(tasks));
+    for (const PromptResult& r : results) {
+      out.nfe += r.result.nfe();
+      proto::StateRef ref;
+      ref.set_candidate(r.result.candidate());
+      ref.set_step(static_cast<uint32_t>(steps));
+      ASSIGN_OR_RETURN(at::Tensor image, executor.decode_state(0, ref));
+      ASSIGN_OR_RETURN(const std::vector<double> scores, executor.score_state(0, ref));
+      for (size_t i = 0; i < scores.size(); ++i) out.scores[i].push_back(scores[i]);
+      pixels.push_back(std::move(image));
     }
-    pixel_batches.push_back(pixels.to(at::kCPU));
-    if (progress) progress(end, total);
+    executor.store().release_prompt(0);
+    if (progress) progress(begin + static_cast<int64_t>(tasks.size()), count);
   }
-  out.pixels = at::cat(pixel_batches);
+  out.pixels = at::cat(pixels);
   return out;
 }
 

@@ -1,11 +1,11 @@
-// Plain sampling (no search): noise -> sampler -> decoder -> every reward, in batches.
+// Plain sampling (no search): rollouts from noise through the same executor `evosearch run`
+// uses, each sample decoded and scored by every reward of the bundle.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "common/keyed_rng.h"
 #include "common/status.h"
 #include "worker/bundle.h"
 #include "worker/samplers.h"
@@ -16,6 +16,7 @@ struct GenerateOptions {
   SamplerConfig sampler;
   double guidance_scale = 1.0;
   int batch_size = 16;  // candidates per denoiser call (doubled inside by CFG)
+  uint64_t seed = 0;    // sample i of a prompt is candidate i of generation 0 of a job with this seed
 };
 
 struct Samples {
@@ -30,9 +31,8 @@ StatusOr<Schedule> make_schedule(const proto::BundleManifest& manifest, const Sa
 // Sampler settings from the bundle's defaults.
 SamplerConfig default_sampler(const proto::BundleManifest& manifest);
 
-// One sample per (prompt, key) pair. `progress(done, total)` is called after each batch.
-StatusOr<Samples> generate(Bundle& bundle, const std::vector<std::string>& prompts, const std::vector<NoiseKey>& keys,
-                           const GenerateOptions& options,
+// `count` samples of `prompt`. `progress(done, total)` is called after each batch.
+StatusOr<Samples> generate(Bundle& bundle, const std::string& prompt, int count, const GenerateOptions& options,
                            const std::function<void(int64_t, int64_t)>& progress = nullptr);
 
 }  // namespace evosearch
