@@ -7,5 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 evosearch_install_packages
 evosearch_build evosearch
 
-"$EVOSEARCH_BUILD/evosearch" run "$EVOSEARCH_ROOT/examples/fashion-evosearch.json" --restart "$@"
+# Running it again resumes (finished prompts are kept); pass --restart to start over.
+"$EVOSEARCH_BUILD/evosearch" run "$EVOSEARCH_ROOT/examples/fashion-evosearch.json" "$@"
 evosearch_log "done: look at $EVOSEARCH_ROOT/out/fashion-evosearch/images/*.png and results.json"

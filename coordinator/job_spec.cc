@@ -53,7 +53,8 @@ StatusOr<proto::JobSpec> load_job_spec(const std::string& path) {
   } else if (extension != ".json") {
     return InvalidArgument(path + ": expected a job spec ending in .json, .yaml or .yml");
   }
-  return parse_job_spec(text, path, fs::path(path).parent_path().string());
+  // Absolute paths, so the same spec run from another folder is recognised as the same job.
+  return parse_job_spec(text, path, fs::absolute(path).parent_path().string());
 }
 
 StatusOr<EvoSearchConfig> evosearch_config(const proto::SearchSpec& s, int steps) {
