@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
       "run", "Search every prompt of a suite (EvoSearch, best-of-n, particles or none) and write images + results.json.\n"
              "Job spec fields: proto/job.proto; examples: examples/*.json");
   run_cmd->add_option("spec", run.spec, "job spec (.json)")->required();
-  run_cmd->add_flag("--restart", run.restart, "discard the outputs of a different earlier job in the output folder");
+  run_cmd->add_flag("--restart", run.restart, "start over: discard the progress and outputs already in the output folder (needed when they came from another spec)");
   add_common(run_cmd);
 
   CheckOptions check;
