@@ -8,6 +8,7 @@ import gzip
 import math
 import os
 import struct
+import time
 from typing import Dict, List
 
 import numpy as np
@@ -535,3 +536,40 @@ def budget_total(it: int, t0: float, args, total: int) -> int:
             print(f"  time budget {args.max_seconds:.0f}s at {rate*1000:.1f} ms/iter -> {fit} iters", flush=True)
             return fit
     return total
+
+
+def train_denoiser(name: str, model: nn.Module, data_size: int, loss_fn, args, dev) -> None:
+    """The shared training loop of the generators: AdamW, warm-up + cosine LR, grad clip 1,
+    EMA 0.999 (the EMA weights are saved). loss_fn(model, idx) returns the batch loss for
+    the sample indices idx."""
+    ema = EMA(model, 0.999)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    t0 = time.time()
+    it = 0
+    avg = 0.0
+    total = args.iters
+    for it in range(args.iters):
+        total = budget_total(it, t0, args, total)
+        if it >= total:
+            it -= 1
+            break
+        idx = torch.randint(0, data_size, (args.batch,), device=dev)
+        loss = loss_fn(model, idx)
+        set_lr(opt, lr_at(it, total, args.lr))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema.update(model)
+        if it % 50 == 0:
+            avg = 0.8 * avg + 0.2 * loss.item() if it else loss.item()
+        if it % 500 == 0:
+            print(f"[{name}] it {it} loss(avg) {avg:.4f} {time.time() - t0:.1f}s", flush=True)
+    done = it + 1
+    el = time.time() - t0
+    print(f"[{name}] done {done} iters batch {args.batch} in {el:.1f}s on {dev}; final avg loss {avg:.4f}; "
+          f"params {nparams(model)}", flush=True)
+    ema.copy_to(model)
+    model.cpu()
+    save_ckpt(name, model, {"iters": done, "batch": args.batch, "seconds": el, "loss": avg,
+                            "device_cuda": float(dev.type == "cuda")})
