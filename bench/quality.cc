@@ -1,7 +1,7 @@
 // bench/quality: no search, Best-of-N, particle sampling and EvoSearch at equal NFE, at
 // several budgets (multiples of one sample's NFE), on a prompt suite kept apart from any
 // tuning (examples/fashion-holdout.txt), for the bundled models. One table: guidance reward,
-// unseen evaluator, diversity, NFE per prompt, wall time. Every method runs with seeds 1 and
+// unseen evaluator, diversity, NFE and guidance-reward calls per prompt, wall time. Every method runs with seeds 1 and
 // 2; diversity is the mean over prompts of the squared distance between the two seeds'
 // answers in the evaluator's L2-normalised feature space (as the paper's CLIP diversity).
 //
@@ -94,8 +94,8 @@ int main(int argc, char** argv) {
   bench::check(dev.status());
   const std::string scratch = (std::filesystem::temp_directory_path() / "evosearch-bench-quality").string();
   std::printf("bench/quality: suite %s, %s\n", suite.c_str(), runtime_summary(*dev).c_str());
-  std::printf("%-13s %6s %-10s %9s %13s %13s %10s %8s\n", "bundle", "budget", "method", "NFE/prm", "guidance",
-              "evaluator", "diversity", "wall s");
+  std::printf("%-13s %6s %-10s %9s %9s %13s %13s %10s %8s\n", "bundle", "budget", "method", "NFE/prm", "rewards",
+              "guidance", "evaluator", "diversity", "wall s");
   for (const std::string& name : split(bundles)) {
     const std::string dir = root + "/models/" + name;
     auto bundle = Bundle::open(dir, *dev);
@@ -129,8 +129,9 @@ int main(int argc, char** argv) {
           diversity += (f - features[1].at(prompt)).pow(2).sum().item<double>() / features[0].size();
         }
         const double nfe = double(runs[0].totals().nfe()) / runs[0].prompts_size();
-        std::printf("%-13s %5dx %-10s %9.0f %13.4f %13.4f %10.4f %8.1f\n", name.c_str(), method == "none" ? 1 : budget,
-                    method.c_str(), nfe, guidance, evaluator, diversity, wall);
+        const double rewards = double(runs[0].totals().reward_calls()) / runs[0].prompts_size();
+        std::printf("%-13s %5dx %-10s %9.0f %9.0f %13.4f %13.4f %10.4f %8.1f\n", name.c_str(),
+                    method == "none" ? 1 : budget, method.c_str(), nfe, rewards, guidance, evaluator, diversity, wall);
         std::fflush(stdout);
       }
     }
