@@ -44,10 +44,9 @@ StatusOr<SamplerConfig> sampler_config(const proto::JobSpec& spec, const proto::
   SamplerConfig c = default_sampler(m);
   const proto::SamplerSpec& s = spec.sampler();
   if (!s.sampler().empty()) {
-    if (s.sampler() == "ddim") c.kind = proto::DDIM;
-    else if (s.sampler() == "euler") c.kind = proto::EULER;
-    else if (s.sampler() == "dpmpp-sde") c.kind = proto::DPMPP_SDE;
-    else return InvalidArgument("sampler.sampler: unknown '" + s.sampler() + "'; expected ddim, euler or dpmpp-sde");
+    auto kind = parse_sampler_kind(s.sampler());
+    if (!kind.ok()) return kind.status().with_context("sampler.sampler");
+    c.kind = *kind;
   }
   if (s.steps() != 0) c.steps = s.steps();
   if (s.has_eta()) c.eta = s.eta();

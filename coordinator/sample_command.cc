@@ -13,19 +13,14 @@
 namespace evosearch {
 namespace {
 
-StatusOr<proto::SamplerKind> parse_sampler(const std::string& name) {
-  if (name == "ddim") return proto::DDIM;
-  if (name == "euler") return proto::EULER;
-  if (name == "dpmpp-sde") return proto::DPMPP_SDE;
-  return InvalidArgument("--sampler: unknown sampler '" + name + "'; expected ddim, euler or dpmpp-sde");
-}
-
 // The bundle's defaults with the command line's overrides.
 StatusOr<GenerateOptions> generate_options(const proto::BundleManifest& m, const SampleOptions& o) {
   GenerateOptions g;
   g.sampler = default_sampler(m);
   if (!o.sampler.empty()) {
-    ASSIGN_OR_RETURN(g.sampler.kind, parse_sampler(o.sampler));
+    auto kind = parse_sampler_kind(o.sampler);
+    if (!kind.ok()) return kind.status().with_context("--sampler");
+    g.sampler.kind = *kind;
   }
   if (o.steps > 0) g.sampler.steps = o.steps;
   if (o.eta >= 0) g.sampler.eta = o.eta;

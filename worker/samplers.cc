@@ -18,6 +18,13 @@ double lambda(const Schedule& s, int64_t i) { return std::log(s.alpha[i] / s.sig
 
 }  // namespace
 
+StatusOr<proto::SamplerKind> parse_sampler_kind(const std::string& name) {
+  if (name == "ddim") return proto::DDIM;
+  if (name == "euler") return proto::EULER;
+  if (name == "dpmpp-sde") return proto::DPMPP_SDE;
+  return InvalidArgument("unknown sampler '" + name + "'; expected ddim, euler or dpmpp-sde");
+}
+
 Status validate_sampler(const SamplerConfig& c, proto::ModelKind model) {
   if (c.steps < 1) return InvalidArgument("steps: expected at least 1, got " + std::to_string(c.steps));
   switch (c.kind) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct SamplerConfig {
 };
 
 Status validate_sampler(const SamplerConfig& config, proto::ModelKind model);
+
+// The sampler named on a command line or in a job spec: "ddim", "euler" or "dpmpp-sde".
+StatusOr<proto::SamplerKind> parse_sampler_kind(const std::string& name);
 
 // x0 estimate of the batch `x` at sampler step `step` (0..T-1).
 using DenoiseFn = std::function<at::Tensor(const at::Tensor& x, int64_t step)>;
