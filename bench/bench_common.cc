@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "coordinator/job_runner.h"
+#include "coordinator/job_setup.h"
 
 namespace evosearch::bench {
 

@@ -19,9 +19,7 @@
 #include "jobs/job_store.h"
 #include "jobs/output_names.h"
 #include "jobs/prompt_suite.h"
-#include "worker/generate.h"
-#include "worker/pixels.h"
-#include "worker/rollout_executor.h"
+#include "coordinator/executor.h"
 
 namespace evosearch {
 namespace {
@@ -35,27 +33,11 @@ struct PromptJob {
   uint64_t key = 0;
   std::unique_ptr<Searcher> searcher;
   std::vector<proto::RolloutTask> in_flight;
+  std::vector<proto::RolloutResult> collected;     // results of the generation in flight so far
   std::optional<proto::PromptCheckpoint> resume;  // states to make resident when it starts
   bool finished = false;
   proto::PromptOutcome outcome;
 };
-
-StatusOr<SamplerConfig> sampler_config(const proto::JobSpec& spec, const proto::BundleManifest& m) {
-  SamplerConfig c = default_sampler(m);
-  const proto::SamplerSpec& s = spec.sampler();
-  if (!s.sampler().empty()) {
-    auto kind = parse_sampler_kind(s.sampler());
-    if (!kind.ok()) return kind.status().with_context("sampler.sampler");
-    c.kind = *kind;
-  }
-  if (s.steps() != 0) c.steps = s.steps();
-  if (s.has_eta()) c.eta = s.eta();
-  if (s.order() != 0) c.order = s.order();
-  if (s.has_shift()) c.shift = s.shift();
-  const Status valid = validate_sampler(c, m.model_kind());
-  if (!valid.ok()) return valid.with_context("sampler");
-  return c;
-}
 
 // Noise key of a prompt: its text, plus which occurrence it is when a suite repeats it.
 std::vector<uint64_t> prompt_keys(const std::vector<PromptEntry>& suite) {
@@ -107,8 +89,8 @@ proto::MetricStats stats_of(const std::vector<double>& v) {
 
 class JobRun {
  public:
-  JobRun(const proto::JobSpec& spec, Bundle& bundle, RolloutExecutor& executor, JobStore& store)
-      : spec_(spec), bundle_(bundle), executor_(executor), store_(store) {}
+  JobRun(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps, Executor& executor, JobStore& store)
+      : spec_(spec), manifest_(manifest), steps_(steps), executor_(executor), store_(store) {}
 
   Status add_prompts(const std::vector<PromptEntry>& suite, int steps) {
     const std::vector<uint64_t> keys = prompt_keys(suite);
@@ -148,6 +130,8 @@ class JobRun {
     return Status::Ok();
   }
 
+  // Keeps up to prompts_in_flight prompts searching; each prompt's next generation is submitted
+  // as soon as its previous one has every result, so generations of different prompts overlap.
   StatusOr<proto::JobResults> run() {
     const auto start = Clock::now();
     std::deque<PromptJob*> waiting;
@@ -155,38 +139,47 @@ class JobRun {
       if (!j.finished) waiting.push_back(&j);
     }
     std::vector<PromptJob*> active;
-    while (!waiting.empty() || !active.empty()) {
-      while (!waiting.empty() && active.size() < static_cast<size_t>(spec_.prompts_in_flight())) {
+    int stop_signal = 0;
+    auto last_progress = Clock::now() - std::chrono::seconds(10);
+    while (!active.empty() || (!waiting.empty() && !stop_signal)) {
+      while (!stop_signal && !waiting.empty() && active.size() < static_cast<size_t>(spec_.prompts_in_flight())) {
         PromptJob* j = waiting.front();
         waiting.pop_front();
         RETURN_IF_ERROR(executor_.add_prompt(j->index, j->entry.text, j->key));
         if (j->resume) RETURN_IF_ERROR(executor_.import_states(j->index, j->resume->states()));
         j->resume.reset();
         active.push_back(j);
+        RETURN_IF_ERROR(start_generation(*j));
       }
-      std::vector<PromptTask> tasks;
+      ASSIGN_OR_RETURN(const std::vector<PromptResult> results, executor_.wait());
+      if (results.empty()) return Internal("the executor returned no results while generations were in flight");
+      for (const PromptResult& r : results) {
+        PromptJob* j = by_index(r.prompt);
+        if (!j) return Internal("a result for prompt " + std::to_string(r.prompt) + ", which is not searching");
+        j->collected.push_back(r.result);
+      }
+      bool finished_one = false;
       for (PromptJob* j : active) {
-        j->in_flight = j->searcher->next_generation();
-        for (const auto& t : j->in_flight) tasks.push_back(PromptTask{j->index, t});
+        if (j->in_flight.empty() || j->collected.size() < j->in_flight.size()) continue;
+        RETURN_IF_ERROR(complete_generation(*j));
+        finished_one = finished_one || j->finished;
+        if (!j->finished && !stop_signal) RETURN_IF_ERROR(start_generation(*j));
       }
-      ASSIGN_OR_RETURN(const std::vector<PromptResult> results, executor_.run(tasks));
-      std::map<uint32_t, std::vector<proto::RolloutResult>> by_prompt;
-      for (const PromptResult& r : results) by_prompt[r.prompt].push_back(r.result);
-      for (PromptJob* j : active) {
-        const uint32_t generation = j->searcher->generation();
-        RETURN_IF_ERROR(j->searcher->on_results(by_prompt[j->index]));
-        if (spec_.generation_grids()) RETURN_IF_ERROR(write_generation_grid(*j, generation));
-        executor_.store().release_all_but(j->index, j->searcher->live_states());
-        RETURN_IF_ERROR(j->searcher->done() ? finish(*j) : checkpoint(*j));
+      active.erase(std::remove_if(active.begin(), active.end(), [](PromptJob* j) { return j->finished || j->in_flight.empty(); }),
+                   active.end());
+      if (finished_one || Clock::now() - last_progress > std::chrono::seconds(1)) {
+        log_progress(active, start);
+        last_progress = Clock::now();
       }
-      active.erase(std::remove_if(active.begin(), active.end(), [](PromptJob* j) { return j->finished; }), active.end());
-      log_progress(active, start);
-      if (const int signal = stop_requested()) {
-        RETURN_IF_ERROR(store_.log_event("stopped by signal " + std::to_string(signal)));
-        return Status(StatusCode::kUnavailable, "stopped by signal " + std::to_string(signal) +
-                                                    " at a generation boundary, with every prompt checkpointed; "
-                                                    "run the same command again to resume");
+      if (!stop_signal && (stop_signal = stop_requested())) {
+        spdlog::warn("signal {}: finishing the generations in flight, then stopping", stop_signal);
       }
+    }
+    if (stop_signal) {
+      RETURN_IF_ERROR(store_.log_event("stopped by signal " + std::to_string(stop_signal)));
+      return Status(StatusCode::kUnavailable, "stopped by signal " + std::to_string(stop_signal) +
+                                                  " at a generation boundary, with every prompt checkpointed; "
+                                                  "run the same command again to resume");
     }
     return results(std::chrono::duration<double>(Clock::now() - start).count());
   }
@@ -194,13 +187,33 @@ class JobRun {
  private:
   std::string stem(const PromptJob& j) const { return safe_file_stem(j.entry.text, j.index); }
 
+  PromptJob* by_index(uint32_t index) { return index < jobs_.size() ? &jobs_[index] : nullptr; }
+
+  Status start_generation(PromptJob& j) {
+    j.in_flight = j.searcher->next_generation();
+    j.collected.clear();
+    std::vector<PromptTask> tasks;
+    for (const auto& t : j.in_flight) tasks.push_back(PromptTask{j.index, t});
+    return executor_.submit(tasks);
+  }
+
+  Status complete_generation(PromptJob& j) {
+    const uint32_t generation = j.searcher->generation();
+    RETURN_IF_ERROR(j.searcher->on_results(j.collected));
+    if (spec_.generation_grids()) RETURN_IF_ERROR(write_generation_grid(j, generation));
+    RETURN_IF_ERROR(executor_.release_all_but(j.index, j.searcher->live_states()));
+    const Status s = j.searcher->done() ? finish(j) : checkpoint(j);
+    j.in_flight.clear();
+    j.collected.clear();
+    return s;
+  }
+
   Status write_generation_grid(const PromptJob& j, uint32_t generation) {
     std::vector<Image> images;
     for (const proto::RolloutTask& t : j.in_flight) {
-      if (t.end_step() != executor_.schedule().steps()) return Status::Ok();  // not a final sample (particles)
-      ASSIGN_OR_RETURN(const at::Tensor pixels, executor_.decode_state(j.index, state_ref(t.generation(), t.candidate(), t.end_step())));
-      const std::vector<Image> decoded = to_images(pixels);
-      images.insert(images.end(), decoded.begin(), decoded.end());
+      if (t.end_step() != steps_) return Status::Ok();  // not a final sample (particles)
+      ASSIGN_OR_RETURN(Image image, executor_.decode(j.index, state_ref(t.generation(), t.candidate(), t.end_step())));
+      images.push_back(std::move(image));
     }
     const int scale = std::max(1, 84 / std::max(1, images.empty() ? 1 : images[0].height));
     return write_png((fs::path(spec_.output()) / "grids" / (stem(j) + "-gen" + std::to_string(generation) + ".png")).string(),
@@ -218,10 +231,10 @@ class JobRun {
 
   Status finish(PromptJob& j) {
     const proto::BestSample& best = j.searcher->best();
-    ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score_state(j.index, best.state()));
-    ASSIGN_OR_RETURN(const at::Tensor pixels, executor_.decode_state(j.index, best.state()));
-    const std::string image = "images/" + stem(j) + ".png";
-    RETURN_IF_ERROR(write_png((fs::path(spec_.output()) / image).string(), make_grid(to_images(pixels), 1, 0)));
+    ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score(j.index, best.state()));
+    ASSIGN_OR_RETURN(const Image image, executor_.decode(j.index, best.state()));
+    const std::string file = "images/" + stem(j) + ".png";
+    RETURN_IF_ERROR(write_png((fs::path(spec_.output()) / file).string(), image));
     proto::PromptOutcome& o = j.outcome;
     o.set_index(j.index);
     o.set_prompt(j.entry.text);
@@ -230,12 +243,13 @@ class JobRun {
     o.set_nfe(static_cast<int32_t>(a.nfe()));
     o.set_reward_calls(static_cast<int32_t>(a.reward_calls()));
     o.set_decode_calls(static_cast<int32_t>(a.decode_calls()));
-    for (int r = 0; r < bundle_.reward_count(); ++r) (*o.mutable_scores())[bundle_.manifest().rewards(r).name()] = scores[r];
-    o.set_image(image);
+    if (static_cast<int>(scores.size()) != manifest_.rewards_size()) return Internal("scoring the answer gave the wrong number of rewards");
+    for (int r = 0; r < manifest_.rewards_size(); ++r) (*o.mutable_scores())[manifest_.rewards(r).name()] = scores[r];
+    o.set_image(file);
     o.set_generation(best.state().generation());
     o.set_candidate(best.state().candidate());
     RETURN_IF_ERROR(store_.save_outcome(o));
-    executor_.store().release_prompt(j.index);
+    RETURN_IF_ERROR(executor_.release_prompt(j.index));
     j.finished = true;
     return store_.log_event("finished prompt " + std::to_string(j.index));
   }
@@ -277,39 +291,38 @@ class JobRun {
     }
     totals->set_wall_seconds(wall_seconds);
     totals->set_model_seconds(executor_.model_seconds());
+    totals->set_workers(executor_.workers());
+    const TrafficStats t = executor_.traffic();
+    totals->set_state_moves(t.state_moves);
+    totals->set_state_move_bytes(t.state_move_bytes);
+    totals->set_checkpoint_bytes(t.checkpoint_bytes);
     for (const auto& [name, values] : per_metric) (*r.mutable_metrics())[name] = stats_of(values);
     return r;
   }
 
+ private:
   const proto::JobSpec& spec_;
-  Bundle& bundle_;
-  RolloutExecutor& executor_;
+  const proto::BundleManifest& manifest_;
+  const int steps_;  // the sampler's T
+  Executor& executor_;
   JobStore& store_;
   std::vector<PromptJob> jobs_;
 };
 
 }  // namespace
 
-StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options) {
+StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
+                                           Executor& executor, const RunOptions& options) {
   ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec.prompts()));
-  ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
-  ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle.manifest(), sampler));
-  ExecutorOptions executor_options;
-  executor_options.sampler = sampler;
-  executor_options.guidance_scale =
-      spec.sampler().has_guidance_scale() ? spec.sampler().guidance_scale() : bundle.manifest().defaults().guidance_scale();
-  executor_options.batch_size = spec.batch_size();
-  executor_options.seed = spec.seed();
-  RolloutExecutor executor(bundle, executor_options, std::move(schedule));
   const std::unique_ptr<JobStore> store = make_file_job_store(spec.output());
-  JobRun run(spec, bundle, executor, *store);
-  RETURN_IF_ERROR(run.add_prompts(suite, sampler.steps));  // validates the search spec before any output
+  JobRun run(spec, manifest, steps, executor, *store);
+  RETURN_IF_ERROR(run.add_prompts(suite, steps));  // validates the search spec before any output
   RETURN_IF_ERROR(store->open(to_json(spec), options.restart));
   RETURN_IF_ERROR(run.resume());
   install_stop_signals();
-  spdlog::info("job {}: {} prompts, method {}, {} {} steps, guidance {}, batch {}", spec.name(), suite.size(),
-               spec.search().method(), proto::SamplerKind_Name(sampler.kind), sampler.steps,
-               executor_options.guidance_scale, spec.batch_size());
+  spdlog::info("job {}: {} prompts, method {}, {} steps, batch {}, {} prompts in flight, {} worker{}", spec.name(),
+               suite.size(), spec.search().method(), steps, spec.batch_size(), spec.prompts_in_flight(),
+               executor.workers(), executor.workers() == 1 ? "" : "s");
   ASSIGN_OR_RETURN(proto::JobResults results, run.run());
   RETURN_IF_ERROR(write_file_atomic((fs::path(spec.output()) / "results.json").string(), to_json(results)));
   return results;

@@ -1,13 +1,14 @@
-// The single-machine job: every prompt of the suite searched with the spec's method, the
-// generations of several prompts interleaved into shared batches, and the answers written
-// out as images and results.json.
+// The job loop: every prompt of the suite searched with the spec's method, generations of
+// several prompts in flight at once on an Executor (in process or on MPI workers), progress
+// checkpointed per generation, and the answers written out as images and results.json.
 #pragma once
 
 #include <string>
 
 #include "common/status.h"
+#include "coordinator/executor.h"
+#include "evosearch/bundle.pb.h"
 #include "evosearch/job.pb.h"
-#include "worker/bundle.h"
 
 namespace evosearch {
 
@@ -15,8 +16,9 @@ struct RunOptions {
   bool restart = false;  // discard earlier progress in the output folder
 };
 
-// Runs the job on `bundle` and returns what results.json holds.
-StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options);
+// Runs the search loop on `executor`. `manifest` names the rewards; `steps` is the sampler's T.
+StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
+                                           Executor& executor, const RunOptions& options);
 
 // The table printed at the end of a run.
 std::string summary_table(const proto::JobResults& results);

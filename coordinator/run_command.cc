@@ -3,7 +3,7 @@
 
 #include "cluster/launch.h"
 #include "coordinator/command_setup.h"
-#include "coordinator/job_runner.h"
+#include "coordinator/job_setup.h"
 #include "coordinator/job_spec.h"
 
 namespace evosearch {

@@ -14,11 +14,11 @@ namespace {
 
 class Stopwatch {
  public:
-  explicit Stopwatch(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
-  ~Stopwatch() { total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  explicit Stopwatch(std::atomic<double>& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~Stopwatch() { total_.store(total_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()); }
 
  private:
-  double& total_;
+  std::atomic<double>& total_;
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -51,7 +51,7 @@ StatusOr<at::Tensor> RolloutExecutor::start_state(const PromptTask& pt) {
     return keyed_normal({NoiseKey{seed_, pkey, t.generation(), t.candidate(), 0, kInitialNoise}},
                         bundle_.latent_shape(), bundle_.device())[0];
   }
-  const StateStore::Entry* parent = store_.find(pt.prompt, t.parent());
+  const std::optional<StateStore::Entry> parent = store_.find(pt.prompt, t.parent());
   if (!parent) {
     return FailedPrecondition("prompt " + std::to_string(pt.prompt) + ": parent state (generation " +
                               std::to_string(t.parent().generation()) + ", candidate " +
@@ -101,7 +101,8 @@ StatusOr<std::vector<PromptResult>> RolloutExecutor::run_batch(const std::vector
     conds.push_back(condition(pt->prompt));
     keys.push_back(NoiseKey{seed_, prompt_keys_.at(pt->prompt), pt->task.generation(), pt->task.candidate(), 0, 0});
     keep.insert(pt->task.keep_steps().begin(), pt->task.keep_steps().end());
-    const StateStore::Entry* parent = pt->task.has_parent() ? store_.find(pt->prompt, pt->task.parent()) : nullptr;
+    const std::optional<StateStore::Entry> parent =
+        pt->task.has_parent() ? store_.find(pt->prompt, pt->task.parent()) : std::nullopt;
     all_cached = all_cached && parent && parent->x0.defined() && pt->task.mutation() == proto::MUTATION_NONE;
     if (all_cached) cached_x0.push_back(parent->x0);
   }
@@ -112,9 +113,9 @@ StatusOr<std::vector<PromptResult>> RolloutExecutor::run_batch(const std::vector
   range.keep.assign(keep.begin(), keep.end());
   if (all_cached) range.start_x0 = at::stack(cached_x0);
   const DenoiseFn model = guided_denoiser(bundle_, schedule_, cond, null_condition_, options_.guidance_scale);
-  double& seconds = model_seconds_;
-  const DenoiseFn timed = [&model, &seconds](const at::Tensor& x, int64_t step) {
-    Stopwatch watch(seconds);
+  const DenoiseFn timed = [this, &model](const at::Tensor& x, int64_t step) {
+    Stopwatch watch(model_seconds_);
+    model_calls_.fetch_add(1);
     return model(x, step);
   };
   RolloutOutput rollout;
@@ -166,7 +167,7 @@ StatusOr<std::vector<PromptResult>> RolloutExecutor::run_batch(const std::vector
 }
 
 StatusOr<at::Tensor> RolloutExecutor::decode_state(uint32_t prompt, const proto::StateRef& ref) {
-  const StateStore::Entry* entry = store_.find(prompt, ref);
+  const std::optional<StateStore::Entry> entry = store_.find(prompt, ref);
   if (!entry) return NotFound("state is not resident");
   c10::InferenceMode guard;
   Stopwatch watch(model_seconds_);
@@ -196,7 +197,7 @@ StatusOr<std::vector<proto::StoredState>> RolloutExecutor::export_states(uint32_
                                                                          const std::vector<proto::StateRef>& refs) const {
   std::vector<proto::StoredState> out;
   for (const proto::StateRef& ref : refs) {
-    const StateStore::Entry* entry = store_.find(prompt, ref);
+    const std::optional<StateStore::Entry> entry = store_.find(prompt, ref);
     if (!entry) return FailedPrecondition("checkpoint: a live state of prompt " + std::to_string(prompt) + " is not resident");
     proto::StoredState s;
     *s.mutable_ref() = ref;

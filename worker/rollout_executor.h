@@ -3,6 +3,7 @@
 // resident store, and scores the results with the guidance reward.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 #include "common/status.h"
 #include "evosearch/job.pb.h"
 #include "evosearch/search.pb.h"
+#include "worker/backend.h"
 #include "worker/bundle.h"
 #include "worker/samplers.h"
 #include "worker/state_store.h"
@@ -22,16 +24,6 @@ struct ExecutorOptions {
   double guidance_scale = 1.0;
   int batch_size = 16;  // candidates per denoiser call, across prompts
   uint64_t seed = 0;    // the job seed: keys every noise draw
-};
-
-struct PromptTask {
-  uint32_t prompt = 0;
-  proto::RolloutTask task;
-};
-
-struct PromptResult {
-  uint32_t prompt = 0;
-  proto::RolloutResult result;
 };
 
 class RolloutExecutor {
@@ -55,7 +47,9 @@ class RolloutExecutor {
   StatusOr<std::vector<double>> score_state(uint32_t prompt, const proto::StateRef& ref);
   const Schedule& schedule() const { return schedule_; }
   // Seconds spent inside module calls (denoiser, decoder, rewards) so far.
-  double model_seconds() const { return model_seconds_; }
+  double model_seconds() const { return model_seconds_.load(); }
+  // Denoiser calls made so far (a CFG pair is one).
+  int64_t model_calls() const { return model_calls_.load(); }
 
  private:
   StatusOr<std::vector<PromptResult>> run_batch(const std::vector<const PromptTask*>& batch);
@@ -71,7 +65,8 @@ class RolloutExecutor {
   std::map<uint32_t, at::Tensor> conditions_;
   std::map<uint32_t, uint64_t> prompt_keys_;
   StateStore store_;
-  double model_seconds_ = 0;
+  std::atomic<double> model_seconds_{0};  // written by the computing thread only
+  std::atomic<int64_t> model_calls_{0};
 };
 
 }  // namespace evosearch

@@ -5,15 +5,24 @@
 namespace evosearch {
 
 void StateStore::put(uint32_t prompt, const proto::StateRef& ref, Entry entry) {
+  std::lock_guard<std::mutex> lock(mutex_);
   entries_[key(prompt, ref)] = std::move(entry);
 }
 
-const StateStore::Entry* StateStore::find(uint32_t prompt, const proto::StateRef& ref) const {
+std::optional<StateStore::Entry> StateStore::find(uint32_t prompt, const proto::StateRef& ref) const {
+  std::lock_guard<std::mutex> lock(mutex_);
   const auto it = entries_.find(key(prompt, ref));
-  return it == entries_.end() ? nullptr : &it->second;
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t StateStore::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return entries_.size();
 }
 
 void StateStore::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
+  std::lock_guard<std::mutex> lock(mutex_);
   std::set<Key> keep;
   for (const auto& r : live) keep.insert(key(prompt, r));
   for (auto it = entries_.lower_bound({prompt, 0, 0, 0}); it != entries_.end() && std::get<0>(it->first) == prompt;) {
@@ -24,6 +33,7 @@ void StateStore::release_all_but(uint32_t prompt, const std::vector<proto::State
 void StateStore::release_prompt(uint32_t prompt) { release_all_but(prompt, {}); }
 
 int64_t StateStore::bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
   int64_t total = 0;
   for (const auto& [k, e] : entries_) {
     total += e.state.numel() * e.state.element_size();

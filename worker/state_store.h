@@ -1,10 +1,13 @@
 // The worker's resident states: latents kept by rollouts, by (prompt, generation, candidate,
 // step), with the model's x0 estimate where one was computed at that state. States stay
 // where they were computed; the coordinator moves ids and fitness values, not latents.
+// Thread-safe: a distributed worker computes on one thread and serves state moves on another.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -22,16 +25,18 @@ class StateStore {
   };
 
   void put(uint32_t prompt, const proto::StateRef& ref, Entry entry);
-  const Entry* find(uint32_t prompt, const proto::StateRef& ref) const;
+  // A copy of the entry (tensors share storage), or nothing when it is not resident.
+  std::optional<Entry> find(uint32_t prompt, const proto::StateRef& ref) const;
   // Frees every state of `prompt` that is not in `live`.
   void release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live);
   void release_prompt(uint32_t prompt);
-  size_t size() const { return entries_.size(); }
+  size_t size() const;
   int64_t bytes() const;
 
  private:
   using Key = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>;
   static Key key(uint32_t prompt, const proto::StateRef& r) { return {prompt, r.generation(), r.candidate(), r.step()}; }
+  mutable std::mutex mutex_;
   std::map<Key, Entry> entries_;
 };
 
