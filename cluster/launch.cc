@@ -23,6 +23,7 @@ bool read_int(const char* name, int& out) {
 
 LaunchInfo detect_launch() {
   LaunchInfo info;
+  if (!read_int("OMPI_COMM_WORLD_LOCAL_RANK", info.local_rank)) read_int("SLURM_LOCALID", info.local_rank);
   if (read_int("OMPI_COMM_WORLD_RANK", info.rank)) {
     read_int("OMPI_COMM_WORLD_SIZE", info.world_size);
     info.launcher = "mpirun";

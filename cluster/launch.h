@@ -9,6 +9,7 @@ namespace evosearch {
 struct LaunchInfo {
   int rank = 0;
   int world_size = 1;
+  int local_rank = 0;  // among the ranks on this host
   std::string launcher = "none";  // "mpirun", "srun" or "none"
 };
 

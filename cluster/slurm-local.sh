@@ -86,6 +86,8 @@ SlurmctldHost=$CTLD_HOST
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# cred_expire: also how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=cred_expire=30
 CredType=cred/munge
 # No cgroups (containers usually lack a writable cgroup tree): processes tracked via /proc.
 ProctrackType=proctrack/linuxproc

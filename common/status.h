@@ -14,7 +14,9 @@ enum class StatusCode {
   kFailedPrecondition,
   kDataLoss,         // a file exists but is corrupt
   kInternal,         // a library call failed in a way the user cannot fix
-  kUnavailable,
+  kUnavailable,        // stopped early on purpose (a signal); running again resumes
+  kDeadlineExceeded,   // something did not answer in time (a hung rank)
+  kAborted,            // another process of the job died
 };
 
 const char* status_code_name(StatusCode code);
@@ -42,6 +44,8 @@ inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgum
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
+inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
 }

@@ -22,8 +22,8 @@ std::vector<proto::RolloutTask> BestOfNSearcher::next_generation() {
 }
 
 Status BestOfNSearcher::on_results(const std::vector<proto::RolloutResult>& results) {
-  RETURN_IF_ERROR(match_results(pending_, results));
-  for (const auto& r : results) {
+  ASSIGN_OR_RETURN(const std::vector<proto::RolloutResult> ordered, match_results(pending_, results));
+  for (const auto& r : ordered) {
     account(accounting_, r);
     consider_best(best_, r, steps_);
   }

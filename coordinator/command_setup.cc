@@ -9,10 +9,11 @@
 namespace evosearch {
 
 StatusOr<std::unique_ptr<Bundle>> open_bundle_for_command(const CommonOptions& common, const std::string& dir,
-                                                          const std::string& job) {
-  RETURN_IF_ERROR(setup_logging(common.log_level, LogContext{detect_launch().rank, job}));
+                                                          const std::string& job, int rank, int local_rank) {
+  RETURN_IF_ERROR(setup_logging(common.log_level, LogContext{rank < 0 ? detect_launch().rank : rank, job}));
   set_compute_threads(common.threads);
-  ASSIGN_OR_RETURN(const at::Device device, choose_device(common.device.empty() ? "auto" : common.device));
+  ASSIGN_OR_RETURN(const at::Device device,
+                   choose_device_for_rank(common.device.empty() ? "auto" : common.device, local_rank));
   spdlog::info("{}", runtime_summary(device));
   spdlog::info("loading bundle {}", dir);
   return Bundle::open(dir, device);

@@ -12,8 +12,10 @@
 namespace evosearch {
 
 // Sets up logging, threads and the device, then opens (and validates) the bundle.
+// `rank`/`local_rank`: where this process sits in an MPI launch (logs say the rank; "auto"
+// spreads a host's ranks over its GPUs).
 StatusOr<std::unique_ptr<Bundle>> open_bundle_for_command(const CommonOptions& common, const std::string& dir,
-                                                          const std::string& job = "-");
+                                                          const std::string& job = "-", int rank = -1, int local_rank = 0);
 
 // Logs `status` as the reason the command failed and returns exit code 1.
 int fail(const Status& status);

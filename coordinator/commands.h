@@ -33,6 +33,10 @@ struct SampleOptions {
 struct RunCommandOptions {
   std::string spec;
   bool restart = false;
+  // Under mpirun/srun with more than one rank:
+  bool coordinator_computes = false;  // rank 0 runs rollouts too
+  double worker_timeout = 300;        // seconds before a silent or stuck rank ends the job
+  std::string data_plane = "auto";    // auto, mpi or nccl
 };
 
 struct CheckOptions {
@@ -42,6 +46,8 @@ struct CheckOptions {
 int run_sample(const CommonOptions& common, const SampleOptions& options);
 int run_check(const CommonOptions& common, const CheckOptions& options);
 int run_job_command(const CommonOptions& common, const RunCommandOptions& options);
+// The same job over MPI ranks (rank 0 coordinates); run_job_command calls it under a launcher.
+int run_distributed_job(const CommonOptions& common, const RunCommandOptions& options);
 std::string version_text();
 
 }  // namespace evosearch

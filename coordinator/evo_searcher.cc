@@ -113,8 +113,8 @@ std::vector<proto::RolloutTask> EvoSearcher::next_generation() {
 }
 
 Status EvoSearcher::on_results(const std::vector<proto::RolloutResult>& results) {
-  RETURN_IF_ERROR(match_results(pending_, results));
-  for (const proto::RolloutResult& r : results) {
+  ASSIGN_OR_RETURN(const std::vector<proto::RolloutResult> ordered, match_results(pending_, results));
+  for (const proto::RolloutResult& r : ordered) {
     proto::ArchiveEntry e;
     e.set_generation(r.generation());
     e.set_candidate(r.candidate());

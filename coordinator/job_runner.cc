@@ -142,7 +142,7 @@ class JobRun {
     int stop_signal = 0;
     auto last_progress = Clock::now() - std::chrono::seconds(10);
     while (!active.empty() || (!waiting.empty() && !stop_signal)) {
-      while (!stop_signal && !waiting.empty() && active.size() < static_cast<size_t>(spec_.prompts_in_flight())) {
+      while (!stop_signal && !waiting.empty() && active.size() < in_flight_limit()) {
         PromptJob* j = waiting.front();
         waiting.pop_front();
         RETURN_IF_ERROR(executor_.add_prompt(j->index, j->entry.text, j->key));
@@ -186,6 +186,11 @@ class JobRun {
 
  private:
   std::string stem(const PromptJob& j) const { return safe_file_stem(j.entry.text, j.index); }
+
+  size_t in_flight_limit() const {
+    if (spec_.prompts_in_flight() > 0) return static_cast<size_t>(spec_.prompts_in_flight());
+    return static_cast<size_t>(std::max(8, 2 * executor_.workers()));
+  }
 
   PromptJob* by_index(uint32_t index) { return index < jobs_.size() ? &jobs_[index] : nullptr; }
 
@@ -320,9 +325,8 @@ StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const pro
   RETURN_IF_ERROR(store->open(to_json(spec), options.restart));
   RETURN_IF_ERROR(run.resume());
   install_stop_signals();
-  spdlog::info("job {}: {} prompts, method {}, {} steps, batch {}, {} prompts in flight, {} worker{}", spec.name(),
-               suite.size(), spec.search().method(), steps, spec.batch_size(), spec.prompts_in_flight(),
-               executor.workers(), executor.workers() == 1 ? "" : "s");
+  spdlog::info("job {}: {} prompts, method {}, {} steps, batch {}, {} worker{}", spec.name(), suite.size(),
+               spec.search().method(), steps, spec.batch_size(), executor.workers(), executor.workers() == 1 ? "" : "s");
   ASSIGN_OR_RETURN(proto::JobResults results, run.run());
   RETURN_IF_ERROR(write_file_atomic((fs::path(spec.output()) / "results.json").string(), to_json(results)));
   return results;

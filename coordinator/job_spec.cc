@@ -34,7 +34,6 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
   if (spec.batch_size() == 0) spec.set_batch_size(32);
   if (spec.batch_size() < 0) return InvalidArgument(origin + ": batch_size: expected a positive number");
   if (spec.device().empty()) spec.set_device("auto");
-  if (spec.prompts_in_flight() == 0) spec.set_prompts_in_flight(8);
   if (spec.prompts_in_flight() < 0) return InvalidArgument(origin + ": prompts_in_flight: expected a positive number");
   proto::SearchSpec* s = spec.mutable_search();
   if (s->method().empty()) s->set_method("evosearch");

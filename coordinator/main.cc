@@ -38,9 +38,18 @@ int main(int argc, char** argv) {
   RunCommandOptions run;
   CLI::App* run_cmd = app.add_subcommand(
       "run", "Search every prompt of a suite (EvoSearch, best-of-n, particles or none) and write images + results.json.\n"
-             "Job spec fields: proto/job.proto; examples: examples/*.json");
+             "Job spec fields: proto/job.proto; examples: examples/*.json.\n"
+             "On a cluster: mpirun -n N evosearch run SPEC (or srun --mpi=pmix): rank 0 coordinates, the others run rollouts.");
   run_cmd->add_option("spec", run.spec, "job spec (.json)")->required();
   run_cmd->add_flag("--restart", run.restart, "start over: discard the progress and outputs already in the output folder (needed when they came from another spec)");
+  run_cmd->add_flag("--coordinator-computes", run.coordinator_computes,
+                    "under mpirun/srun: rank 0 runs rollouts too, besides coordinating (default: it only coordinates)");
+  run_cmd->add_option("--worker-timeout", run.worker_timeout,
+                      "under mpirun/srun: seconds a rank may stay silent or make no progress before the job stops "
+                      "with its name")->capture_default_str()->check(CLI::PositiveNumber);
+  run_cmd->add_option("--data-plane", run.data_plane,
+                      "under mpirun/srun: how states move between workers: auto (NCCL when every worker has a GPU of "
+                      "its own, else MPI), mpi or nccl")->capture_default_str()->check(CLI::IsMember({"auto", "mpi", "nccl"}));
   add_common(run_cmd);
 
   CheckOptions check;

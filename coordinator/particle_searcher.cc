@@ -80,11 +80,11 @@ double ParticleSearcher::log_potential(const proto::Particle& p) const {
 }
 
 Status ParticleSearcher::on_results(const std::vector<proto::RolloutResult>& results) {
-  RETURN_IF_ERROR(match_results(pending_, results));
+  ASSIGN_OR_RETURN(const std::vector<proto::RolloutResult> ordered, match_results(pending_, results));
   const uint32_t g = generation_;
   const int end = boundaries_[g + 1];
   if (g == 0) particles_.assign(config_.particles, proto::Particle());
-  for (const proto::RolloutResult& r : results) {
+  for (const proto::RolloutResult& r : ordered) {
     account(accounting_, r);
     proto::Particle& p = particles_[r.candidate()];
     *p.mutable_state() = state_ref(g, r.candidate(), end);

@@ -9,6 +9,7 @@
 namespace evosearch {
 
 int run_job_command(const CommonOptions& common, const RunCommandOptions& options) {
+  if (detect_launch().world_size > 1) return run_distributed_job(common, options);
   auto spec = load_job_spec(options.spec);
   if (!spec.ok()) return fail(spec.status());
   CommonOptions effective = common;

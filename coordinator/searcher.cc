@@ -1,5 +1,6 @@
 #include "coordinator/searcher.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -20,7 +21,8 @@ void consider_best(proto::BestSample& best, const proto::RolloutResult& r, int f
   *best.mutable_scores() = r.scores();
 }
 
-Status match_results(const std::vector<proto::RolloutTask>& tasks, const std::vector<proto::RolloutResult>& results) {
+StatusOr<std::vector<proto::RolloutResult>> match_results(const std::vector<proto::RolloutTask>& tasks,
+                                                          const std::vector<proto::RolloutResult>& results) {
   std::set<std::pair<uint32_t, uint32_t>> expected, seen;
   for (const auto& t : tasks) expected.emplace(t.generation(), t.candidate());
   for (const auto& r : results) {
@@ -34,7 +36,11 @@ Status match_results(const std::vector<proto::RolloutTask>& tasks, const std::ve
     return FailedPrecondition("expected " + std::to_string(expected.size()) + " results, got " +
                               std::to_string(seen.size()));
   }
-  return Status::Ok();
+  std::vector<proto::RolloutResult> ordered = results;
+  std::sort(ordered.begin(), ordered.end(), [](const proto::RolloutResult& a, const proto::RolloutResult& b) {
+    return std::make_pair(a.generation(), a.candidate()) < std::make_pair(b.generation(), b.candidate());
+  });
+  return ordered;
 }
 
 proto::StateRef state_ref(uint32_t generation, uint32_t candidate, int step) {

@@ -49,8 +49,11 @@ void account(proto::Accounting& accounting, const proto::RolloutResult& result);
 // Replaces `best` when `result` is fitter (ties keep the earlier one). `final_step` is T.
 void consider_best(proto::BestSample& best, const proto::RolloutResult& result, int final_step);
 
-// Checks that `results` answer exactly `tasks` (same (generation, candidate) pairs).
-Status match_results(const std::vector<proto::RolloutTask>& tasks, const std::vector<proto::RolloutResult>& results);
+// Checks that `results` answer exactly `tasks` (same (generation, candidate) pairs) and returns
+// them in candidate order: results arrive in whatever order workers finish, and a searcher's
+// decisions (archive order, ties) must not depend on that.
+StatusOr<std::vector<proto::RolloutResult>> match_results(const std::vector<proto::RolloutTask>& tasks,
+                                                          const std::vector<proto::RolloutResult>& results);
 
 proto::StateRef state_ref(uint32_t generation, uint32_t candidate, int step);
 

@@ -133,6 +133,40 @@ TEST(EvoSearch, SameKeySameDecisionsOtherSeedOthers) {
   EXPECT_TRUE(differs);
 }
 
+// Workers finish in any order: the decisions and the answer must not depend on it.
+TEST(Searchers, ResultOrderDoesNotChangeDecisions) {
+  ParticleConfig pc;
+  pc.steps = 30;
+  pc.particles = 6;
+  pc.interval = 5;
+  auto run = [&](const std::string& method, bool reversed) {
+    std::unique_ptr<Searcher> searcher;
+    if (method == "evosearch") {
+      searcher = std::make_unique<EvoSearcher>(sd21(), SearchKey{4, 9});
+    } else {
+      searcher = std::make_unique<ParticleSearcher>(pc, SearchKey{4, 9});
+    }
+    FakeExecutor executor(11);
+    std::vector<proto::RolloutTask> all;
+    while (!searcher->done()) {
+      auto tasks = searcher->next_generation();
+      all.insert(all.end(), tasks.begin(), tasks.end());
+      auto results = executor.run(tasks);
+      EXPECT_TRUE(results.ok());
+      if (reversed) std::reverse(results->begin(), results->end());
+      EXPECT_TRUE(searcher->on_results(*results).ok());
+      executor.release_all_but(searcher->live_states());
+    }
+    return std::make_pair(all, searcher->snapshot());
+  };
+  for (const std::string method : {"evosearch", "particles"}) {
+    const auto a = run(method, false), b = run(method, true);
+    ASSERT_EQ(a.first.size(), b.first.size()) << method;
+    for (size_t i = 0; i < a.first.size(); ++i) EXPECT_TRUE(same(a.first[i], b.first[i])) << method << " task " << i;
+    EXPECT_TRUE(same(a.second, b.second)) << method;
+  }
+}
+
 TEST(EvoSearch, SnapshotRestoreContinuesIdentically) {
   EvoSearcher straight(sd21(), SearchKey{13, 14});
   FakeExecutor executor(13);

@@ -150,12 +150,14 @@ StatusOr<at::Tensor> Bundle::encode(const std::vector<std::string>& prompts) {
       }
       rows.push_back(it->second);
     }
-    return at::stack(rows);
+    return at::stack(rows).to(device_);
   }
   c10::List<std::string> list;
   for (const std::string& p : prompts) list.push_back(p);
-  return checked(manifest_.encoder(), "encoder output", encoder_->run("forward", {list}),
-                 {batch, manifest_.condition_dim()});
+  // An encoder sees only strings, so it may answer on the CPU: conditions go where the model is.
+  ASSIGN_OR_RETURN(const at::Tensor cond, checked(manifest_.encoder(), "encoder output", encoder_->run("forward", {list}),
+                                                  {batch, manifest_.condition_dim()}));
+  return cond.to(device_);
 }
 
 StatusOr<at::Tensor> Bundle::denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& cond) {

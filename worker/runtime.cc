@@ -26,6 +26,13 @@ StatusOr<at::Device> choose_device(const std::string& name) {
   }
 }
 
+StatusOr<at::Device> choose_device_for_rank(const std::string& name, int local_rank) {
+  if (name == "auto" && torch::cuda::is_available()) {
+    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank % static_cast<int>(torch::cuda::device_count())));
+  }
+  return choose_device(name);
+}
+
 int set_compute_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);

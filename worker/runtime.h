@@ -10,6 +10,8 @@ namespace evosearch {
 
 // "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
 StatusOr<at::Device> choose_device(const std::string& name);
+// As choose_device, but "auto" spreads the ranks of one host over its GPUs: cuda:(local_rank % count).
+StatusOr<at::Device> choose_device_for_rank(const std::string& name, int local_rank);
 
 // Sets LibTorch's intra-op threads; 0 means one per core. Returns the count in effect.
 int set_compute_threads(int threads);

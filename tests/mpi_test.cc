@@ -1,0 +1,238 @@
+// The distributed job under mpirun: the same answers as the embedded run with 1, 2 and 3 worker
+// ranks (shared memory, and the TCP transport), with rank 0 computing too, and a dead or hung
+// worker ends the job quickly with its rank named, after which the same command resumes.
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include "evosearch/job.pb.h"
+#include "jobs/atomic_file.h"
+#include "run_evosearch.h"
+#include "tiny_bundle.h"
+
+namespace evosearch {
+namespace {
+
+namespace fs = std::filesystem;
+using testing_support::CommandResult;
+
+// A denoiser with a little real work per call, so runs last long enough to be interrupted.
+testing_support::TinyBundle bundle(bool slow) {
+  testing_support::TinyBundle b;
+  if (slow) {
+    b.denoiser = R"(
+def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
+    w = torch.ones(200, 200) + t[0]
+    work = w @ w
+    return 0.5 * x + 0.01 * cond[:, 0].reshape(-1, 1, 1, 1) + 0.0 * work.mean()
+)";
+  }
+  return b;
+}
+
+std::string make_job(const std::string& dir, const std::string& search, bool slow = false) {
+  bundle(slow).write(dir + "/bundle");
+  std::ofstream(dir + "/suite.txt") << "a bag\na dark coat\na tiny dress\na bright sandal\na plain top\na long skirt\n";
+  std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 5,
+    "sampler": {"steps": 24}, "batch_size": 4, "search": )" << search << "}";
+  return dir + "/job.json";
+}
+
+std::string mpirun(int ranks, const std::string& extra) {
+  return "mpirun -n " + std::to_string(ranks) + " --oversubscribe " + extra + " " + EVOSEARCH_BINARY;
+}
+
+CommandResult run_shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+proto::JobResults results_of(const std::string& spec) {
+  proto::JobResults r;
+  auto text = read_file((fs::path(spec).parent_path() / "out" / "results.json").string());
+  EXPECT_TRUE(text.ok()) << text.status().to_string();
+  if (text.ok()) {
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
+  }
+  return r;
+}
+
+std::string image_bytes(const std::string& spec, const proto::PromptOutcome& p) {
+  auto bytes = read_file((fs::path(spec).parent_path() / "out" / p.image()).string());
+  return bytes.ok() ? *bytes : "missing";
+}
+
+// Same best samples (rollout, image), same accounting, rewards within 1e-5.
+void expect_same_answers(const std::string& spec, const std::string& reference_spec, const std::string& what) {
+  const proto::JobResults a = results_of(spec), b = results_of(reference_spec);
+  ASSERT_EQ(a.prompts_size(), b.prompts_size()) << what;
+  ASSERT_GT(a.prompts_size(), 0) << what;
+  for (int i = 0; i < a.prompts_size(); ++i) {
+    EXPECT_EQ(a.prompts(i).generation(), b.prompts(i).generation()) << what << " prompt " << i;
+    EXPECT_EQ(a.prompts(i).candidate(), b.prompts(i).candidate()) << what << " prompt " << i;
+    EXPECT_NEAR(a.prompts(i).scores().at("brightness"), b.prompts(i).scores().at("brightness"), 1e-5) << what << i;
+    EXPECT_EQ(a.prompts(i).nfe(), b.prompts(i).nfe()) << what << " prompt " << i;
+    EXPECT_EQ(image_bytes(spec, a.prompts(i)), image_bytes(reference_spec, b.prompts(i))) << what << " prompt " << i;
+  }
+  EXPECT_EQ(a.totals().nfe(), b.totals().nfe()) << what;
+  EXPECT_EQ(a.totals().reward_calls(), b.totals().reward_calls()) << what;
+}
+
+class Mpi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+  }
+};
+
+void same_answers_on_any_worker_count(const std::string& search, const std::string& name) {
+  const std::string base = testing_support::fresh_dir(name);
+  const std::string embedded = make_job(base + "/embedded", search);
+  const CommandResult e = testing_support::run_evosearch("run " + embedded + " --threads 1");
+  ASSERT_EQ(e.code, 0) << e.output;
+  struct Case {
+    std::string dir;
+    int ranks;
+    std::string mpi_flags, evosearch_flags;
+  };
+  const Case cases[] = {{"w1", 2, "", ""},
+                        {"w2", 3, "", ""},
+                        {"w3", 4, "", ""},
+                        {"w2-tcp", 3, "--mca btl self,tcp", ""},
+                        {"w2-rank0", 2, "", "--coordinator-computes"}};
+  for (const Case& c : cases) {
+    const std::string spec = make_job(base + "/" + c.dir, search);
+    const CommandResult r = run_shell(mpirun(c.ranks, c.mpi_flags) + " run " + spec + " --threads 1 " + c.evosearch_flags);
+    ASSERT_EQ(r.code, 0) << c.dir << "\n" << r.output;
+    expect_same_answers(spec, embedded, c.dir);
+    const proto::JobResults results = results_of(spec);
+    EXPECT_EQ(results.totals().workers(), c.evosearch_flags.empty() ? c.ranks - 1 : c.ranks) << c.dir;
+  }
+}
+
+TEST_F(Mpi, EvoSearchSameAnswersEmbeddedAndOneToThreeWorkers) {
+  same_answers_on_any_worker_count(
+      R"({"method": "evosearch", "evolution_steps": [0, 6, 12, 18], "population": [8, 4, 4, 4, 4], "elites": 1})",
+      "mpi-evo");
+}
+
+TEST_F(Mpi, ParticlesSameAnswersEmbeddedAndOneToThreeWorkers) {
+  same_answers_on_any_worker_count(R"({"method": "particles", "particles": 6, "resample_interval": 4})", "mpi-particles");
+}
+
+// Starts mpirun in the background with its output in `log`; returns its pid.
+pid_t start(const std::string& command, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Waits for rank `rank`'s "worker ready: pid N" line and the first checkpoint; returns N.
+int worker_pid_after_first_checkpoint(const std::string& log, const fs::path& state, int rank) {
+  const std::regex ready("\\[rank " + std::to_string(rank) + " [^\\]]*\\] worker ready: pid ([0-9]+)");
+  for (int i = 0; i < 3000; ++i) {
+    std::smatch m;
+    const std::string text = read_text(log);
+    std::error_code ec;
+    bool checkpointed = false;
+    for (const auto& entry : fs::directory_iterator(state, ec)) checkpointed |= entry.path().extension() == ".ckpt";
+    if (std::regex_search(text, m, ready) && checkpointed) return std::stoi(m[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+// Waits up to `seconds` for `pid` to exit; returns its exit code, or -1 if it did not.
+int wait_for(pid_t pid, double seconds, double& took) {
+  const auto start = std::chrono::steady_clock::now();
+  int status = 0;
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(-pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+const char* kSlowSearch = R"({"method": "evosearch", "evolution_steps": [0, 6, 12, 18], "population": [8, 6, 6, 6, 6]})";
+
+TEST_F(Mpi, DeadWorkerStopsTheJobAndTheSameCommandResumes) {
+  const std::string base = testing_support::fresh_dir("mpi-dead");
+  const std::string reference = make_job(base + "/reference", kSlowSearch, true);
+  ASSERT_EQ(testing_support::run_evosearch("run " + reference + " --threads 1").code, 0);
+  const std::string spec = make_job(base + "/killed", kSlowSearch, true);
+  const std::string command = mpirun(3, "") + " run " + spec + " --threads 1";
+  const std::string log = base + "/killed.log";
+  const pid_t launcher = start(command, log);
+  const int victim = worker_pid_after_first_checkpoint(log, fs::path(spec).parent_path() / "out" / "state", 2);
+  ASSERT_GT(victim, 0) << read_text(log);
+  kill(victim, SIGKILL);
+  double took = 0;
+  const int code = wait_for(launcher, 60, took);
+  const std::string output = read_text(log);
+  EXPECT_NE(code, 0) << output;
+  EXPECT_NE(code, -1) << "the job did not stop within 60 s of a worker's death\n" << output;
+  EXPECT_LT(took, 20) << output;
+  EXPECT_NE(output.find("rank 2"), std::string::npos) << output;
+  // Running the same command again resumes from the checkpoints and gives the same answers.
+  const CommandResult again = run_shell(command);
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("resuming"), std::string::npos) << again.output;
+  expect_same_answers(spec, reference, "after a worker died");
+}
+
+TEST_F(Mpi, HungWorkerIsDetectedByTimeout) {
+  const std::string base = testing_support::fresh_dir("mpi-hung");
+  const std::string spec = make_job(base + "/hung", kSlowSearch, true);
+  const std::string log = base + "/hung.log";
+  const pid_t launcher = start(mpirun(3, "") + " run " + spec + " --threads 1 --worker-timeout 2", log);
+  const int victim = worker_pid_after_first_checkpoint(log, fs::path(spec).parent_path() / "out" / "state", 1);
+  ASSERT_GT(victim, 0) << read_text(log);
+  kill(victim, SIGSTOP);  // alive but silent: only a timeout can tell
+  double took = 0;
+  const int code = wait_for(launcher, 60, took);
+  kill(victim, SIGKILL);
+  const std::string output = read_text(log);
+  EXPECT_NE(code, 0) << output;
+  EXPECT_NE(code, -1) << "a hung worker was waited on for 60 s\n" << output;
+  EXPECT_NE(output.find("rank 1"), std::string::npos) << output;
+  EXPECT_NE(output.find("has not answered"), std::string::npos) << output;
+  EXPECT_NE(output.find("run the same command again to resume"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace evosearch
