@@ -1,0 +1,51 @@
+// A Backend with a simulated denoiser of fixed cost: each rollout step of each sample sleeps
+// `step_ms`, states are byte blocks of a chosen size, and fitness is a keyed pseudo-random
+// number. For measuring scheduling, scaling and traffic without a model (and without using
+// CPU, so 16 simulated GPUs fit on a 2-core machine). Everything it prints says SIMULATED.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "worker/backend.h"
+
+namespace evosearch::bench {
+
+class SimulatedBackend : public Backend {
+ public:
+  SimulatedBackend(double step_ms, int64_t state_bytes) : step_ms_(step_ms), state_bytes_(state_bytes) {}
+
+  Status add_prompt(uint32_t, const std::string&, uint64_t key) override;
+  StatusOr<std::vector<PromptResult>> run(const std::vector<PromptTask>& tasks) override;
+  void release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override;
+  void release_prompt(uint32_t prompt) override { release_all_but(prompt, {}); }
+  StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
+  Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) override;
+  StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override;
+  StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
+  StatusOr<StateBuffer> outgoing(uint32_t prompt, const proto::StateRef& ref, bool with_x0, bool device) override;
+  StateBuffer incoming(bool with_x0, bool device) override;
+  Status store_incoming(uint32_t prompt, const proto::StateRef& ref, bool with_x0, const StateBuffer& buffer) override;
+  int64_t state_bytes() const override { return state_bytes_; }
+  std::string device() const override { return "simulated"; }
+  double model_seconds() const override { return model_seconds_.load(); }
+  int64_t steps_done() const override { return steps_.load(); }
+
+ private:
+  using Key = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>;
+  static Key key(uint32_t p, const proto::StateRef& r) { return {p, r.generation(), r.candidate(), r.step()}; }
+  StatusOr<std::string> find(uint32_t prompt, const proto::StateRef& ref) const;
+
+  double step_ms_;
+  int64_t state_bytes_;
+  mutable std::mutex mutex_;
+  std::map<Key, std::string> states_;
+  std::map<uint32_t, uint64_t> keys_;
+  std::atomic<double> model_seconds_{0};
+  std::atomic<int64_t> steps_{0};
+};
+
+}  // namespace evosearch::bench
