@@ -4,6 +4,9 @@
 // unseen evaluator, diversity, NFE and guidance-reward calls per prompt, wall time. Every method runs with seeds 1 and
 // 2; diversity is the mean over prompts of the squared distance between the two seeds'
 // answers in the evaluator's L2-normalised feature space (as the paper's CLIP diversity).
+// `particles=calls` is particle sampling with fewer particles, so that its model calls
+// (denoiser + decoder + reward) per prompt match EvoSearch's: particles score an x0 prediction
+// at every resampling step, calls that NFE does not count.
 //
 //   build/bench/bench_quality [--bundles fashion-flow,fashion-ddpm] [--budgets 5,20,50]
 //                             [--suite FILE] [--device D]
@@ -17,6 +20,7 @@
 
 #include "bench_common.h"
 #include "common/logging.h"
+#include "coordinator/budget.h"
 #include "coordinator/evo_searcher.h"
 #include "jobs/image_io.h"
 #include "worker/runtime.h"
@@ -94,8 +98,8 @@ int main(int argc, char** argv) {
   bench::check(dev.status());
   const std::string scratch = (std::filesystem::temp_directory_path() / "evosearch-bench-quality").string();
   std::printf("bench/quality: suite %s, %s\n", suite.c_str(), runtime_summary(*dev).c_str());
-  std::printf("%-13s %6s %-10s %9s %9s %13s %13s %10s %8s\n", "bundle", "budget", "method", "NFE/prm", "rewards",
-              "guidance", "evaluator", "diversity", "wall s");
+  std::printf("%-13s %6s %-15s %9s %9s %9s %13s %13s %10s %8s %8s\n", "bundle", "budget", "method", "NFE/prm", "rewards",
+              "calls", "guidance", "evaluator", "diversity", "model s", "wall s");
   for (const std::string& name : split(bundles)) {
     const std::string dir = root + "/models/" + name;
     auto bundle = Bundle::open(dir, *dev);
@@ -105,33 +109,43 @@ int main(int argc, char** argv) {
     for (const auto& r : (*bundle)->manifest().rewards()) (r.guidance() ? guidance_name : evaluator_name) = r.name();
     for (const std::string& budget_text : split(budgets)) {
       const int budget = std::stoi(budget_text);
-      for (const std::string method : {"none", "best-of-n", "particles", "evosearch"}) {
+      double evo_nfe = 0, evo_calls = 0, particle_calls = 0;
+      for (const std::string method : {"none", "best-of-n", "evosearch", "particles", "particles=calls"}) {
         if (method == "none" && budget_text != split(budgets)[0]) continue;  // its cost does not depend on the budget
         std::vector<proto::JobResults> runs;
         std::vector<std::map<uint32_t, at::Tensor>> features;
         for (uint64_t seed : {1, 2}) {
           proto::JobSpec spec = bench::job(dir, suite, scratch, name + "-" + method + "-" + budget_text + "-" + std::to_string(seed));
           spec.set_seed(seed);
-          spec.mutable_search()->set_method(method);
+          spec.mutable_search()->set_method(method == "particles=calls" ? "particles" : method);
           set_schedule(spec.mutable_search(), budget, steps);
+          if (method == "particles=calls") {
+            const int k = population_for_budget(static_cast<int64_t>(evo_nfe), steps);  // the equal-NFE run's particles
+            spec.mutable_search()->set_particles(std::max(1, static_cast<int>(evo_calls / (particle_calls / k))));
+          }
           auto r = bench::run(spec, **bundle);
           bench::check(r.status());
           features.push_back(answer_features(**bundle, *r, spec.output()));
           runs.push_back(std::move(*r));
         }
-        double guidance = 0, evaluator = 0, wall = 0, diversity = 0;
+        double guidance = 0, evaluator = 0, wall = 0, diversity = 0, model = 0;
         for (const auto& r : runs) {
           guidance += r.metrics().at(guidance_name).mean() / runs.size();
           evaluator += r.metrics().at(evaluator_name).mean() / runs.size();
           wall += r.totals().wall_seconds();
+          model += r.totals().model_seconds();
         }
         for (const auto& [prompt, f] : features[0]) {
           diversity += (f - features[1].at(prompt)).pow(2).sum().item<double>() / features[0].size();
         }
         const double nfe = double(runs[0].totals().nfe()) / runs[0].prompts_size();
         const double rewards = double(runs[0].totals().reward_calls()) / runs[0].prompts_size();
-        std::printf("%-13s %5dx %-10s %9.0f %9.0f %13.4f %13.4f %10.4f %8.1f\n", name.c_str(),
-                    method == "none" ? 1 : budget, method.c_str(), nfe, rewards, guidance, evaluator, diversity, wall);
+        const double calls = nfe + rewards + double(runs[0].totals().decode_calls()) / runs[0].prompts_size();
+        if (method == "evosearch") evo_nfe = nfe, evo_calls = calls;
+        if (method == "particles") particle_calls = calls;
+        std::printf("%-13s %5dx %-15s %9.0f %9.0f %9.0f %13.4f %13.4f %10.4f %8.1f %8.1f\n", name.c_str(),
+                    method == "none" ? 1 : budget, method.c_str(), nfe, rewards, calls, guidance, evaluator, diversity,
+                    model, wall);
         std::fflush(stdout);
       }
     }

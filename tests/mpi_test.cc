@@ -19,6 +19,7 @@
 
 #include "evosearch/job.pb.h"
 #include "jobs/atomic_file.h"
+#include "distributed_jobs.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
 
@@ -27,71 +28,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing_support::CommandResult;
-
-// A denoiser with a little real work per call, so runs last long enough to be interrupted.
-testing_support::TinyBundle bundle(bool slow) {
-  testing_support::TinyBundle b;
-  if (slow) {
-    b.denoiser = R"(
-def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
-    w = torch.ones(200, 200) + t[0]
-    work = w @ w
-    return 0.5 * x + 0.01 * cond[:, 0].reshape(-1, 1, 1, 1) + 0.0 * work.mean()
-)";
-  }
-  return b;
-}
-
-std::string make_job(const std::string& dir, const std::string& search, bool slow = false) {
-  bundle(slow).write(dir + "/bundle");
-  std::ofstream(dir + "/suite.txt") << "a bag\na dark coat\na tiny dress\na bright sandal\na plain top\na long skirt\n";
-  std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 5,
-    "sampler": {"steps": 24}, "batch_size": 4, "search": )" << search << "}";
-  return dir + "/job.json";
-}
+using testing_support::expect_same_answers;
+using testing_support::make_job;
+using testing_support::results_of;
+using testing_support::run_shell;
 
 std::string mpirun(int ranks, const std::string& extra) {
   return "mpirun -n " + std::to_string(ranks) + " --oversubscribe " + extra + " " + EVOSEARCH_BINARY;
-}
-
-CommandResult run_shell(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-proto::JobResults results_of(const std::string& spec) {
-  proto::JobResults r;
-  auto text = read_file((fs::path(spec).parent_path() / "out" / "results.json").string());
-  EXPECT_TRUE(text.ok()) << text.status().to_string();
-  if (text.ok()) {
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
-  }
-  return r;
-}
-
-std::string image_bytes(const std::string& spec, const proto::PromptOutcome& p) {
-  auto bytes = read_file((fs::path(spec).parent_path() / "out" / p.image()).string());
-  return bytes.ok() ? *bytes : "missing";
-}
-
-// Same best samples (rollout, image), same accounting, rewards within 1e-5.
-void expect_same_answers(const std::string& spec, const std::string& reference_spec, const std::string& what) {
-  const proto::JobResults a = results_of(spec), b = results_of(reference_spec);
-  ASSERT_EQ(a.prompts_size(), b.prompts_size()) << what;
-  ASSERT_GT(a.prompts_size(), 0) << what;
-  for (int i = 0; i < a.prompts_size(); ++i) {
-    EXPECT_EQ(a.prompts(i).generation(), b.prompts(i).generation()) << what << " prompt " << i;
-    EXPECT_EQ(a.prompts(i).candidate(), b.prompts(i).candidate()) << what << " prompt " << i;
-    EXPECT_NEAR(a.prompts(i).scores().at("brightness"), b.prompts(i).scores().at("brightness"), 1e-5) << what << i;
-    EXPECT_EQ(a.prompts(i).nfe(), b.prompts(i).nfe()) << what << " prompt " << i;
-    EXPECT_EQ(image_bytes(spec, a.prompts(i)), image_bytes(reference_spec, b.prompts(i))) << what << " prompt " << i;
-  }
-  EXPECT_EQ(a.totals().nfe(), b.totals().nfe()) << what;
-  EXPECT_EQ(a.totals().reward_calls(), b.totals().reward_calls()) << what;
 }
 
 class Mpi : public ::testing::Test {
