@@ -9,6 +9,15 @@ namespace evosearch {
 
 StatusOr<at::Device> choose_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  // Checked before at::Device parses it: its index is 8 bits in LibTorch 2.x, so "cuda:999" wraps.
+  if (name.rfind("cuda:", 0) == 0 && torch::cuda::is_available()) {
+    const std::string digits = name.substr(5);
+    const bool numeric = !digits.empty() && digits.size() < 6 && digits.find_first_not_of("0123456789") == std::string::npos;
+    if (numeric && std::stoi(digits) >= static_cast<int>(torch::cuda::device_count())) {
+      return InvalidArgument("--device " + name + ": there are only " + std::to_string(torch::cuda::device_count()) +
+                             " CUDA devices");
+    }
+  }
   try {
     const at::Device device(name);
     if (device.is_cuda() && !torch::cuda::is_available()) {
