@@ -180,14 +180,15 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
       if (r.has_error() && failure.ok()) failure = Internal(r.error().message());
       RETURN_IF_ERROR(report(std::move(r)));
     }
+    // Heartbeats go out on time even while commands keep arriving.
+    if (std::chrono::duration<double>(Clock::now() - last_heartbeat).count() >= options.heartbeat_seconds) {
+      proto::WorkerReport beat;
+      beat.mutable_heartbeat()->set_steps(backend.steps_done());
+      RETURN_IF_ERROR(report(beat));
+      last_heartbeat = Clock::now();
+    }
     ASSIGN_OR_RETURN(std::optional<Envelope> message, channel.try_receive(kCommandTag));
     if (!message) {
-      if (std::chrono::duration<double>(Clock::now() - last_heartbeat).count() >= options.heartbeat_seconds) {
-        proto::WorkerReport beat;
-        beat.mutable_heartbeat()->set_steps(backend.steps_done());
-        RETURN_IF_ERROR(report(beat));
-        last_heartbeat = Clock::now();
-      }
       backoff.idle();
       continue;
     }
