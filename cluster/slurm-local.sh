@@ -156,6 +156,13 @@ start_daemon() {
   "/usr/sbin/$1" || die "$1 failed to start; see /var/log/slurm/$1.log"
 }
 
+# slurmd reads the CPU topology from sysfs (hwloc); a bare chroot has no /sys mounted.
+if [ ! -d /sys/devices/system/cpu ]; then
+  log "mounting sysfs on /sys (slurmd needs the CPU topology)"
+  mkdir -p /sys
+  mount -t sysfs sysfs /sys || die "/sys is not mounted and mounting sysfs failed; slurmd cannot start"
+fi
+
 if [ "$changed" -eq 1 ]; then
   stop_daemon slurmd
   stop_daemon slurmctld

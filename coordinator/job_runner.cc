@@ -151,7 +151,9 @@ class JobRun {
         active.push_back(j);
         RETURN_IF_ERROR(start_generation(*j));
       }
+      const auto wait_start = Clock::now();
       ASSIGN_OR_RETURN(const std::vector<PromptResult> results, executor_.wait());
+      wait_seconds_ += std::chrono::duration<double>(Clock::now() - wait_start).count();
       if (results.empty()) return Internal("the executor returned no results while generations were in flight");
       for (const PromptResult& r : results) {
         PromptJob* j = by_index(r.prompt);
@@ -204,6 +206,7 @@ class JobRun {
 
   Status complete_generation(PromptJob& j) {
     const uint32_t generation = j.searcher->generation();
+    ++generations_;
     RETURN_IF_ERROR(j.searcher->on_results(j.collected));
     if (spec_.generation_grids()) RETURN_IF_ERROR(write_generation_grid(j, generation));
     RETURN_IF_ERROR(executor_.release_all_but(j.index, j.searcher->live_states()));
@@ -297,6 +300,8 @@ class JobRun {
     totals->set_wall_seconds(wall_seconds);
     totals->set_model_seconds(executor_.model_seconds());
     totals->set_workers(executor_.workers());
+    totals->set_coordinator_seconds(wall_seconds - wait_seconds_);
+    totals->set_generations(generations_);
     const TrafficStats t = executor_.traffic();
     totals->set_state_moves(t.state_moves);
     totals->set_state_move_bytes(t.state_move_bytes);
@@ -309,6 +314,8 @@ class JobRun {
   const proto::JobSpec& spec_;
   const proto::BundleManifest& manifest_;
   const int steps_;  // the sampler's T
+  double wait_seconds_ = 0;  // inside executor_.wait()
+  int generations_ = 0;
   Executor& executor_;
   JobStore& store_;
   std::vector<PromptJob> jobs_;

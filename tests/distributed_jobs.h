@@ -24,7 +24,7 @@ inline TinyBundle job_bundle(bool slow) {
   if (slow) {
     b.denoiser = R"(
 def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
-    w = torch.ones(200, 200) + t[0]
+    w = torch.ones(200, 200, device=x.device) + t[0]
     work = w @ w
     return 0.5 * x + 0.01 * cond[:, 0].reshape(-1, 1, 1, 1) + 0.0 * work.mean()
 )";

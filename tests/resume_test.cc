@@ -29,7 +29,7 @@ testing_support::TinyBundle slow_bundle() {
   testing_support::TinyBundle b;
   b.denoiser = R"(
 def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
-    w = torch.ones(300, 300) + t[0]  # depends on the input, so the JIT cannot fold it away
+    w = torch.ones(300, 300, device=x.device) + t[0]  # depends on the input, so the JIT cannot fold it away
     work = w @ w
     return 0.5 * x + 0.01 * cond[:, 0].reshape(-1, 1, 1, 1) + 0.0 * work.mean()
 )";
