@@ -153,7 +153,7 @@ stop_daemon() {
 start_daemon() {
   [ -z "$(daemon_pid "$1")" ] || return 0
   log "starting $1"
-  "/usr/sbin/$1" || die "$1 failed to start; see /var/log/slurm/$1.log"
+  "/usr/sbin/$1" || { tail -n 5 "/var/log/slurm/$1.log" >&2 || true; die "$1 failed to start; see /var/log/slurm/$1.log"; }
 }
 
 # slurmd reads the CPU topology from sysfs (hwloc); a bare chroot has no /sys mounted.
@@ -161,6 +161,16 @@ if [ ! -d /sys/devices/system/cpu ]; then
   log "mounting sysfs on /sys (slurmd needs the CPU topology)"
   mkdir -p /sys
   mount -t sysfs sysfs /sys || die "/sys is not mounted and mounting sysfs failed; slurmd cannot start"
+fi
+
+# slurmd's cgroup plugin (v1 autodetected) wants /sys/fs/cgroup with a "systemd" hierarchy;
+# machines and containers have one, a bare chroot has none.
+if ! mountpoint -q /sys/fs/cgroup; then
+  log "mounting a cgroup hierarchy on /sys/fs/cgroup (slurmd needs one)"
+  mkdir -p /sys/fs/cgroup
+  mount -t tmpfs -o mode=755 cgroup_root /sys/fs/cgroup || die "cannot mount /sys/fs/cgroup"
+  mkdir -p /sys/fs/cgroup/systemd
+  mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || die "cannot mount a cgroup hierarchy"
 fi
 
 if [ "$changed" -eq 1 ]; then
