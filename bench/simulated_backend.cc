@@ -18,7 +18,7 @@ Status SimulatedBackend::add_prompt(uint32_t prompt, const std::string&, uint64_
 
 StatusOr<std::string> SimulatedBackend::find(uint32_t prompt, const proto::StateRef& ref) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto it = states_.find(key(prompt, ref));
+  const auto it = states_.find(state_key(prompt, ref));
   if (it == states_.end()) return FailedPrecondition("simulated state is not resident");
   return it->second;
 }
@@ -49,7 +49,7 @@ StatusOr<std::vector<PromptResult>> SimulatedBackend::run(const std::vector<Prom
       std::string bytes(static_cast<size_t>(state_bytes_), '\0');
       std::memcpy(bytes.data(), &u, std::min<size_t>(sizeof u, bytes.size()));
       std::lock_guard<std::mutex> lock(mutex_);
-      states_[key(t.prompt, state_ref(t.task.generation(), t.task.candidate(), step))] = std::move(bytes);
+      states_[state_key(t.prompt, state_ref(t.task.generation(), t.task.candidate(), step))] = std::move(bytes);
     }
     PromptResult r;
     r.prompt = t.prompt;
@@ -66,12 +66,8 @@ StatusOr<std::vector<PromptResult>> SimulatedBackend::run(const std::vector<Prom
 }
 
 void SimulatedBackend::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
-  std::set<Key> keep;
-  for (const auto& r : live) keep.insert(key(prompt, r));
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto it = states_.lower_bound({prompt, 0, 0, 0}); it != states_.end() && std::get<0>(it->first) == prompt;) {
-    it = keep.count(it->first) ? std::next(it) : states_.erase(it);
-  }
+  erase_all_but(states_, prompt, live);
 }
 
 StatusOr<std::vector<proto::StoredState>> SimulatedBackend::export_states(uint32_t prompt,
@@ -89,7 +85,7 @@ StatusOr<std::vector<proto::StoredState>> SimulatedBackend::export_states(uint32
 
 Status SimulatedBackend::import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& s : states) states_[key(prompt, s.ref())] = s.state();
+  for (const auto& s : states) states_[state_key(prompt, s.ref())] = s.state();
   return Status::Ok();
 }
 
@@ -118,7 +114,7 @@ StateBuffer SimulatedBackend::incoming(bool, bool) {
 
 Status SimulatedBackend::store_incoming(uint32_t prompt, const proto::StateRef& ref, bool, const StateBuffer& buffer) {
   std::lock_guard<std::mutex> lock(mutex_);
-  states_[key(prompt, ref)] = *std::static_pointer_cast<std::string>(buffer.owner);
+  states_[state_key(prompt, ref)] = *std::static_pointer_cast<std::string>(buffer.owner);
   return Status::Ok();
 }
 

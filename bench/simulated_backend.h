@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "worker/backend.h"
+#include "worker/state_key.h"
 
 namespace evosearch::bench {
 
@@ -35,14 +36,12 @@ class SimulatedBackend : public Backend {
   int64_t steps_done() const override { return steps_.load(); }
 
  private:
-  using Key = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>;
-  static Key key(uint32_t p, const proto::StateRef& r) { return {p, r.generation(), r.candidate(), r.step()}; }
   StatusOr<std::string> find(uint32_t prompt, const proto::StateRef& ref) const;
 
   double step_ms_;
   int64_t state_bytes_;
   mutable std::mutex mutex_;
-  std::map<Key, std::string> states_;
+  std::map<StateKey, std::string> states_;
   std::map<uint32_t, uint64_t> keys_;
   std::atomic<double> model_seconds_{0};
   std::atomic<int64_t> steps_{0};

@@ -381,37 +381,35 @@ Status DistributedExecutor::release_prompt(uint32_t prompt) {
   return broadcast(c);
 }
 
-StatusOr<Image> DistributedExecutor::decode(uint32_t prompt, const proto::StateRef& ref) {
+StatusOr<proto::SampleReply> DistributedExecutor::sample(uint32_t prompt, const proto::StateRef& ref, bool decode,
+                                                         bool score) {
   const int holder = holder_of(prompt, ref);
-  if (holder < 0) return FailedPrecondition("decode: " + ref_text(prompt, ref) + " is not resident on any worker");
+  if (holder < 0) return FailedPrecondition(ref_text(prompt, ref) + " is not resident on any worker");
   const uint64_t id = next_id_++;
   proto::WorkerCommand c;
   c.mutable_sample()->set_request(id);
   c.mutable_sample()->set_prompt(prompt);
   *c.mutable_sample()->mutable_ref() = ref;
-  c.mutable_sample()->set_decode(true);
-  ASSIGN_OR_RETURN(const proto::SampleReply reply, request(holder, c, id, samples_));
+  c.mutable_sample()->set_decode(decode);
+  c.mutable_sample()->set_score(score);
+  return request(holder, c, id, samples_);
+}
+
+StatusOr<Image> DistributedExecutor::decode(uint32_t prompt, const proto::StateRef& ref) {
+  ASSIGN_OR_RETURN(const proto::SampleReply reply, sample(prompt, ref, true, false));
   Image image;
   image.width = reply.width();
   image.height = reply.height();
   image.channels = reply.channels();
   image.pixels.assign(reply.pixels().begin(), reply.pixels().end());
   if (image.pixels.size() != static_cast<size_t>(image.width) * image.height * image.channels) {
-    return DataLoss(describe(holder) + " sent an image whose size does not match its shape");
+    return DataLoss("the worker holding " + ref_text(prompt, ref) + " sent an image whose size does not match its shape");
   }
   return image;
 }
 
 StatusOr<std::vector<double>> DistributedExecutor::score(uint32_t prompt, const proto::StateRef& ref) {
-  const int holder = holder_of(prompt, ref);
-  if (holder < 0) return FailedPrecondition("score: " + ref_text(prompt, ref) + " is not resident on any worker");
-  const uint64_t id = next_id_++;
-  proto::WorkerCommand c;
-  c.mutable_sample()->set_request(id);
-  c.mutable_sample()->set_prompt(prompt);
-  *c.mutable_sample()->mutable_ref() = ref;
-  c.mutable_sample()->set_score(true);
-  ASSIGN_OR_RETURN(const proto::SampleReply reply, request(holder, c, id, samples_));
+  ASSIGN_OR_RETURN(const proto::SampleReply reply, sample(prompt, ref, false, true));
   return std::vector<double>(reply.scores().begin(), reply.scores().end());
 }
 

@@ -72,6 +72,8 @@ class DistributedExecutor : public Executor {
   // Sends a request and polls until `reply` is filled by handle().
   template <typename Reply>
   StatusOr<Reply> request(int rank, const proto::WorkerCommand& command, uint64_t id, std::map<uint64_t, Reply>& replies);
+  // Decodes and/or scores a resident state on a worker holding it.
+  StatusOr<proto::SampleReply> sample(uint32_t prompt, const proto::StateRef& ref, bool decode, bool score);
   Worker& worker(int rank);
   int holder_of(uint32_t prompt, const proto::StateRef& ref) const;
   std::string describe(int rank) const;

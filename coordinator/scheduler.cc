@@ -5,33 +5,29 @@
 namespace evosearch {
 
 void StatePlacement::add(uint32_t prompt, const proto::StateRef& ref, int rank, bool has_x0) {
-  Where& w = states_[key(prompt, ref)];
+  Where& w = states_[state_key(prompt, ref)];
   w.ranks.insert(rank);
   w.has_x0 = w.has_x0 || has_x0;
 }
 
 std::vector<int> StatePlacement::holders(uint32_t prompt, const proto::StateRef& ref) const {
-  const auto it = states_.find(key(prompt, ref));
+  const auto it = states_.find(state_key(prompt, ref));
   if (it == states_.end()) return {};
   return {it->second.ranks.begin(), it->second.ranks.end()};
 }
 
 bool StatePlacement::has_x0(uint32_t prompt, const proto::StateRef& ref) const {
-  const auto it = states_.find(key(prompt, ref));
+  const auto it = states_.find(state_key(prompt, ref));
   return it != states_.end() && it->second.has_x0;
 }
 
 bool StatePlacement::held_by(uint32_t prompt, const proto::StateRef& ref, int rank) const {
-  const auto it = states_.find(key(prompt, ref));
+  const auto it = states_.find(state_key(prompt, ref));
   return it != states_.end() && it->second.ranks.count(rank) > 0;
 }
 
 void StatePlacement::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
-  std::set<Key> keep;
-  for (const auto& r : live) keep.insert(key(prompt, r));
-  for (auto it = states_.lower_bound({prompt, 0, 0, 0}); it != states_.end() && std::get<0>(it->first) == prompt;) {
-    it = keep.count(it->first) ? std::next(it) : states_.erase(it);
-  }
+  erase_all_but(states_, prompt, live);
 }
 
 void StatePlacement::release_prompt(uint32_t prompt) { release_all_but(prompt, {}); }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "worker/backend.h"
+#include "worker/state_key.h"
 
 namespace evosearch {
 
@@ -27,13 +28,11 @@ class StatePlacement {
   size_t size() const { return states_.size(); }
 
  private:
-  using Key = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>;
-  static Key key(uint32_t prompt, const proto::StateRef& r) { return {prompt, r.generation(), r.candidate(), r.step()}; }
   struct Where {
     std::set<int> ranks;
     bool has_x0 = false;
   };
-  std::map<Key, Where> states_;
+  std::map<StateKey, Where> states_;
 };
 
 struct StateMoveOrder {

@@ -6,12 +6,12 @@ namespace evosearch {
 
 void StateStore::put(uint32_t prompt, const proto::StateRef& ref, Entry entry) {
   std::lock_guard<std::mutex> lock(mutex_);
-  entries_[key(prompt, ref)] = std::move(entry);
+  entries_[state_key(prompt, ref)] = std::move(entry);
 }
 
 std::optional<StateStore::Entry> StateStore::find(uint32_t prompt, const proto::StateRef& ref) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto it = entries_.find(key(prompt, ref));
+  const auto it = entries_.find(state_key(prompt, ref));
   if (it == entries_.end()) return std::nullopt;
   return it->second;
 }
@@ -23,11 +23,7 @@ size_t StateStore::size() const {
 
 void StateStore::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::set<Key> keep;
-  for (const auto& r : live) keep.insert(key(prompt, r));
-  for (auto it = entries_.lower_bound({prompt, 0, 0, 0}); it != entries_.end() && std::get<0>(it->first) == prompt;) {
-    it = keep.count(it->first) ? std::next(it) : entries_.erase(it);
-  }
+  erase_all_but(entries_, prompt, live);
 }
 
 void StateStore::release_prompt(uint32_t prompt) { release_all_but(prompt, {}); }

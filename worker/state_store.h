@@ -14,6 +14,7 @@
 #include <ATen/ATen.h>
 
 #include "evosearch/search.pb.h"
+#include "worker/state_key.h"
 
 namespace evosearch {
 
@@ -34,10 +35,8 @@ class StateStore {
   int64_t bytes() const;
 
  private:
-  using Key = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t>;
-  static Key key(uint32_t prompt, const proto::StateRef& r) { return {prompt, r.generation(), r.candidate(), r.step()}; }
   mutable std::mutex mutex_;
-  std::map<Key, Entry> entries_;
+  std::map<StateKey, Entry> entries_;
 };
 
 }  // namespace evosearch
