@@ -64,7 +64,7 @@ int job(const std::map<std::string, std::string>& flags) {
   die(plane.status());
   if (rank != 0) {
     MpiChannel channel;
-    die(serve_worker(channel, **plane, backend, WorkerLoopOptions{rank, 0, 1.0}));
+    die(serve_worker(channel, **plane, backend, WorkerLoopOptions{0, 1.0}));
     return 0;
   }
   fs::create_directories(dir);

@@ -99,7 +99,6 @@ Status MpiChannel::send(int destination, int tag, const google::protobuf::Messag
     impl_->pending.pop_back();
     return Internal("MPI send to rank " + std::to_string(destination) + " failed: " + mpi_error(rc));
   }
-  bytes_sent_ += static_cast<int64_t>(queued.bytes.size());
   return impl_->progress();
 }
 

@@ -51,12 +51,10 @@ class MpiChannel {
   StatusOr<std::optional<Envelope>> try_receive(int tag);
   // Blocks until every queued send has completed.
   Status flush();
-  int64_t bytes_sent() const { return bytes_sent_; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  int64_t bytes_sent_ = 0;
 };
 
 // Message tags.

@@ -76,7 +76,6 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   // the generations in flight, checkpoints, and then tells the workers to stop.
   install_stop_signals();
   WorkerLoopOptions loop;
-  loop.rank = rank;
   loop.heartbeat_seconds = std::min(1.0, options.worker_timeout / 4);
 
   if (rank != 0) {

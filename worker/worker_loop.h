@@ -12,7 +12,6 @@
 namespace evosearch {
 
 struct WorkerLoopOptions {
-  int rank = 0;
   int coordinator = 0;
   double heartbeat_seconds = 1.0;
 };
