@@ -269,6 +269,18 @@ Status DistributedExecutor::check_health() {
   return Status::Ok();
 }
 
+StatusOr<bool> DistributedExecutor::progress(Backoff& backoff) {
+  ASSIGN_OR_RETURN(const bool got, poll_once());
+  if (got) {
+    backoff.reset();
+    RETURN_IF_ERROR(dispatch());  // a worker may have freed up
+    return true;
+  }
+  RETURN_IF_ERROR(check_health());
+  backoff.idle();
+  return false;
+}
+
 StatusOr<std::vector<PromptResult>> DistributedExecutor::wait() {
   RETURN_IF_ERROR(dispatch());
   Backoff backoff;
@@ -277,14 +289,8 @@ StatusOr<std::vector<PromptResult>> DistributedExecutor::wait() {
     bool busy = false;
     for (const auto& [rank, w] : workers_) busy = busy || w.busy;
     if (!busy && scheduler_.ready() == 0) return std::vector<PromptResult>{};
-    ASSIGN_OR_RETURN(const bool got, poll_once());
-    if (got) {
-      backoff.reset();
-      RETURN_IF_ERROR(dispatch());
-      continue;
-    }
-    RETURN_IF_ERROR(check_health());
-    if (!told && stop_requested()) {
+    ASSIGN_OR_RETURN(const bool got, progress(backoff));
+    if (!got && !told && stop_requested()) {
       told = true;
       std::string ranks;
       for (const auto& [rank, w] : workers_) {
@@ -294,7 +300,6 @@ StatusOr<std::vector<PromptResult>> DistributedExecutor::wait() {
                    "now: every prompt is checkpointed at its last finished generation, run the same command to resume)",
                    stop_requested(), ranks);
     }
-    backoff.idle();
   }
   std::vector<PromptResult> out;
   out.swap(finished_);
@@ -306,16 +311,7 @@ StatusOr<Reply> DistributedExecutor::request(int rank, const proto::WorkerComman
                                              std::map<uint64_t, Reply>& replies) {
   RETURN_IF_ERROR(send(rank, command));
   Backoff backoff;
-  while (!replies.count(id)) {
-    ASSIGN_OR_RETURN(const bool got, poll_once());
-    if (got) {
-      backoff.reset();
-      RETURN_IF_ERROR(dispatch());
-      continue;
-    }
-    RETURN_IF_ERROR(check_health());
-    backoff.idle();
-  }
+  while (!replies.count(id)) RETURN_IF_ERROR(progress(backoff).status());
   Reply reply = std::move(replies[id]);
   replies.erase(id);
   return reply;

@@ -68,6 +68,9 @@ class DistributedExecutor : public Executor {
   // Receives and handles one report if one is waiting; true when it did.
   StatusOr<bool> poll_once();
   Status check_health();
+  // One step of every waiting loop: handle a report if one came (then hand out work), else
+  // check the workers' health and back off. True when a report came.
+  StatusOr<bool> progress(Backoff& backoff);
   Status handle(const proto::WorkerReport& report);
   // Sends a request and polls until `reply` is filled by handle().
   template <typename Reply>
