@@ -20,8 +20,8 @@
 
 #include "bench_common.h"
 #include "common/logging.h"
-#include "coordinator/budget.h"
-#include "coordinator/evo_searcher.h"
+#include "coordinator/search/budget.h"
+#include "coordinator/search/evo_searcher.h"
 #include "jobs/image_io.h"
 #include "worker/runtime.h"
 

@@ -60,10 +60,10 @@ int job(const std::map<std::string, std::string>& flags) {
   die(setup_logging("warn", LogContext{rank, "scaling"}));
   SimulatedBackend backend(step_ms, state_bytes);
   std::string why;
-  auto plane = open_data_plane("mpi", rank == 0 ? "" : "cpu", why);
+  auto plane = open_data_plane(**session, "mpi", rank == 0 ? "" : "cpu", why);
   die(plane.status());
   if (rank != 0) {
-    MpiChannel channel;
+    MpiChannel channel(**session);
     die(serve_worker(channel, **plane, backend, WorkerLoopOptions{0, 1.0}));
     return 0;
   }
@@ -90,7 +90,7 @@ int job(const std::map<std::string, std::string>& flags) {
   reward->set_guidance(true);
   std::vector<int> workers;
   for (int r = 1; r < size; ++r) workers.push_back(r);
-  MpiChannel channel;
+  MpiChannel channel(**session);
   DistributedExecutor executor(channel, DistributedOptions{workers, spec.batch_size(), 120});
   die(executor.connect());
   RunOptions options;

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "common/keyed_rng.h"
-#include "coordinator/searcher.h"
+#include "coordinator/search/searcher.h"
 
 namespace evosearch::bench {
 
@@ -23,10 +23,10 @@ StatusOr<std::string> SimulatedBackend::find(uint32_t prompt, const proto::State
   return it->second;
 }
 
-StatusOr<std::vector<PromptResult>> SimulatedBackend::run(const std::vector<PromptTask>& tasks) {
-  std::vector<PromptResult> out;
+StatusOr<std::vector<proto::PromptResult>> SimulatedBackend::run(const std::vector<proto::PromptTask>& tasks) {
+  std::vector<proto::PromptResult> out;
   int64_t sample_steps = 0;
-  for (const PromptTask& t : tasks) sample_steps += t.task.end_step() - t.task.start_step();
+  for (const proto::PromptTask& t : tasks) sample_steps += t.task().end_step() - t.task().start_step();
   // The simulated cost: per sample and step, as a GPU running one sample after another would.
   const auto start = std::chrono::steady_clock::now();
   const double step_seconds = step_ms_ / 1000.0;
@@ -35,31 +35,33 @@ StatusOr<std::vector<PromptResult>> SimulatedBackend::run(const std::vector<Prom
     steps_.fetch_add(1);
   }
   model_seconds_.store(model_seconds_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  for (const PromptTask& t : tasks) {
+  for (const proto::PromptTask& pt : tasks) {
+    const proto::RolloutTask& t = pt.task();
     uint64_t prompt_key = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      prompt_key = keys_.at(t.prompt);
+      prompt_key = keys_.at(pt.prompt());
     }
-    if (t.task.has_parent()) RETURN_IF_ERROR(find(t.prompt, t.task.parent()).status());
+    if (t.has_parent()) RETURN_IF_ERROR(find(pt.prompt(), t.parent()).status());
     // Fitness: keyed, so every worker count gives the same numbers.
     double u = 0;
-    fill_uniform(NoiseKey{7, prompt_key, t.task.generation(), t.task.candidate(), 0, 99}, &u, 1);
-    for (int step : t.task.keep_steps()) {
+    fill_uniform(NoiseKey{7, prompt_key, t.generation(), t.candidate(), 0, 99}, &u, 1);
+    for (int step : t.keep_steps()) {
       std::string bytes(static_cast<size_t>(state_bytes_), '\0');
       std::memcpy(bytes.data(), &u, std::min<size_t>(sizeof u, bytes.size()));
       std::lock_guard<std::mutex> lock(mutex_);
-      states_[state_key(t.prompt, state_ref(t.task.generation(), t.task.candidate(), step))] = std::move(bytes);
+      states_[state_key(pt.prompt(), state_ref(t.generation(), t.candidate(), step))] = std::move(bytes);
     }
-    PromptResult r;
-    r.prompt = t.prompt;
-    r.result.set_generation(t.task.generation());
-    r.result.set_candidate(t.task.candidate());
-    r.result.set_fitness(u);
-    r.result.add_scores(u);
-    r.result.set_nfe(t.task.end_step() - t.task.start_step());
-    r.result.set_decode_calls(1);
-    r.result.set_reward_calls(1);
+    proto::PromptResult r;
+    r.set_prompt(pt.prompt());
+    proto::RolloutResult* result = r.mutable_result();
+    result->set_generation(t.generation());
+    result->set_candidate(t.candidate());
+    result->set_fitness(u);
+    result->add_scores(u);
+    result->set_nfe(t.end_step() - t.start_step());
+    result->set_decode_calls(1);
+    result->set_reward_calls(1);
     out.push_back(std::move(r));
   }
   return out;
@@ -104,12 +106,12 @@ StatusOr<std::vector<double>> SimulatedBackend::score(uint32_t prompt, const pro
 StatusOr<StateBuffer> SimulatedBackend::outgoing(uint32_t prompt, const proto::StateRef& ref, bool, bool) {
   ASSIGN_OR_RETURN(std::string bytes, find(prompt, ref));
   auto owner = std::make_shared<std::string>(std::move(bytes));
-  return StateBuffer{owner->data(), owner->size(), owner};
+  return StateBuffer{owner->data(), owner->size(), owner, nullptr};
 }
 
-StateBuffer SimulatedBackend::incoming(bool, bool) {
+StatusOr<StateBuffer> SimulatedBackend::incoming(bool, bool) {
   auto owner = std::make_shared<std::string>(static_cast<size_t>(state_bytes_), '\0');
-  return StateBuffer{owner->data(), owner->size(), owner};
+  return StateBuffer{owner->data(), owner->size(), owner, nullptr};
 }
 
 Status SimulatedBackend::store_incoming(uint32_t prompt, const proto::StateRef& ref, bool, const StateBuffer& buffer) {

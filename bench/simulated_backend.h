@@ -11,7 +11,7 @@
 #include <tuple>
 
 #include "worker/backend.h"
-#include "worker/state_key.h"
+#include "common/state_key.h"
 
 namespace evosearch::bench {
 
@@ -20,7 +20,7 @@ class SimulatedBackend : public Backend {
   SimulatedBackend(double step_ms, int64_t state_bytes) : step_ms_(step_ms), state_bytes_(state_bytes) {}
 
   Status add_prompt(uint32_t, const std::string&, uint64_t key) override;
-  StatusOr<std::vector<PromptResult>> run(const std::vector<PromptTask>& tasks) override;
+  StatusOr<std::vector<proto::PromptResult>> run(const std::vector<proto::PromptTask>& tasks) override;
   void release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override;
   void release_prompt(uint32_t prompt) override { release_all_but(prompt, {}); }
   StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
@@ -28,7 +28,7 @@ class SimulatedBackend : public Backend {
   StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<StateBuffer> outgoing(uint32_t prompt, const proto::StateRef& ref, bool with_x0, bool device) override;
-  StateBuffer incoming(bool with_x0, bool device) override;
+  StatusOr<StateBuffer> incoming(bool with_x0, bool device) override;
   Status store_incoming(uint32_t prompt, const proto::StateRef& ref, bool with_x0, const StateBuffer& buffer) override;
   int64_t state_bytes() const override { return state_bytes_; }
   std::string device() const override { return "simulated"; }

@@ -7,6 +7,7 @@
 
 #include "cluster/data_plane.h"
 #include "cluster/mpi_comms.h"
+#include "cluster/mpi_session.h"
 
 namespace evosearch {
 namespace {
@@ -21,16 +22,19 @@ std::string host_name() {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<DataPlane>> open_data_plane(const std::string& choice, const std::string& device, std::string& why) {
+StatusOr<std::unique_ptr<DataPlane>> open_data_plane(const MpiSession& session, const std::string& choice,
+                                                     const std::string& device, std::string& why,
+                                                     DataPlaneOptions options) {
   if (choice != "auto" && choice != "mpi" && choice != "nccl") {
     return InvalidArgument("--data-plane " + choice + ": expected auto, mpi or nccl");
   }
-  int size = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const int size = session.size();
   char mine[kDescriptor] = {0};
   if (!device.empty()) std::snprintf(mine, sizeof mine, "%s|%s", host_name().c_str(), device.c_str());
   std::vector<char> all(static_cast<size_t>(size) * kDescriptor);
-  MPI_Allgather(mine, kDescriptor, MPI_CHAR, all.data(), kDescriptor, MPI_CHAR, MPI_COMM_WORLD);
+  RETURN_IF_ERROR(mpi_status(MPI_Allgather(mine, kDescriptor, MPI_CHAR, all.data(), kDescriptor, MPI_CHAR,
+                                           session.comms().data),
+                             "MPI_Allgather (which device each rank computes on)"));
   std::vector<int> members;
   std::set<std::string> seen;
   bool all_gpu = true, shared = false;
@@ -60,12 +64,12 @@ StatusOr<std::unique_ptr<DataPlane>> open_data_plane(const std::string& choice, 
     nccl = true;
     why = "nccl (every worker has a GPU of its own)";
   }
-  if (!nccl) return make_mpi_data_plane();
+  if (!nccl) return make_mpi_data_plane(session, options);
   int index = 0;
   const size_t colon = device.find(':');
   if (colon != std::string::npos) index = std::atoi(device.c_str() + colon + 1);
-  ASSIGN_OR_RETURN(std::unique_ptr<DataPlane> plane, make_nccl_data_plane(members, index));
-  if (!plane) return make_mpi_data_plane();  // this rank runs no rollouts and moves no states
+  ASSIGN_OR_RETURN(std::unique_ptr<DataPlane> plane, make_nccl_data_plane(session, members, index, options));
+  if (!plane) return make_mpi_data_plane(session, options);  // this rank runs no rollouts and moves no states
   return plane;
 }
 

@@ -1,82 +1,31 @@
 #include "cluster/mpi_channel.h"
 
-#include "cluster/mpi_comms.h"
-
-#include <mpi.h>
-
 #include <chrono>
 #include <deque>
+#include <set>
 #include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "cluster/mpi_comms.h"
 
 namespace evosearch {
 
-namespace {
-MPI_Comm g_control = MPI_COMM_NULL;
-MPI_Comm g_data = MPI_COMM_NULL;
-}  // namespace
-
-MPI_Comm control_comm() { return g_control; }
-MPI_Comm data_comm() { return g_data; }
-
-namespace {
-
-std::string mpi_error(int code) {
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  return std::string(text, length);
-}
-
-}  // namespace
-
-StatusOr<std::unique_ptr<MpiSession>> MpiSession::start(bool multiple_threads) {
-  const int wanted = multiple_threads ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED;
-  int provided = 0;
-  int argc = 0;
-  char** argv = nullptr;
-  const int rc = MPI_Init_thread(&argc, &argv, wanted, &provided);
-  if (rc != MPI_SUCCESS) return Internal("MPI_Init_thread failed: " + mpi_error(rc));
-  std::unique_ptr<MpiSession> session(new MpiSession());
-  MPI_Comm_rank(MPI_COMM_WORLD, &session->rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &session->size_);
-  // Errors come back as codes we report, instead of MPI aborting without a word.
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  // Private communicators for the two planes, so their messages never meet anyone else's.
-  MPI_Comm_dup(MPI_COMM_WORLD, &g_control);
-  MPI_Comm_dup(MPI_COMM_WORLD, &g_data);
-  MPI_Comm_set_errhandler(g_control, MPI_ERRORS_RETURN);
-  MPI_Comm_set_errhandler(g_data, MPI_ERRORS_RETURN);
-  if (provided < wanted) {
-    return FailedPrecondition("this MPI library does not support MPI_THREAD_MULTIPLE, which --coordinator-computes "
-                              "needs; run without it (rank 0 then only coordinates)");
-  }
-  return session;
-}
-
-MpiSession::~MpiSession() {
-  MPI_Comm_free(&g_control);
-  MPI_Comm_free(&g_data);
-  MPI_Finalize();
-}
-
-void MpiSession::abort(int code) const {
-  MPI_Abort(MPI_COMM_WORLD, code);
-  std::_Exit(code);
-}
-
 struct MpiChannel::Impl {
   MPI_Comm comm = MPI_COMM_NULL;
+  double drain_seconds = 10;
   struct Pending {
-    MPI_Request request;
-    std::string bytes;
+    MPI_Request request = MPI_REQUEST_NULL;
+    int destination = -1;
+    std::unique_ptr<std::string> bytes;  // stable address while MPI reads it
   };
   std::deque<Pending> pending;
 
   Status progress() {
     while (!pending.empty()) {
       int done = 0;
-      const int rc = MPI_Test(&pending.front().request, &done, MPI_STATUS_IGNORE);
-      if (rc != MPI_SUCCESS) return Internal("MPI send failed: " + mpi_error(rc));
+      RETURN_IF_ERROR(mpi_status(MPI_Test(&pending.front().request, &done, MPI_STATUS_IGNORE),
+                                 "MPI_Test (a send to rank " + std::to_string(pending.front().destination) + ")"));
       if (!done) break;
       pending.pop_front();
     }
@@ -84,21 +33,33 @@ struct MpiChannel::Impl {
   }
 };
 
-MpiChannel::MpiChannel() : impl_(std::make_unique<Impl>()) { impl_->comm = control_comm(); }
+MpiChannel::MpiChannel(const MpiSession& session, double drain_seconds) : impl_(std::make_unique<Impl>()) {
+  impl_->comm = session.comms().control;
+  impl_->drain_seconds = drain_seconds;
+}
 
-MpiChannel::~MpiChannel() { (void)flush(); }
+MpiChannel::~MpiChannel() {
+  const Status drained = flush(impl_->drain_seconds);
+  if (drained.ok()) return;
+  spdlog::warn("control plane: {}; cancelling them", drained.message());
+  for (Impl::Pending& p : impl_->pending) {
+    MPI_Cancel(&p.request);
+    MPI_Request_free(&p.request);
+    (void)p.bytes.release();  // MPI may still read these bytes: leak them rather than free them under it
+  }
+}
+
+size_t MpiChannel::queued() const { return impl_->pending.size(); }
 
 Status MpiChannel::send(int destination, int tag, const google::protobuf::Message& message) {
   Impl::Pending p;
-  if (!message.SerializeToString(&p.bytes)) return Internal("cannot serialise a control message");
+  p.destination = destination;
+  p.bytes = std::make_unique<std::string>();
+  if (!message.SerializeToString(p.bytes.get())) return Internal("cannot serialise a control message");
+  const int rc = MPI_Isend(p.bytes->data(), static_cast<int>(p.bytes->size()), MPI_BYTE, destination, tag, impl_->comm,
+                           &p.request);
+  RETURN_IF_ERROR(mpi_status(rc, "MPI_Isend to rank " + std::to_string(destination)));
   impl_->pending.push_back(std::move(p));
-  Impl::Pending& queued = impl_->pending.back();  // deque: the address stays valid
-  const int rc = MPI_Isend(queued.bytes.data(), static_cast<int>(queued.bytes.size()), MPI_BYTE, destination, tag,
-                           impl_->comm, &queued.request);
-  if (rc != MPI_SUCCESS) {
-    impl_->pending.pop_back();
-    return Internal("MPI send to rank " + std::to_string(destination) + " failed: " + mpi_error(rc));
-  }
   return impl_->progress();
 }
 
@@ -107,26 +68,33 @@ StatusOr<std::optional<Envelope>> MpiChannel::try_receive(int tag) {
   int found = 0;
   MPI_Message handle;
   MPI_Status status;
-  int rc = MPI_Improbe(MPI_ANY_SOURCE, tag, impl_->comm, &found, &handle, &status);
-  if (rc != MPI_SUCCESS) return Internal("MPI probe failed: " + mpi_error(rc));
+  RETURN_IF_ERROR(mpi_status(MPI_Improbe(MPI_ANY_SOURCE, tag, impl_->comm, &found, &handle, &status), "MPI_Improbe"));
   if (!found) return std::optional<Envelope>();
   int count = 0;
-  MPI_Get_count(&status, MPI_BYTE, &count);
+  RETURN_IF_ERROR(mpi_status(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count"));
   Envelope e;
   e.source = status.MPI_SOURCE;
   e.bytes.resize(static_cast<size_t>(count));
-  rc = MPI_Mrecv(e.bytes.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
-  if (rc != MPI_SUCCESS) return Internal("MPI receive from rank " + std::to_string(e.source) + " failed: " + mpi_error(rc));
+  RETURN_IF_ERROR(mpi_status(MPI_Mrecv(e.bytes.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE),
+                             "MPI_Mrecv from rank " + std::to_string(e.source)));
   return std::optional<Envelope>(std::move(e));
 }
 
-Status MpiChannel::flush() {
+Status MpiChannel::flush(double timeout_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   Backoff backoff;
-  while (!impl_->pending.empty()) {
+  for (;;) {
     RETURN_IF_ERROR(impl_->progress());
-    if (!impl_->pending.empty()) backoff.idle();
+    if (impl_->pending.empty()) return Status::Ok();
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    backoff.idle();
   }
-  return Status::Ok();
+  std::set<int> ranks;
+  for (const Impl::Pending& p : impl_->pending) ranks.insert(p.destination);
+  std::string names;
+  for (int r : ranks) names += (names.empty() ? "" : ", ") + std::to_string(r);
+  return DeadlineExceeded(std::to_string(impl_->pending.size()) + " control messages to rank(s) " + names +
+                          " were not taken within " + std::to_string(timeout_seconds) + " s");
 }
 
 void Backoff::idle() {

@@ -11,37 +11,25 @@
 
 #include <google/protobuf/message.h>
 
+#include "cluster/mpi_session.h"
 #include "common/status.h"
 
 namespace evosearch {
-
-// MPI for this process: initialised on construction, finalised on destruction.
-class MpiSession {
- public:
-  // `multiple_threads`: more than one thread will call MPI (rank 0 when it also computes).
-  static StatusOr<std::unique_ptr<MpiSession>> start(bool multiple_threads);
-  ~MpiSession();
-  int rank() const { return rank_; }
-  int size() const { return size_; }
-  // Kills every rank of the job (MPI_Abort).
-  [[noreturn]] void abort(int code) const;
-
- private:
-  MpiSession() = default;
-  int rank_ = 0;
-  int size_ = 1;
-};
 
 struct Envelope {
   int source = -1;
   std::string bytes;
 };
 
+// One thread's end of the control plane. Not collective: rank 0 holds one per thread when it
+// also computes (MPI_THREAD_MULTIPLE). Used by one thread only.
 class MpiChannel {
  public:
-  // Messages travel on the session's private duplicate of MPI_COMM_WORLD (ranks are world
-  // ranks). Not collective: rank 0 may hold one per thread (with MPI_THREAD_MULTIPLE).
-  MpiChannel();
+  // Messages travel on the session's control communicator (ranks are world ranks). The
+  // destructor waits at most `drain_seconds` for queued sends to complete.
+  explicit MpiChannel(const MpiSession& session, double drain_seconds = 10);
+  // Never blocks longer than drain_seconds, even when a peer is dead: sends still queued then
+  // are cancelled and their buffers deliberately leaked (MPI may still read them).
   ~MpiChannel();
   MpiChannel(const MpiChannel&) = delete;
   MpiChannel& operator=(const MpiChannel&) = delete;
@@ -49,8 +37,10 @@ class MpiChannel {
   Status send(int destination, int tag, const google::protobuf::Message& message);
   // A waiting message with `tag` from any rank, or nothing; never blocks.
   StatusOr<std::optional<Envelope>> try_receive(int tag);
-  // Blocks until every queued send has completed.
-  Status flush();
+  // Waits until every queued send has completed; DeadlineExceeded naming the ranks that have not
+  // taken their messages after `timeout_seconds`.
+  Status flush(double timeout_seconds);
+  size_t queued() const;
 
  private:
   struct Impl;

@@ -1,20 +1,36 @@
-// The coordinator's side of a distributed job (rank 0): an Executor whose rollouts run on
-// worker ranks. It schedules ready tasks onto free workers (coordinator/scheduler.h), orders
-// the state moves that needs over the data plane, and watches every worker: a worker that
-// reports an error, stops answering, or stops making progress for `worker_timeout` seconds
-// ends the job with a message naming its rank.
+// The coordinator's side of a distributed job (rank 0): an Executor whose rollouts run on worker
+// ranks. The worker's end of the protocol is worker/worker_loop.h.
+//
+// The protocol, as the coordinator runs it:
+//   1. connect(): wait for every worker's Hello (within the worker timeout); all must report the
+//      same state size.
+//   2. add_prompt(): broadcast AddPrompt (every worker encodes the prompt). import_states(): a
+//      resumed prompt's checkpointed states go to one worker (round robin), recorded in the
+//      placement map.
+//   3. submit(): tasks enter the scheduler (coordinator/scheduler.h). dispatch(), run on every
+//      step of every wait: idle workers get batches; a task whose parent state lives on another
+//      worker first gets an Exchange round (sent to sender and receiver), then the Run command.
+//   4. wait(): poll reports. BatchDone frees the worker and records where the states it kept now
+//      live; every report counts as a sign of life (WorkerHealth); an Error ends the job. Between
+//      reports the health check runs: a dead process, silence, or no progress for the worker
+//      timeout ends the job naming the rank.
+//   5. release_all_but()/release_prompt(): broadcast Release, so workers free what no searcher
+//      needs.
+//   6. export_states(), decode(), score(): requests (ExportStates, Sample) answered by the worker
+//      holding the state, waited for through the same polling step (ReplyTracker).
+//   7. shutdown(): broadcast Shutdown and flush.
 #pragma once
 
 #include <chrono>
 #include <map>
-#include <memory>
-#include <optional>
-#include <set>
 #include <vector>
 
 #include "cluster/mpi_channel.h"
+#include "coordinator/checkpoint_cache.h"
 #include "coordinator/executor.h"
+#include "coordinator/reply_tracker.h"
 #include "coordinator/scheduler.h"
+#include "coordinator/worker_health.h"
 #include "evosearch/cluster.pb.h"
 
 namespace evosearch {
@@ -25,76 +41,61 @@ struct DistributedOptions {
   double worker_timeout = 300;   // seconds without an answer or progress before a rank counts as hung
 };
 
-class DistributedExecutor : public Executor {
+class DistributedExecutor final : public Executor {
  public:
   DistributedExecutor(MpiChannel& channel, DistributedOptions options);
-  ~DistributedExecutor() override;
 
-  // Waits for every worker's hello (within the timeout) and checks they agree on the state size.
-  Status connect();
-  // Tells every worker to stop and waits until the messages are out.
-  Status shutdown();
+  Status connect();   // step 1
+  Status shutdown();  // step 7
 
   Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override;
   Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) override;
-  Status submit(const std::vector<PromptTask>& tasks) override;
-  StatusOr<std::vector<PromptResult>> wait() override;
+  Status submit(const std::vector<proto::PromptTask>& tasks) override;
+  StatusOr<std::vector<proto::PromptResult>> wait() override;
   Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override;
   Status release_prompt(uint32_t prompt) override;
   StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
   StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
-  double model_seconds() const override;
+  double model_seconds() const override { return health_.model_seconds(); }
   int workers() const override { return static_cast<int>(options_.workers.size()); }
   TrafficStats traffic() const override { return traffic_; }
 
  private:
   using Clock = std::chrono::steady_clock;
-  struct Worker {
-    int rank = -1;
-    bool busy = false;
-    uint64_t batch = 0;
-    std::vector<PromptTask> tasks;  // the batch it is running
-    Clock::time_point heard;        // last message of any kind
-    Clock::time_point progressed;   // last sign of computing
-    int64_t steps = -1;
-    double model_seconds = 0;
-    proto::WorkerHello hello;
+  // What a worker is running: the batch it was sent, in task order.
+  struct Batch {
+    uint64_t id = 0;
+    std::vector<proto::PromptTask> tasks;
   };
 
   Status send(int rank, const proto::WorkerCommand& command);
   Status broadcast(const proto::WorkerCommand& command);
   Status dispatch();
-  // Receives and handles one report if one is waiting; true when it did.
-  StatusOr<bool> poll_once();
-  Status check_health();
-  // One step of every waiting loop: handle a report if one came (then hand out work), else
-  // check the workers' health and back off. True when a report came.
+  // One step of every waiting loop: handle a report if one came (then hand out work), else check
+  // the workers' health and back off. True when a report came.
   StatusOr<bool> progress(Backoff& backoff);
   Status handle(const proto::WorkerReport& report);
-  // Sends a request and polls until `reply` is filled by handle().
-  template <typename Reply>
-  StatusOr<Reply> request(int rank, const proto::WorkerCommand& command, uint64_t id, std::map<uint64_t, Reply>& replies);
-  // Decodes and/or scores a resident state on a worker holding it.
+  Status handle_done(int rank, const proto::BatchDone& done);
+  // Sends `command` (whose request id is `pending`'s) to `rank` and polls until its reply comes.
+  StatusOr<proto::WorkerReport> request(int rank, proto::WorkerCommand command, ReplyTracker::Pending& pending);
   StatusOr<proto::SampleReply> sample(uint32_t prompt, const proto::StateRef& ref, bool decode, bool score);
-  Worker& worker(int rank);
   int holder_of(uint32_t prompt, const proto::StateRef& ref) const;
-  std::string describe(int rank) const;
 
   MpiChannel& channel_;
-  DistributedOptions options_;
-  std::map<int, Worker> workers_;
+  const DistributedOptions options_;
+  WorkerHealth health_;
   Scheduler scheduler_;
   StatePlacement placement_;
-  std::vector<PromptResult> finished_;  // results not yet returned by wait()
-  std::map<uint64_t, std::vector<proto::StoredState>> exported_;
-  std::map<uint64_t, proto::SampleReply> samples_;
-  std::map<uint32_t, std::map<std::tuple<uint32_t, uint32_t, uint32_t>, proto::StoredState>> checkpointed_;
-  std::map<uint32_t, int> outstanding_;                   // tasks per prompt submitted, not yet returned
-  std::map<uint32_t, Clock::time_point> generation_end_;  // when a prompt's last result came
-  uint64_t next_id_ = 1;
+  CheckpointCache checkpointed_;
+  ReplyTracker replies_;
+  std::map<int, Batch> running_;                         // worker rank -> its batch, while it runs one
+  std::vector<proto::PromptResult> finished_;            // results not yet returned by wait()
+  std::map<uint32_t, int> outstanding_;                  // tasks per prompt submitted, not yet returned
+  std::map<uint32_t, Clock::time_point> generation_end_; // when a prompt's last result came
+  uint64_t next_batch_ = 1;
   uint64_t next_round_ = 1;
-  int next_import_ = 0;
+  size_t next_import_ = 0;
   TrafficStats traffic_;
   bool shut_down_ = false;
 };

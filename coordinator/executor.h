@@ -1,17 +1,19 @@
-// Where a job's rollouts run, seen from the job loop: in this process (InProcessExecutor) or on
-// workers over MPI (DistributedExecutor). Tasks are submitted per generation and results come
-// back as they finish, so a distributed executor can keep every worker busy with generations
-// of several prompts. No tensors here.
+// Where a job's rollouts run, seen from the job loop: in this process (LocalExecutor) or on
+// worker ranks over MPI (DistributedExecutor). Tasks are submitted per generation and results
+// come back as they finish, so a distributed executor can keep every worker busy with
+// generations of several prompts. No tensors here.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
+#include <google/protobuf/repeated_field.h>
+
 #include "common/image.h"
 #include "common/status.h"
-#include "worker/backend.h"
+#include "evosearch/job.pb.h"
+#include "evosearch/search.pb.h"
 
 namespace evosearch {
 
@@ -34,10 +36,10 @@ class Executor {
   virtual Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) = 0;
   virtual Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) = 0;
   // Queues tasks; they run from the next wait() on.
-  virtual Status submit(const std::vector<PromptTask>& tasks) = 0;
+  virtual Status submit(const std::vector<proto::PromptTask>& tasks) = 0;
   // Blocks until some submitted tasks have finished and returns their results (none only when
   // nothing is pending).
-  virtual StatusOr<std::vector<PromptResult>> wait() = 0;
+  virtual StatusOr<std::vector<proto::PromptResult>> wait() = 0;
   virtual Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) = 0;
   virtual Status release_prompt(uint32_t prompt) = 0;
   virtual StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt,
@@ -47,50 +49,6 @@ class Executor {
   virtual double model_seconds() const = 0;
   virtual int workers() const { return 1; }
   virtual TrafficStats traffic() const { return {}; }
-};
-
-// Runs everything in this process on one Backend: wait() runs all submitted tasks as one set of
-// batches (tasks of different prompts that share a step range run together).
-class InProcessExecutor : public Executor {
- public:
-  explicit InProcessExecutor(Backend& backend) : backend_(backend) {}
-
-  Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override {
-    return backend_.add_prompt(prompt, text, key);
-  }
-  Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) override {
-    return backend_.import_states(prompt, states);
-  }
-  Status submit(const std::vector<PromptTask>& tasks) override {
-    pending_.insert(pending_.end(), tasks.begin(), tasks.end());
-    return Status::Ok();
-  }
-  StatusOr<std::vector<PromptResult>> wait() override {
-    std::vector<PromptTask> tasks;
-    tasks.swap(pending_);
-    if (tasks.empty()) return std::vector<PromptResult>{};
-    return backend_.run(tasks);
-  }
-  Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override {
-    backend_.release_all_but(prompt, live);
-    return Status::Ok();
-  }
-  Status release_prompt(uint32_t prompt) override {
-    backend_.release_prompt(prompt);
-    return Status::Ok();
-  }
-  StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override {
-    return backend_.export_states(prompt, refs);
-  }
-  StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override { return backend_.decode(prompt, ref); }
-  StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override {
-    return backend_.score(prompt, ref);
-  }
-  double model_seconds() const override { return backend_.model_seconds(); }
-
- private:
-  Backend& backend_;
-  std::vector<PromptTask> pending_;
 };
 
 }  // namespace evosearch

@@ -152,13 +152,13 @@ class JobRun {
         RETURN_IF_ERROR(start_generation(*j));
       }
       const auto wait_start = Clock::now();
-      ASSIGN_OR_RETURN(const std::vector<PromptResult> results, executor_.wait());
+      ASSIGN_OR_RETURN(const std::vector<proto::PromptResult> results, executor_.wait());
       wait_seconds_ += std::chrono::duration<double>(Clock::now() - wait_start).count();
       if (results.empty()) return Internal("the executor returned no results while generations were in flight");
-      for (const PromptResult& r : results) {
-        PromptJob* j = by_index(r.prompt);
-        if (!j) return Internal("a result for prompt " + std::to_string(r.prompt) + ", which is not searching");
-        j->collected.push_back(r.result);
+      for (const proto::PromptResult& r : results) {
+        PromptJob* j = by_index(r.prompt());
+        if (!j) return Internal("a result for prompt " + std::to_string(r.prompt()) + ", which is not searching");
+        j->collected.push_back(r.result());
       }
       bool finished_one = false;
       for (PromptJob* j : active) {
@@ -199,8 +199,12 @@ class JobRun {
   Status start_generation(PromptJob& j) {
     j.in_flight = j.searcher->next_generation();
     j.collected.clear();
-    std::vector<PromptTask> tasks;
-    for (const auto& t : j.in_flight) tasks.push_back(PromptTask{j.index, t});
+    std::vector<proto::PromptTask> tasks;
+    for (const auto& t : j.in_flight) {
+      proto::PromptTask& task = tasks.emplace_back();
+      task.set_prompt(j.index);
+      *task.mutable_task() = t;
+    }
     return executor_.submit(tasks);
   }
 

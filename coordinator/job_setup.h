@@ -1,5 +1,5 @@
-// From a job spec and a bundle to what runs it: the sampler, the executor options, and the
-// embedded (one-process) job.
+// From a job spec and an opened bundle to what runs it: the backend on the bundle's tensors, and
+// the embedded (one-process) job.
 #pragma once
 
 #include <memory>
@@ -11,9 +11,6 @@
 #include "worker/torch_backend.h"
 
 namespace evosearch {
-
-// The spec's sampler settings over the bundle's defaults, validated (errors name the field).
-StatusOr<SamplerConfig> sampler_config(const proto::JobSpec& spec, const proto::BundleManifest& manifest);
 
 // A backend that runs the spec's rollouts on `bundle`.
 StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec& spec, Bundle& bundle);

@@ -4,10 +4,10 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include "coordinator/best_of_n_searcher.h"
-#include "coordinator/budget.h"
-#include "coordinator/evo_searcher.h"
-#include "coordinator/particle_searcher.h"
+#include "coordinator/search/best_of_n_searcher.h"
+#include "coordinator/search/budget.h"
+#include "coordinator/search/evo_searcher.h"
+#include "coordinator/search/particle_searcher.h"
 #include "coordinator/yaml_to_json.h"
 #include "jobs/atomic_file.h"
 
@@ -54,6 +54,23 @@ StatusOr<proto::JobSpec> load_job_spec(const std::string& path) {
   }
   // Absolute paths, so the same spec run from another folder is recognised as the same job.
   return parse_job_spec(text, path, fs::absolute(path).parent_path().string());
+}
+
+StatusOr<SamplerConfig> sampler_config(const proto::JobSpec& spec, const proto::BundleManifest& m) {
+  SamplerConfig c = default_sampler(m);
+  const proto::SamplerSpec& s = spec.sampler();
+  if (!s.sampler().empty()) {
+    auto kind = parse_sampler_kind(s.sampler());
+    if (!kind.ok()) return kind.status().with_context("sampler.sampler");
+    c.kind = *kind;
+  }
+  if (s.steps() != 0) c.steps = s.steps();
+  if (s.has_eta()) c.eta = s.eta();
+  if (s.order() != 0) c.order = s.order();
+  if (s.has_shift()) c.shift = s.shift();
+  const Status valid = validate_sampler(c, m.model_kind());
+  if (!valid.ok()) return valid.with_context("sampler");
+  return c;
 }
 
 StatusOr<EvoSearchConfig> evosearch_config(const proto::SearchSpec& s, int steps) {

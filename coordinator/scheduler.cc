@@ -32,8 +32,8 @@ void StatePlacement::release_all_but(uint32_t prompt, const std::vector<proto::S
 
 void StatePlacement::release_prompt(uint32_t prompt) { release_all_but(prompt, {}); }
 
-void Scheduler::add(const std::vector<PromptTask>& tasks) {
-  for (const PromptTask& t : tasks) ready_.push_back(Ready{next_order_++, t});
+void Scheduler::add(const std::vector<proto::PromptTask>& tasks) {
+  for (const proto::PromptTask& t : tasks) ready_.push_back(Ready{next_order_++, t});
 }
 
 SchedulePlan Scheduler::plan(const std::vector<int>& idle, StatePlacement& placement) {
@@ -41,7 +41,7 @@ SchedulePlan Scheduler::plan(const std::vector<int>& idle, StatePlacement& place
   if (idle.empty() || ready_.empty()) return plan;
   // Longest rollouts first; then the order they became ready (a prompt's tasks stay together).
   std::stable_sort(ready_.begin(), ready_.end(), [](const Ready& a, const Ready& b) {
-    const int la = a.task.task.end_step() - a.task.task.start_step(), lb = b.task.task.end_step() - b.task.task.start_step();
+    const int la = a.task.task().end_step() - a.task.task().start_step(), lb = b.task.task().end_step() - b.task.task().start_step();
     if (la != lb) return la > lb;
     return a.order < b.order;
   });
@@ -53,7 +53,7 @@ SchedulePlan Scheduler::plan(const std::vector<int>& idle, StatePlacement& place
     slot[rank] = plan.batches.size();
     plan.batches.push_back(WorkerBatch{rank, {}});
   }
-  std::set<std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, int>> moved;  // (prompt, ref, to)
+  std::set<std::pair<StateKey, int>> moved;  // (state, to)
   std::vector<Ready> left;
   for (Ready& r : ready_) {
     // The least-loaded free worker with room, preferring one that holds the parent.
@@ -66,22 +66,21 @@ SchedulePlan Scheduler::plan(const std::vector<int>& idle, StatePlacement& place
       continue;
     }
     WorkerBatch* target = least;
-    const proto::RolloutTask& t = r.task.task;
+    const proto::RolloutTask& t = r.task.task();
+    const uint32_t prompt = r.task.prompt();
     if (t.has_parent()) {
-      for (int holder : placement.holders(r.task.prompt, t.parent())) {
+      for (int holder : placement.holders(prompt, t.parent())) {
         const auto it = slot.find(holder);
         if (it != slot.end() && plan.batches[it->second].tasks.size() <= least->tasks.size()) {
           target = &plan.batches[it->second];
           break;
         }
       }
-      if (!placement.held_by(r.task.prompt, t.parent(), target->worker)) {
-        const std::vector<int> holders = placement.holders(r.task.prompt, t.parent());
-        const auto k = std::make_tuple(r.task.prompt, t.parent().generation(), t.parent().candidate(), t.parent().step(),
-                                       target->worker);
-        if (!holders.empty() && moved.insert(k).second) {
-          const bool x0 = placement.has_x0(r.task.prompt, t.parent());
-          plan.moves.push_back(StateMoveOrder{r.task.prompt, t.parent(), x0, holders.front(), target->worker});
+      if (!placement.held_by(prompt, t.parent(), target->worker)) {
+        const std::vector<int> holders = placement.holders(prompt, t.parent());
+        if (!holders.empty() && moved.insert({state_key(prompt, t.parent()), target->worker}).second) {
+          const bool x0 = placement.has_x0(prompt, t.parent());
+          plan.moves.push_back(StateMoveOrder{prompt, t.parent(), x0, holders.front(), target->worker});
         }
       }
     }

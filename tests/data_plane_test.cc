@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "cluster/data_plane.h"
-#include "cluster/mpi_channel.h"
+#include "cluster/mpi_session.h"
 
 #ifdef EVOSEARCH_WITH_CUDA
 #include <torch/cuda.h>
@@ -17,6 +17,7 @@ namespace evosearch {
 namespace {
 
 int g_rank = 0, g_size = 1;
+const MpiSession* g_session = nullptr;
 
 bool have_cuda() {
 #ifdef EVOSEARCH_WITH_CUDA
@@ -26,23 +27,21 @@ bool have_cuda() {
 #endif
 }
 
-struct Plane {
-  std::string kind;
-};
-
 class DataPlaneContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "nccl") {
       if (!nccl_available() || !have_cuda()) GTEST_SKIP() << "needs a build with NCCL and a CUDA device";
       if (g_size != 1) GTEST_SKIP() << "one GPU holds one NCCL rank: the NCCL contract runs with one rank";
-      std::vector<int> members{0};
-      auto p = make_nccl_data_plane(members, 0);
-      ASSERT_TRUE(p.ok()) << p.status().to_string();
-      plane_ = std::move(*p);
-    } else {
-      plane_ = make_mpi_data_plane();
     }
+    plane_ = make_plane(DataPlaneOptions{});
+  }
+
+  std::unique_ptr<DataPlane> make_plane(DataPlaneOptions options) {
+    if (GetParam() == "mpi") return make_mpi_data_plane(*g_session, options);
+    auto p = make_nccl_data_plane(*g_session, {0}, 0, options);
+    EXPECT_TRUE(p.ok()) << p.status().to_string();
+    return p.ok() ? std::move(*p) : nullptr;
   }
 
   // A buffer of `n` floats where the plane wants it, filled with `value + i`.
@@ -54,7 +53,11 @@ class DataPlaneContract : public ::testing::TestWithParam<std::string> {
     return at::full({n}, -1.0f, at::TensorOptions().device(plane_->device_buffers() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU)));
   }
   static Transfer transfer(int peer, at::Tensor& t) {
-    return Transfer{peer, t.data_ptr(), static_cast<size_t>(t.numel() * t.element_size())};
+    Transfer transfer;
+    transfer.peer = peer;
+    transfer.data = t.data_ptr();
+    transfer.bytes = static_cast<size_t>(t.numel() * t.element_size());
+    return transfer;
   }
   static void expect_filled(const at::Tensor& t, float value) {
     EXPECT_TRUE(t.cpu().equal(at::arange(t.numel(), at::kFloat) + value)) << "first value " << t.cpu()[0].item<float>();
@@ -117,6 +120,24 @@ TEST_P(DataPlaneContract, EmptyRoundAndByteCount) {
   EXPECT_EQ(plane_->bytes_sent(), before + 1024);
 }
 
+// A receive whose sender never sends fails within the plane's timeout, naming the transfer, and is
+// withdrawn: a message sent afterwards lands in a fresh receive and never in the stale buffer.
+TEST_P(DataPlaneContract, UnansweredReceiveTimesOutAndIsWithdrawn) {
+  const int next = (g_rank + 1) % g_size, previous = (g_rank + g_size - 1) % g_size;
+  std::unique_ptr<DataPlane> impatient = make_plane(DataPlaneOptions{0.5});
+  ASSERT_TRUE(impatient);
+  at::Tensor stale = empty(256);
+  const Status timed_out = impatient->exchange({}, {transfer(previous, stale)});
+  EXPECT_EQ(timed_out.code(), StatusCode::kDeadlineExceeded) << timed_out.to_string();
+  EXPECT_NE(timed_out.message().find("receive of 1024 bytes from rank " + std::to_string(previous)), std::string::npos)
+      << timed_out.message();
+  MPI_Barrier(MPI_COMM_WORLD);  // every rank has given up before anyone sends
+  at::Tensor out = buffer(256, 5.0f + g_rank), fresh = empty(256);
+  ASSERT_TRUE(plane_->exchange({transfer(next, out)}, {transfer(previous, fresh)}).ok());
+  expect_filled(fresh, 5.0f + previous);
+  EXPECT_TRUE(stale.cpu().eq(-1.0f).all().item<bool>()) << "the withdrawn receive was written to";
+}
+
 INSTANTIATE_TEST_SUITE_P(Planes, DataPlaneContract, ::testing::Values("mpi", "nccl"),
                          [](const auto& info) { return info.param; });
 
@@ -130,6 +151,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", session.status().to_string().c_str());
     return 1;
   }
+  evosearch::g_session = session->get();
   evosearch::g_rank = (*session)->rank();
   evosearch::g_size = (*session)->size();
   // Only rank 0 prints gtest's report; every rank's failures count.

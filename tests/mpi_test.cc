@@ -46,6 +46,9 @@ class Mpi : public ::testing::Test {
   }
 };
 
+// The same answers embedded and on 1..3 workers. With more than one worker, states must really
+// have moved between workers, and some answers must come from generations after the first (which
+// start from parent states), so a data plane that corrupted moved states would change answers.
 void same_answers_on_any_worker_count(const std::string& search, const std::string& name) {
   const std::string base = testing_support::fresh_dir(name);
   const std::string embedded = make_job(base + "/embedded", search);
@@ -61,13 +64,21 @@ void same_answers_on_any_worker_count(const std::string& search, const std::stri
                         {"w3", 4, "", ""},
                         {"w2-tcp", 3, "--mca btl self,tcp", ""},
                         {"w2-rank0", 2, "", "--coordinator-computes"}};
+  int later_answers = 0;
+  const proto::JobResults reference = results_of(embedded);
+  for (const proto::PromptOutcome& p : reference.prompts()) later_answers += p.generation() > 0;
+  EXPECT_GT(later_answers, 0) << "every answer came from the first generation: the test would not see moved states";
   for (const Case& c : cases) {
     const std::string spec = make_job(base + "/" + c.dir, search);
     const CommandResult r = run_shell(mpirun(c.ranks, c.mpi_flags) + " run " + spec + " --threads 1 " + c.evosearch_flags);
     ASSERT_EQ(r.code, 0) << c.dir << "\n" << r.output;
     expect_same_answers(spec, embedded, c.dir);
     const proto::JobResults results = results_of(spec);
-    EXPECT_EQ(results.totals().workers(), c.evosearch_flags.empty() ? c.ranks - 1 : c.ranks) << c.dir;
+    const int workers = c.evosearch_flags.empty() ? c.ranks - 1 : c.ranks;
+    EXPECT_EQ(results.totals().workers(), workers) << c.dir;
+    if (workers > 1) {
+      EXPECT_GT(results.totals().state_moves(), 0) << c.dir << ": no state moved between workers";
+    }
   }
 }
 

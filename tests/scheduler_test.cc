@@ -5,20 +5,20 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/scheduler.h"
-#include "coordinator/searcher.h"
+#include "coordinator/search/searcher.h"
 
 namespace evosearch {
 namespace {
 
-PromptTask task(uint32_t prompt, uint32_t generation, uint32_t candidate, int start, int end,
-                std::optional<proto::StateRef> parent = std::nullopt) {
-  PromptTask t;
-  t.prompt = prompt;
-  t.task.set_generation(generation);
-  t.task.set_candidate(candidate);
-  t.task.set_start_step(start);
-  t.task.set_end_step(end);
-  if (parent) *t.task.mutable_parent() = *parent;
+proto::PromptTask task(uint32_t prompt, uint32_t generation, uint32_t candidate, int start, int end,
+                       std::optional<proto::StateRef> parent = std::nullopt) {
+  proto::PromptTask t;
+  t.set_prompt(prompt);
+  t.mutable_task()->set_generation(generation);
+  t.mutable_task()->set_candidate(candidate);
+  t.mutable_task()->set_start_step(start);
+  t.mutable_task()->set_end_step(end);
+  if (parent) *t.mutable_task()->mutable_parent() = *parent;
   return t;
 }
 
@@ -32,13 +32,13 @@ TEST(Scheduler, ChildrenRunWhereTheirParentsAreWhenThatIsBalanced) {
   StatePlacement placement;
   Scheduler scheduler(2, 8);
   for (uint32_t c = 0; c < 4; ++c) placement.add(0, state_ref(0, c, 10), c % 2 == 0 ? 1 : 2, false);
-  std::vector<PromptTask> tasks;
+  std::vector<proto::PromptTask> tasks;
   for (uint32_t c = 0; c < 4; ++c) tasks.push_back(task(0, 1, c, 10, 50, state_ref(0, c, 10)));
   scheduler.add(tasks);
   const SchedulePlan plan = scheduler.plan({1, 2}, placement);
   EXPECT_TRUE(plan.moves.empty());
   for (const auto& b : plan.batches) {
-    for (const auto& t : b.tasks) EXPECT_EQ(b.worker, t.task.candidate() % 2 == 0 ? 1 : 2);
+    for (const auto& t : b.tasks) EXPECT_EQ(b.worker, t.task().candidate() % 2 == 0 ? 1 : 2);
   }
   EXPECT_EQ(scheduler.ready(), 0u);
 }
@@ -47,7 +47,7 @@ TEST(Scheduler, PopularParentsMoveToBalanceAndEachMovesOncePerWorker) {
   StatePlacement placement;
   Scheduler scheduler(4, 8);
   placement.add(0, state_ref(0, 0, 10), 1, false);  // the tournament's favourite, on worker 1
-  std::vector<PromptTask> tasks;
+  std::vector<proto::PromptTask> tasks;
   for (uint32_t c = 0; c < 8; ++c) tasks.push_back(task(0, 1, c, 10, 50, state_ref(0, 0, 10)));
   scheduler.add(tasks);
   const SchedulePlan plan = scheduler.plan({1, 2, 3, 4}, placement);
@@ -76,7 +76,7 @@ TEST(Scheduler, AStateArrivingInARoundIsNotSentOnInTheSameRound) {
 TEST(Scheduler, LongestRolloutsFirstAndWorkSpreadOverAllWorkers) {
   StatePlacement placement;
   Scheduler scheduler(4, 8);
-  std::vector<PromptTask> tasks;
+  std::vector<proto::PromptTask> tasks;
   for (uint32_t c = 0; c < 4; ++c) tasks.push_back(task(1, 0, c, 45, 50));  // short ones first in
   for (uint32_t c = 0; c < 4; ++c) tasks.push_back(task(2, 0, c, 0, 50));
   scheduler.add(tasks);
@@ -85,7 +85,7 @@ TEST(Scheduler, LongestRolloutsFirstAndWorkSpreadOverAllWorkers) {
   ASSERT_EQ(plan.batches.size(), 2u);
   for (const auto& b : plan.batches) {
     ASSERT_EQ(b.tasks.size(), 2u);
-    for (const auto& t : b.tasks) EXPECT_EQ(t.task.start_step(), 0);
+    for (const auto& t : b.tasks) EXPECT_EQ(t.task().start_step(), 0);
   }
   EXPECT_EQ(scheduler.ready(), 4u);
 }
@@ -93,7 +93,7 @@ TEST(Scheduler, LongestRolloutsFirstAndWorkSpreadOverAllWorkers) {
 TEST(Scheduler, BatchesNeverExceedTheBatchSize) {
   StatePlacement placement;
   Scheduler scheduler(2, 3);
-  std::vector<PromptTask> tasks;
+  std::vector<proto::PromptTask> tasks;
   for (uint32_t c = 0; c < 20; ++c) tasks.push_back(task(0, 0, c, 0, 50));
   scheduler.add(tasks);
   const SchedulePlan plan = scheduler.plan({1, 2}, placement);

@@ -1,4 +1,4 @@
-// Searchers against a fake executor: what they decide, what they count, what they keep.
+// Searchers against fake rollouts: what they decide, what they count, what they keep.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -6,17 +6,17 @@
 #include <gtest/gtest.h>
 #include <google/protobuf/util/message_differencer.h>
 
-#include "coordinator/best_of_n_searcher.h"
-#include "coordinator/budget.h"
-#include "coordinator/evo_searcher.h"
-#include "coordinator/particle_searcher.h"
-#include "coordinator/selection.h"
-#include "fake_executor.h"
+#include "coordinator/search/best_of_n_searcher.h"
+#include "coordinator/search/budget.h"
+#include "coordinator/search/evo_searcher.h"
+#include "coordinator/search/particle_searcher.h"
+#include "coordinator/search/selection.h"
+#include "fake_rollouts.h"
 
 namespace evosearch {
 namespace {
 
-using testing_support::FakeExecutor;
+using testing_support::FakeRollouts;
 
 EvoSearchConfig sd21() {
   EvoSearchConfig c;
@@ -34,8 +34,8 @@ bool same(const google::protobuf::Message& a, const google::protobuf::Message& b
 TEST(EvoSearch, Sd21ScheduleCosts5000Nfe) {
   EXPECT_EQ(evosearch_nfe(sd21()), 5000);
   EvoSearcher searcher(sd21(), SearchKey{1, 2});
-  FakeExecutor executor(1);
-  auto results = executor.run_to_end(searcher);
+  FakeRollouts rollouts(1);
+  auto results = rollouts.run_to_end(searcher);
   ASSERT_TRUE(results.ok()) << results.status().to_string();
   EXPECT_EQ(searcher.accounting().nfe(), 5000);
   EXPECT_EQ(searcher.accounting().rollouts(), 42 + 26 * 3 + 30);
@@ -45,7 +45,7 @@ TEST(EvoSearch, Sd21ScheduleCosts5000Nfe) {
 
 TEST(EvoSearch, ArchiveGrowsAndElitesSurviveUnmutated) {
   EvoSearcher searcher(sd21(), SearchKey{3, 4});
-  FakeExecutor executor(3);
+  FakeRollouts rollouts(3);
   const EvoSearchConfig c = sd21();
   size_t expected_pool = 0;
   while (!searcher.done()) {
@@ -79,25 +79,25 @@ TEST(EvoSearch, ArchiveGrowsAndElitesSurviveUnmutated) {
         EXPECT_EQ(keep, want);
       }
     }
-    auto results = executor.run(tasks);
+    auto results = rollouts.run(tasks);
     ASSERT_TRUE(results.ok()) << results.status().to_string();
     ASSERT_TRUE(searcher.on_results(*results).ok());
-    executor.release_all_but(searcher.live_states());
+    rollouts.release_all_but(searcher.live_states());
     expected_pool += tasks.size();  // the pool grows: k_init, k_init + k_1, ...
   }
 }
 
 TEST(EvoSearch, AnswerIsTheBestRolloutOfAnyGeneration) {
   EvoSearcher searcher(sd21(), SearchKey{5, 6});
-  FakeExecutor executor(5);
-  auto results = executor.run_to_end(searcher);
+  FakeRollouts rollouts(5);
+  auto results = rollouts.run_to_end(searcher);
   ASSERT_TRUE(results.ok());
   const auto best = std::max_element(results->begin(), results->end(),
                                      [](const auto& a, const auto& b) { return a.fitness() < b.fitness(); });
   EXPECT_EQ(searcher.best().fitness(), best->fitness());
   EXPECT_EQ(searcher.best().state().generation(), best->generation());
   EXPECT_EQ(searcher.best().state().candidate(), best->candidate());
-  EXPECT_TRUE(executor.has_state(searcher.best().state()));  // the answer's state is never freed
+  EXPECT_TRUE(rollouts.has_state(searcher.best().state()));  // the answer's state is never freed
   // Evolution helps on this toy problem: the best of generation 0 is beaten later.
   double best_initial = -1e9;
   for (const auto& r : *results) if (r.generation() == 0) best_initial = std::max(best_initial, r.fitness());
@@ -106,20 +106,20 @@ TEST(EvoSearch, AnswerIsTheBestRolloutOfAnyGeneration) {
 
 TEST(EvoSearch, FreesStatesNoLaterGenerationNeeds) {
   EvoSearcher searcher(sd21(), SearchKey{7, 8});
-  FakeExecutor executor(7);
-  ASSERT_TRUE(executor.run_to_end(searcher).ok());
-  EXPECT_EQ(executor.stored_states(), 1u);  // only the answer is left
+  FakeRollouts rollouts(7);
+  ASSERT_TRUE(rollouts.run_to_end(searcher).ok());
+  EXPECT_EQ(rollouts.stored_states(), 1u);  // only the answer is left
 }
 
 TEST(EvoSearch, SameKeySameDecisionsOtherSeedOthers) {
   auto decisions = [](uint64_t seed) {
     EvoSearcher searcher(sd21(), SearchKey{seed, 9});
-    FakeExecutor executor(11);  // same executor noise: only the searcher's draws differ
+    FakeRollouts rollouts(11);  // same rollout noise: only the searcher's draws differ
     std::vector<proto::RolloutTask> all;
     while (!searcher.done()) {
       auto tasks = searcher.next_generation();
       all.insert(all.end(), tasks.begin(), tasks.end());
-      auto results = executor.run(tasks);
+      auto results = rollouts.run(tasks);
       EXPECT_TRUE(results.ok());
       EXPECT_TRUE(searcher.on_results(*results).ok());
     }
@@ -146,16 +146,16 @@ TEST(Searchers, ResultOrderDoesNotChangeDecisions) {
     } else {
       searcher = std::make_unique<ParticleSearcher>(pc, SearchKey{4, 9});
     }
-    FakeExecutor executor(11);
+    FakeRollouts rollouts(11);
     std::vector<proto::RolloutTask> all;
     while (!searcher->done()) {
       auto tasks = searcher->next_generation();
       all.insert(all.end(), tasks.begin(), tasks.end());
-      auto results = executor.run(tasks);
+      auto results = rollouts.run(tasks);
       EXPECT_TRUE(results.ok());
       if (reversed) std::reverse(results->begin(), results->end());
       EXPECT_TRUE(searcher->on_results(*results).ok());
-      executor.release_all_but(searcher->live_states());
+      rollouts.release_all_but(searcher->live_states());
     }
     return std::make_pair(all, searcher->snapshot());
   };
@@ -169,22 +169,22 @@ TEST(Searchers, ResultOrderDoesNotChangeDecisions) {
 
 TEST(EvoSearch, SnapshotRestoreContinuesIdentically) {
   EvoSearcher straight(sd21(), SearchKey{13, 14});
-  FakeExecutor executor(13);
-  auto all = executor.run_to_end(straight);
+  FakeRollouts rollouts(13);
+  auto all = rollouts.run_to_end(straight);
   ASSERT_TRUE(all.ok());
 
   EvoSearcher first(sd21(), SearchKey{13, 14});
-  FakeExecutor resumed_executor(13);
+  FakeRollouts resumed_rollouts(13);
   for (int g = 0; g < 2; ++g) {
-    auto results = resumed_executor.run(first.next_generation());
+    auto results = resumed_rollouts.run(first.next_generation());
     ASSERT_TRUE(first.on_results(*results).ok());
-    resumed_executor.release_all_but(first.live_states());
+    resumed_rollouts.release_all_but(first.live_states());
   }
-  // A new process: a fresh searcher restored from the snapshot, same executor states.
+  // A new process: a fresh searcher restored from the snapshot, same rollout states.
   EvoSearcher second(sd21(), SearchKey{13, 14});
   ASSERT_TRUE(second.restore(first.snapshot()).ok());
   EXPECT_EQ(second.generation(), 2u);
-  ASSERT_TRUE(resumed_executor.run_to_end(second).ok());
+  ASSERT_TRUE(resumed_rollouts.run_to_end(second).ok());
   EXPECT_TRUE(same(second.best(), straight.best()));
   EXPECT_TRUE(same(second.accounting(), straight.accounting()));
 }
@@ -246,8 +246,8 @@ TEST(Selection, MultinomialFrequenciesFollowTheWeights) {
 
 TEST(BestOfN, KeepsTheBestOfNIndependentRollouts) {
   BestOfNSearcher searcher(population_for_budget(5000, 50), 50);
-  FakeExecutor executor(21);
-  auto results = executor.run_to_end(searcher);
+  FakeRollouts rollouts(21);
+  auto results = rollouts.run_to_end(searcher);
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(results->size(), 100u);
   EXPECT_EQ(searcher.accounting().nfe(), 5000);  // sized to the EvoSearch budget
@@ -257,7 +257,7 @@ TEST(BestOfN, KeepsTheBestOfNIndependentRollouts) {
   }
   EXPECT_EQ(searcher.best().fitness(), best);
   BestOfNSearcher none(1, 50, "none");
-  ASSERT_TRUE(executor.run_to_end(none).ok());
+  ASSERT_TRUE(rollouts.run_to_end(none).ok());
   EXPECT_EQ(none.accounting().nfe(), 50);
 }
 
@@ -279,8 +279,8 @@ TEST(Particles, BoundariesAndBudget) {
   windowed.window_end = 12;
   EXPECT_EQ(particle_boundaries(windowed), (std::vector<int>{0, 7, 12, 20}));
   ParticleSearcher searcher(particles(Potential::kMax, 10), SearchKey{1, 1});
-  FakeExecutor executor(31);
-  ASSERT_TRUE(executor.run_to_end(searcher).ok());
+  FakeRollouts rollouts(31);
+  ASSERT_TRUE(rollouts.run_to_end(searcher).ok());
   EXPECT_EQ(searcher.accounting().nfe(), 8 * 20);  // k * T
   EXPECT_EQ(searcher.accounting().reward_calls(), 8 * 4);  // one score per particle per segment
   EXPECT_EQ(searcher.resample_count(), 3);
@@ -289,8 +289,8 @@ TEST(Particles, BoundariesAndBudget) {
 
 TEST(Particles, StrongPotentialCollapsesOntoTheBestParticle) {
   ParticleSearcher searcher(particles(Potential::kRt, 1000), SearchKey{2, 2});
-  FakeExecutor executor(41);
-  auto first = executor.run(searcher.next_generation());
+  FakeRollouts rollouts(41);
+  auto first = rollouts.run(searcher.next_generation());
   ASSERT_TRUE(first.ok());
   const auto best = std::max_element(first->begin(), first->end(),
                                      [](const auto& a, const auto& b) { return a.fitness() < b.fitness(); });
@@ -310,32 +310,81 @@ TEST(Particles, StrongPotentialCollapsesOntoTheBestParticle) {
 TEST(Particles, ZeroLambdaResamplesUniformlyAndAdaptiveSkips) {
   // lambda = 0: equal weights; ESS = k, so adaptive resampling never resamples.
   ParticleSearcher adaptive(particles(Potential::kMax, 0, true), SearchKey{3, 3});
-  FakeExecutor executor(51);
-  ASSERT_TRUE(executor.run_to_end(adaptive).ok());
+  FakeRollouts rollouts(51);
+  ASSERT_TRUE(rollouts.run_to_end(adaptive).ok());
   EXPECT_EQ(adaptive.resample_count(), 0);
   for (double w : adaptive.final_weights()) EXPECT_NEAR(w, 1.0 / 8, 1e-12);
+  // Without adaptivity it resamples, uniformly: fitter particles are chosen as parents no more
+  // often than the others (400 searches x 8 draws; 4 standard deviations is 0.021).
+  std::vector<int> parent_rank_count(8, 0);
+  int draws = 0;
+  for (uint64_t prompt = 0; prompt < 400; ++prompt) {
+    ParticleSearcher uniform(particles(Potential::kRt, 0), SearchKey{3, prompt});
+    FakeRollouts scalar(60 + prompt);
+    auto first = scalar.run(uniform.next_generation());
+    ASSERT_TRUE(first.ok());
+    ASSERT_TRUE(uniform.on_results(*first).ok());
+    std::vector<double> fitness(8);
+    for (const auto& r : *first) fitness[r.candidate()] = r.fitness();
+    std::vector<size_t> order(8);
+    for (size_t i = 0; i < 8; ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return fitness[a] > fitness[b]; });
+    for (const auto& t : uniform.next_generation()) {
+      const size_t parent = t.parent().candidate();
+      ++parent_rank_count[std::find(order.begin(), order.end(), parent) - order.begin()];
+      ++draws;
+    }
+  }
+  ASSERT_EQ(draws, 3200);
+  for (int rank = 0; rank < 8; ++rank) {
+    EXPECT_NEAR(parent_rank_count[rank] / 3200.0, 1.0 / 8, 0.021) << "fitness rank " << rank;
+  }
 }
 
+// A case worked out by hand: k = 2, lambda = 1, one resampling step at 5 of 10. The first
+// segment's x0 rewards are a = (0, ln 2); resampling applies exp(a_parent) to each new particle
+// (potential "diff": lambda * (a - 0)), and the final weight of a particle with final reward b is
+// exp(b) / exp(a_parent). With b = (ln 3, ln 3): a particle descended from candidate 0 weighs 3,
+// one from candidate 1 weighs 3/2.
 TEST(Particles, FinalWeightsDivideOutAppliedPotentials) {
-  ParticleConfig c = particles(Potential::kDiff, 2.0);
-  ParticleSearcher searcher(c, SearchKey{4, 4});
-  FakeExecutor executor(61);
-  ASSERT_TRUE(executor.run_to_end(searcher).ok());
-  std::vector<double> log_w;
-  for (const auto& p : searcher.particles()) log_w.push_back(2.0 * p.reward() - p.log_potential());
-  const std::vector<double> expected = normalized_weights(log_w);
-  for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(searcher.final_weights()[i], expected[i], 1e-12);
-  // Each particle's applied potential is the sum of lambda*(r_t - r_prev) along its lineage,
-  // so it is finite and differs between lineages.
-  EXPECT_TRUE(std::isfinite(searcher.particles()[0].log_potential()));
+  for (const Potential potential : {Potential::kDiff, Potential::kMax, Potential::kAdd, Potential::kRt}) {
+    ParticleConfig c;
+    c.steps = 10;
+    c.particles = 2;
+    c.lambda = 1.0;
+    c.interval = 5;
+    c.potential = potential;
+    for (uint64_t seed = 0; seed < 8; ++seed) {  // different draws give different parents
+      ParticleSearcher searcher(c, SearchKey{seed, 4});
+      auto results = [](const std::vector<proto::RolloutTask>& tasks, std::vector<double> fitness) {
+        std::vector<proto::RolloutResult> out;
+        for (const auto& t : tasks) {
+          proto::RolloutResult& r = out.emplace_back();
+          r.set_generation(t.generation());
+          r.set_candidate(t.candidate());
+          r.set_fitness(fitness[t.candidate()]);
+        }
+        return out;
+      };
+      ASSERT_TRUE(searcher.on_results(results(searcher.next_generation(), {0.0, std::log(2.0)})).ok());
+      const std::vector<proto::RolloutTask> last = searcher.next_generation();
+      ASSERT_TRUE(searcher.on_results(results(last, {std::log(3.0), std::log(3.0)})).ok());
+      ASSERT_TRUE(searcher.done());
+      const double w0 = last[0].parent().candidate() == 0 ? 3.0 : 1.5;
+      const double w1 = last[1].parent().candidate() == 0 ? 3.0 : 1.5;
+      ASSERT_EQ(searcher.final_weights().size(), 2u);
+      EXPECT_NEAR(searcher.final_weights()[0], w0 / (w0 + w1), 1e-12) << potential_name(potential) << " seed " << seed;
+      EXPECT_NEAR(searcher.final_weights()[1], w1 / (w0 + w1), 1e-12) << potential_name(potential) << " seed " << seed;
+    }
+  }
 }
 
 TEST(Particles, SnapshotRestoreContinuesIdentically) {
   ParticleSearcher straight(particles(Potential::kAdd, 5), SearchKey{5, 5});
-  FakeExecutor a(71);
+  FakeRollouts a(71);
   ASSERT_TRUE(a.run_to_end(straight).ok());
   ParticleSearcher first(particles(Potential::kAdd, 5), SearchKey{5, 5});
-  FakeExecutor b(71);
+  FakeRollouts b(71);
   auto r = b.run(first.next_generation());
   ASSERT_TRUE(first.on_results(*r).ok());
   ParticleSearcher second(particles(Potential::kAdd, 5), SearchKey{5, 5});

@@ -1,4 +1,4 @@
-// Plain sampling (no search): rollouts from noise through the same executor `evosearch run`
+// Plain sampling (no search): rollouts from noise through the same backend `evosearch run`
 // uses, each sample decoded and scored by every reward of the bundle.
 #pragma once
 
@@ -24,12 +24,6 @@ struct Samples {
   std::vector<std::vector<double>> scores;  // scores[reward][sample]
   int64_t nfe = 0;                          // denoiser calls summed over samples (a CFG pair is one)
 };
-
-// Builds the sampler's schedule for the bundle's model kind.
-StatusOr<Schedule> make_schedule(const proto::BundleManifest& manifest, const SamplerConfig& sampler);
-
-// Sampler settings from the bundle's defaults.
-SamplerConfig default_sampler(const proto::BundleManifest& manifest);
 
 // `count` samples of `prompt`. `progress(done, total)` is called after each batch.
 StatusOr<Samples> generate(Bundle& bundle, const std::string& prompt, int count, const GenerateOptions& options,

@@ -13,22 +13,10 @@
 
 #include "common/status.h"
 #include "evosearch/bundle.pb.h"
+#include "worker/sampler_config.h"
 #include "worker/schedule.h"
 
 namespace evosearch {
-
-struct SamplerConfig {
-  proto::SamplerKind kind = proto::DDIM;
-  int steps = 50;
-  double eta = 1.0;    // DDIM: 0 deterministic, 1 ancestral (what EvoSearch uses)
-  int order = 2;       // DPMPP_SDE: 1 or 2
-  double shift = 1.0;  // FLOW time shift (Wan uses 5)
-};
-
-Status validate_sampler(const SamplerConfig& config, proto::ModelKind model);
-
-// The sampler named on a command line or in a job spec: "ddim", "euler" or "dpmpp-sde".
-StatusOr<proto::SamplerKind> parse_sampler_kind(const std::string& name);
 
 // x0 estimate of the batch `x` at sampler step `step` (0..T-1).
 using DenoiseFn = std::function<at::Tensor(const at::Tensor& x, int64_t step)>;
@@ -65,5 +53,6 @@ RolloutOutput run_sampler(const SamplerConfig& config, const Schedule& schedule,
 // The standard deviation of the fresh noise each transition i -> i+1 injects (size T; zero
 // for deterministic samplers). EvoSearch's intermediate-state mutation uses it (Eq. 8).
 std::vector<double> step_noise_std(const SamplerConfig& config, const Schedule& schedule);
+
 
 }  // namespace evosearch

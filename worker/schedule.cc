@@ -71,4 +71,10 @@ StatusOr<Schedule> make_flow_schedule(const proto::FlowSchedule& raw, int steps,
   return s;
 }
 
+StatusOr<Schedule> make_schedule(const proto::BundleManifest& m, const SamplerConfig& sampler) {
+  RETURN_IF_ERROR(validate_sampler(sampler, m.model_kind()));
+  if (m.model_kind() == proto::FLOW) return make_flow_schedule(m.flow(), sampler.steps, sampler.shift);
+  return make_diffusion_schedule(m.diffusion(), sampler.steps);
+}
+
 }  // namespace evosearch

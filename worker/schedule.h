@@ -7,6 +7,7 @@
 
 #include "common/status.h"
 #include "evosearch/bundle.pb.h"
+#include "worker/sampler_config.h"
 
 namespace evosearch {
 
@@ -25,6 +26,9 @@ StatusOr<Schedule> make_diffusion_schedule(const proto::DiffusionSchedule& spec,
 // Rectified flow: sigma goes linearly from 1 to 0 over T steps, then the time shift
 // sigma' = shift*sigma / (1 + (shift-1)*sigma) is applied; alpha = 1 - sigma.
 StatusOr<Schedule> make_flow_schedule(const proto::FlowSchedule& spec, int steps, double shift);
+
+// The schedule a sampler needs for the bundle's model kind (validates the sampler first).
+StatusOr<Schedule> make_schedule(const proto::BundleManifest& manifest, const SamplerConfig& sampler);
 
 // Applies the manifest's defaults for unset schedule fields.
 proto::DiffusionSchedule with_defaults(proto::DiffusionSchedule spec);

@@ -1,7 +1,8 @@
 // The worker's resident states: latents kept by rollouts, by (prompt, generation, candidate,
 // step), with the model's x0 estimate where one was computed at that state. States stay
 // where they were computed; the coordinator moves ids and fitness values, not latents.
-// Thread-safe: a distributed worker computes on one thread and serves state moves on another.
+// Thread-safe (every member takes mutex_): a distributed worker computes on one thread and serves
+// state moves on another.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,7 @@
 #include <ATen/ATen.h>
 
 #include "evosearch/search.pb.h"
-#include "worker/state_key.h"
+#include "common/state_key.h"
 
 namespace evosearch {
 
@@ -36,7 +37,7 @@ class StateStore {
 
  private:
   mutable std::mutex mutex_;
-  std::map<StateKey, Entry> entries_;
+  std::map<StateKey, Entry> entries_;  // guarded by mutex_
 };
 
 }  // namespace evosearch

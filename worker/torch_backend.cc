@@ -1,96 +1,218 @@
+// TorchBackend's compute side: prompts, rollout batches, decoding and scoring.
 #include "worker/torch_backend.h"
 
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <tuple>
+
+#include "worker/guidance.h"
+#include "worker/keyed_noise.h"
 #include "worker/pixels.h"
 
 namespace evosearch {
 namespace {
 
-// Keeps a tensor alive for as long as a StateBuffer points into it.
-StateBuffer buffer_of(const at::Tensor& contiguous) {
-  StateBuffer b;
-  b.data = contiguous.data_ptr();
-  b.bytes = static_cast<size_t>(contiguous.numel() * contiguous.element_size());
-  b.owner = std::make_shared<at::Tensor>(contiguous);
-  return b;
+class Stopwatch {
+ public:
+  explicit Stopwatch(std::atomic<double>& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~Stopwatch() { total_.store(total_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()); }
+
+ private:
+  std::atomic<double>& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Runs `body` on the compute thread; any exception LibTorch (or anything below it) throws becomes
+// a Status naming `what`, so no error leaves the backend as an exception.
+template <typename Body>
+auto guarded(ThreadOwner& owner, const char* what, Body&& body) -> decltype(body()) {
+  RETURN_IF_ERROR(owner.check());
+  try {
+    return body();
+  } catch (const ModuleCallError& e) {
+    return e.status();
+  } catch (const std::exception& e) {
+    return Internal(std::string(what) + ": LibTorch raised: " + short_torch_error(e));
+  }
 }
 
 }  // namespace
 
-TorchBackend::TorchBackend(Bundle& bundle, ExecutorOptions options, Schedule schedule)
-    : bundle_(bundle), executor_(bundle, options, std::move(schedule)) {}
+TorchBackend::TorchBackend(Bundle& bundle, BackendOptions options, Schedule schedule)
+    : bundle_(bundle),
+      options_(options),
+      schedule_(std::move(schedule)),
+      noise_std_(step_noise_std(options.sampler, schedule_)) {}
 
-Status TorchBackend::add_prompt(uint32_t prompt, const std::string& text, uint64_t key) {
-  return executor_.add_prompt(prompt, text, key);
-}
-
-StatusOr<std::vector<PromptResult>> TorchBackend::run(const std::vector<PromptTask>& tasks) { return executor_.run(tasks); }
-
-void TorchBackend::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
-  executor_.store().release_all_but(prompt, live);
-}
-
-void TorchBackend::release_prompt(uint32_t prompt) { executor_.store().release_prompt(prompt); }
-
-StatusOr<std::vector<proto::StoredState>> TorchBackend::export_states(uint32_t prompt,
-                                                                      const std::vector<proto::StateRef>& refs) {
-  return executor_.export_states(prompt, refs);
-}
-
-Status TorchBackend::import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) {
-  return executor_.import_states(prompt, states);
-}
-
-StatusOr<Image> TorchBackend::decode(uint32_t prompt, const proto::StateRef& ref) {
-  ASSIGN_OR_RETURN(const at::Tensor pixels, executor_.decode_state(prompt, ref));
-  std::vector<Image> images = to_images(pixels);
-  if (images.size() != 1) return Internal("decoding one state gave " + std::to_string(images.size()) + " images");
-  return std::move(images[0]);
-}
-
-StatusOr<std::vector<double>> TorchBackend::score(uint32_t prompt, const proto::StateRef& ref) {
-  return executor_.score_state(prompt, ref);
-}
-
-StatusOr<StateBuffer> TorchBackend::outgoing(uint32_t prompt, const proto::StateRef& ref, bool with_x0, bool device) {
-  const std::optional<StateStore::Entry> entry = executor_.store().find(prompt, ref);
-  if (!entry) {
-    return FailedPrecondition("state move: prompt " + std::to_string(prompt) + " state (generation " +
-                              std::to_string(ref.generation()) + ", candidate " + std::to_string(ref.candidate()) +
-                              ", step " + std::to_string(ref.step()) + ") is not resident here");
-  }
-  if (with_x0 && !entry->x0.defined()) return FailedPrecondition("state move: the state has no x0 estimate to send");
-  c10::InferenceMode guard;
-  at::Tensor flat = with_x0 ? at::cat({entry->state.reshape({-1}), entry->x0.reshape({-1})}) : entry->state.reshape({-1});
-  flat = flat.to(device ? bundle_.device() : at::Device(at::kCPU), at::kFloat).contiguous();
-  return buffer_of(flat);
-}
-
-StateBuffer TorchBackend::incoming(bool with_x0, bool device) {
-  c10::InferenceMode guard;
-  const int64_t n = state_bytes() / 4 * (with_x0 ? 2 : 1);
-  return buffer_of(at::empty({n}, at::TensorOptions().dtype(at::kFloat).device(device ? bundle_.device() : at::Device(at::kCPU))));
-}
-
-Status TorchBackend::store_incoming(uint32_t prompt, const proto::StateRef& ref, bool with_x0, const StateBuffer& buffer) {
-  c10::InferenceMode guard;
-  const at::Tensor flat = *std::static_pointer_cast<at::Tensor>(buffer.owner);
-  const std::vector<int64_t> shape = bundle_.latent_shape();
-  const int64_t n = state_bytes() / 4;
-  if (flat.numel() != n * (with_x0 ? 2 : 1)) return Internal("state move: received buffer has the wrong size");
-  StateStore::Entry entry;
-  const at::Tensor on_device = flat.to(bundle_.device());
-  entry.state = on_device.slice(0, 0, n).reshape(shape).clone();
-  if (with_x0) entry.x0 = on_device.slice(0, n, 2 * n).reshape(shape).clone();
-  executor_.store().put(prompt, ref, std::move(entry));
+Status TorchBackend::check_prompt(uint32_t prompt) const {
+  if (!conditions_.count(prompt)) return InvalidArgument("task for unknown prompt " + std::to_string(prompt));
   return Status::Ok();
 }
 
-int64_t TorchBackend::state_bytes() const {
-  int64_t n = 4;
-  for (int64_t d : bundle_.latent_shape()) n *= d;
-  return n;
+Status TorchBackend::add_prompt(uint32_t prompt, const std::string& text, uint64_t key) {
+  return guarded(compute_thread_, "encoding a prompt", [&]() -> Status {
+    c10::InferenceMode guard;
+    Stopwatch watch(model_seconds_);
+    if (!null_condition_.defined()) {
+      ASSIGN_OR_RETURN(const at::Tensor null_cond, bundle_.encode({bundle_.manifest().null_prompt()}));
+      null_condition_ = null_cond[0];
+    }
+    ASSIGN_OR_RETURN(const at::Tensor cond, bundle_.encode({text}));
+    conditions_[prompt] = cond[0];
+    prompt_keys_[prompt] = key;
+    return Status::Ok();
+  });
 }
 
-std::string TorchBackend::device() const { return bundle_.device().str(); }
+StatusOr<at::Tensor> TorchBackend::start_state(const proto::PromptTask& pt) {
+  const proto::RolloutTask& t = pt.task();
+  const uint64_t pkey = prompt_keys_.at(pt.prompt());
+  if (!t.has_parent()) {
+    return keyed_normal({NoiseKey{options_.seed, pkey, t.generation(), t.candidate(), 0, kInitialNoise}},
+                        bundle_.latent_shape(), bundle_.device())[0];
+  }
+  const std::optional<StateStore::Entry> parent = store_.find(pt.prompt(), t.parent());
+  if (!parent) return FailedPrecondition("parent " + describe_state(pt.prompt(), t.parent()) + " is not resident");
+  if (t.mutation() == proto::MUTATION_NONE) return parent->state;
+  const at::Tensor eps = keyed_normal({NoiseKey{options_.seed, pkey, t.generation(), t.candidate(), 0, kMutationNoise}},
+                                      bundle_.latent_shape(), bundle_.device())[0];
+  if (t.mutation() == proto::MUTATION_INTERPOLATE) {  // Eq. 7
+    return std::sqrt(1.0 - t.beta() * t.beta()) * parent->state + t.beta() * eps;
+  }
+  return parent->state + noise_std_[t.start_step()] * eps;  // Eq. 8: the sampler's own noise std at s
+}
+
+StatusOr<std::vector<proto::PromptResult>> TorchBackend::run(const std::vector<proto::PromptTask>& tasks) {
+  return guarded(compute_thread_, "running a rollout batch", [&]() -> StatusOr<std::vector<proto::PromptResult>> {
+    // Tasks that share a step range and scoring run together, whatever prompt they serve.
+    std::map<std::tuple<int, int, int>, std::vector<size_t>> groups;
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      const proto::RolloutTask& t = tasks[i].task();
+      RETURN_IF_ERROR(check_prompt(tasks[i].prompt()));
+      groups[{t.start_step(), t.end_step(), static_cast<int>(t.score())}].push_back(i);
+    }
+    std::vector<proto::PromptResult> results(tasks.size());
+    const size_t batch_size = static_cast<size_t>(options_.batch_size);
+    for (const auto& [range, members] : groups) {
+      for (size_t begin = 0; begin < members.size(); begin += batch_size) {
+        const size_t end = std::min(members.size(), begin + batch_size);
+        std::vector<const proto::PromptTask*> batch;
+        for (size_t i = begin; i < end; ++i) batch.push_back(&tasks[members[i]]);
+        ASSIGN_OR_RETURN(std::vector<proto::PromptResult> out, run_batch(batch));
+        for (size_t i = begin; i < end; ++i) results[members[i]] = std::move(out[i - begin]);
+      }
+    }
+    return results;
+  });
+}
+
+StatusOr<std::vector<proto::PromptResult>> TorchBackend::run_batch(const std::vector<const proto::PromptTask*>& batch) {
+  c10::InferenceMode guard;
+  const proto::RolloutTask& first = batch[0]->task();
+  std::vector<at::Tensor> starts, conds, cached_x0;
+  std::vector<NoiseKey> keys;
+  std::set<int64_t> keep;
+  bool all_cached = true;
+  for (const proto::PromptTask* pt : batch) {
+    const proto::RolloutTask& t = pt->task();
+    ASSIGN_OR_RETURN(at::Tensor x, start_state(*pt));
+    starts.push_back(x);
+    conds.push_back(conditions_.at(pt->prompt()));
+    keys.push_back(NoiseKey{options_.seed, prompt_keys_.at(pt->prompt()), t.generation(), t.candidate(), 0, 0});
+    keep.insert(t.keep_steps().begin(), t.keep_steps().end());
+    // A particle that moves on unmutated reuses the x0 estimate scored at its state (no extra call).
+    const std::optional<StateStore::Entry> parent = t.has_parent() ? store_.find(pt->prompt(), t.parent()) : std::nullopt;
+    all_cached = all_cached && parent && parent->x0.defined() && t.mutation() == proto::MUTATION_NONE;
+    if (all_cached) cached_x0.push_back(parent->x0);
+  }
+  const at::Tensor cond = at::stack(conds);
+  RolloutRange range;
+  range.start = first.start_step();
+  range.end = first.end_step();
+  range.keep.assign(keep.begin(), keep.end());
+  if (all_cached) range.start_x0 = at::stack(cached_x0);
+  const DenoiseFn model = guided_denoiser(bundle_, schedule_, cond, null_condition_, options_.guidance_scale);
+  const DenoiseFn timed = [this, &model](const at::Tensor& x, int64_t step) {
+    Stopwatch watch(model_seconds_);
+    model_calls_.fetch_add(1);
+    return model(x, step);
+  };
+  RolloutOutput rollout = run_sampler(options_.sampler, schedule_, at::stack(starts), timed,
+                                      keyed_step_noise(keys, bundle_.latent_shape(), bundle_.device()), range);
+  at::Tensor x0_at_end;
+  if (first.score() == proto::SCORE_X0_PREDICTION) {
+    x0_at_end = timed(rollout.x, range.end);
+    ++rollout.model_calls;
+  }
+  const at::Tensor scored = x0_at_end.defined() ? x0_at_end : rollout.x;
+  at::Tensor fitness;
+  {
+    Stopwatch watch(model_seconds_);
+    ASSIGN_OR_RETURN(const at::Tensor pixels, bundle_.decode(scored));
+    ASSIGN_OR_RETURN(fitness, bundle_.score(bundle_.guidance_reward(), pixels, cond));
+  }
+  fitness = fitness.to(at::kCPU, at::kDouble);
+  std::vector<proto::PromptResult> out;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const proto::RolloutTask& t = batch[b]->task();
+    const std::set<int> wanted(t.keep_steps().begin(), t.keep_steps().end());
+    for (const auto& [step, states] : rollout.kept) {
+      if (!wanted.count(static_cast<int>(step))) continue;
+      StateStore::Entry entry{states[b].clone(), at::Tensor()};
+      if (step == range.end && x0_at_end.defined()) entry.x0 = x0_at_end[b].clone();
+      store_.put(batch[b]->prompt(), state_ref(t.generation(), t.candidate(), static_cast<int>(step)), std::move(entry));
+    }
+    proto::PromptResult r;
+    r.set_prompt(batch[b]->prompt());
+    proto::RolloutResult* result = r.mutable_result();
+    result->set_generation(t.generation());
+    result->set_candidate(t.candidate());
+    result->set_fitness(fitness[b].item<double>());
+    result->add_scores(result->fitness());
+    result->set_nfe(rollout.model_calls);
+    result->set_decode_calls(1);
+    result->set_reward_calls(1);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+StatusOr<at::Tensor> TorchBackend::decode_pixels(uint32_t prompt, const proto::StateRef& ref) {
+  return guarded(compute_thread_, "decoding a state", [&]() -> StatusOr<at::Tensor> {
+    const std::optional<StateStore::Entry> entry = store_.find(prompt, ref);
+    if (!entry) return NotFound(describe_state(prompt, ref) + " is not resident");
+    c10::InferenceMode guard;
+    Stopwatch watch(model_seconds_);
+    ASSIGN_OR_RETURN(const at::Tensor pixels, bundle_.decode(entry->state.unsqueeze(0)));
+    return pixels.to(at::kCPU);
+  });
+}
+
+StatusOr<Image> TorchBackend::decode(uint32_t prompt, const proto::StateRef& ref) {
+  return guarded(compute_thread_, "decoding a state", [&]() -> StatusOr<Image> {
+    ASSIGN_OR_RETURN(const at::Tensor pixels, decode_pixels(prompt, ref));
+    std::vector<Image> images = to_images(pixels);
+    if (images.size() != 1) return Internal("decoding one state gave " + std::to_string(images.size()) + " images");
+    return std::move(images[0]);
+  });
+}
+
+StatusOr<std::vector<double>> TorchBackend::score(uint32_t prompt, const proto::StateRef& ref) {
+  ASSIGN_OR_RETURN(const at::Tensor pixels, decode_pixels(prompt, ref));
+  return guarded(compute_thread_, "scoring a state", [&]() -> StatusOr<std::vector<double>> {
+    RETURN_IF_ERROR(check_prompt(prompt));
+    c10::InferenceMode guard;
+    const at::Tensor on_device = pixels.to(bundle_.device());
+    const at::Tensor cond = conditions_.at(prompt).unsqueeze(0);
+    Stopwatch watch(model_seconds_);
+    std::vector<double> scores;
+    for (int r = 0; r < bundle_.reward_count(); ++r) {
+      ASSIGN_OR_RETURN(const at::Tensor s, bundle_.score(r, on_device, cond));
+      scores.push_back(s.item<double>());
+    }
+    return scores;
+  });
+}
 
 }  // namespace evosearch

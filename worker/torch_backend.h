@@ -1,38 +1,76 @@
-// The real Backend: a RolloutExecutor on a model bundle (CPU or CUDA).
+// The real Backend: rollouts on a model bundle's tensors, on CPU or CUDA. It batches tasks of
+// many prompts that share a step range, draws their noise by key, applies mutations, keeps the
+// states they ask for in a resident store, and scores results with the guidance reward.
 #pragma once
 
-#include <memory>
+#include <atomic>
+#include <map>
+#include <string>
+#include <vector>
 
+#include "common/thread_owner.h"
 #include "worker/backend.h"
-#include "worker/rollout_executor.h"
+#include "worker/bundle.h"
+#include "worker/samplers.h"
+#include "worker/state_store.h"
 
 namespace evosearch {
 
-class TorchBackend : public Backend {
- public:
-  TorchBackend(Bundle& bundle, ExecutorOptions options, Schedule schedule);
+struct BackendOptions {
+  SamplerConfig sampler;
+  double guidance_scale = 1.0;
+  int batch_size = 16;  // candidates per denoiser call, across prompts
+  uint64_t seed = 0;    // the job seed: keys every noise draw
+};
 
+class TorchBackend final : public Backend {
+ public:
+  TorchBackend(Bundle& bundle, BackendOptions options, Schedule schedule);
+
+  // RolloutCompute (one thread). LibTorch exceptions of any kind come back as a Status.
   Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override;
-  StatusOr<std::vector<PromptResult>> run(const std::vector<PromptTask>& tasks) override;
+  StatusOr<std::vector<proto::PromptResult>> run(const std::vector<proto::PromptTask>& tasks) override;
+  StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override;
+  StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
+  // Pixels [1, *pixel_shape] on the CPU of a resident state (compute thread).
+  StatusOr<at::Tensor> decode_pixels(uint32_t prompt, const proto::StateRef& ref);
+
+  // ResidentStates (any thread).
   void release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override;
   void release_prompt(uint32_t prompt) override;
   StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
   Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) override;
-  StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override;
-  StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<StateBuffer> outgoing(uint32_t prompt, const proto::StateRef& ref, bool with_x0, bool device) override;
-  StateBuffer incoming(bool with_x0, bool device) override;
+  StatusOr<StateBuffer> incoming(bool with_x0, bool device) override;
   Status store_incoming(uint32_t prompt, const proto::StateRef& ref, bool with_x0, const StateBuffer& buffer) override;
-  int64_t state_bytes() const override;
-  std::string device() const override;
-  double model_seconds() const override { return executor_.model_seconds(); }
-  int64_t steps_done() const override { return executor_.model_calls(); }
 
-  RolloutExecutor& executor() { return executor_; }
+  int64_t state_bytes() const override;
+  std::string device() const override { return bundle_.device().str(); }
+  double model_seconds() const override { return model_seconds_.load(); }
+  int64_t steps_done() const override { return model_calls_.load(); }
+
+  const Schedule& schedule() const { return schedule_; }
+  size_t resident_states() const { return store_.size(); }
 
  private:
+  StatusOr<std::vector<proto::PromptResult>> run_batch(const std::vector<const proto::PromptTask*>& batch);
+  StatusOr<at::Tensor> start_state(const proto::PromptTask& t);
+  Status check_prompt(uint32_t prompt) const;
+
+  // Set at construction, then read-only (any thread).
   Bundle& bundle_;
-  RolloutExecutor executor_;
+  const BackendOptions options_;
+  const Schedule schedule_;
+  const std::vector<double> noise_std_;
+  // Compute thread only (guarded by compute_thread_'s check in every RolloutCompute method).
+  ThreadOwner compute_thread_{"TorchBackend's compute side (add_prompt, run, decode, score)"};
+  at::Tensor null_condition_;
+  std::map<uint32_t, at::Tensor> conditions_;
+  std::map<uint32_t, uint64_t> prompt_keys_;
+  // Any thread: the store locks itself; the counters are written by the compute thread only.
+  StateStore store_;
+  std::atomic<double> model_seconds_{0};
+  std::atomic<int64_t> model_calls_{0};
 };
 
 }  // namespace evosearch

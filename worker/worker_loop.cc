@@ -3,13 +3,10 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
 
 #include "common/logging.h"
 #include "evosearch/cluster.pb.h"
+#include "worker/compute_thread.h"
 
 namespace evosearch {
 namespace {
@@ -22,126 +19,21 @@ std::string host_name() {
   return name;
 }
 
-proto::WorkerReport error_report(const Status& s) {
-  proto::WorkerReport r;
-  r.mutable_error()->set_message(s.to_string());
-  return r;
-}
-
-// The computing thread: runs queued commands in order and leaves reports in an outbox.
-class Computer {
- public:
-  explicit Computer(Backend& backend) : backend_(backend), thread_([this] { loop(); }) {}
-  ~Computer() { stop(); }
-
-  void push(proto::WorkerCommand command) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_back(std::move(command));
-    }
-    wake_.notify_one();
-  }
-  // Lets the queue drain, then ends the thread.
-  void stop() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
-  std::vector<proto::WorkerReport> take_reports() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<proto::WorkerReport> out;
-    out.swap(outbox_);
-    return out;
-  }
-
- private:
-  void loop() {
-    for (;;) {
-      proto::WorkerCommand command;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        command = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      std::optional<proto::WorkerReport> report = execute(command);
-      if (report) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        outbox_.push_back(std::move(*report));
-      }
-    }
-  }
-
-  std::optional<proto::WorkerReport> execute(const proto::WorkerCommand& command) {
-    proto::WorkerReport r;
-    if (command.has_add_prompt()) {
-      const auto& p = command.add_prompt();
-      const Status s = backend_.add_prompt(p.prompt(), p.text(), p.key());
-      if (!s.ok()) return error_report(s.with_context("prompt " + std::to_string(p.prompt())));
-      return std::nullopt;
-    }
-    if (command.has_run()) {
-      std::vector<PromptTask> tasks;
-      for (const auto& t : command.run().tasks()) tasks.push_back(PromptTask{t.prompt(), t.task()});
-      auto results = backend_.run(tasks);
-      if (!results.ok()) return error_report(results.status());
-      proto::BatchDone* done = r.mutable_done();
-      done->set_batch(command.run().batch());
-      for (const PromptResult& pr : *results) {
-        proto::PromptResultMessage* m = done->add_results();
-        m->set_prompt(pr.prompt);
-        *m->mutable_result() = pr.result;
-      }
-      return r;
-    }
-    if (command.has_sample()) {
-      const auto& q = command.sample();
-      proto::SampleReply* reply = r.mutable_sample();
-      reply->set_request(q.request());
-      if (q.score()) {
-        auto scores = backend_.score(q.prompt(), q.ref());
-        if (!scores.ok()) return error_report(scores.status());
-        for (double v : *scores) reply->add_scores(v);
-      }
-      if (q.decode()) {
-        auto image = backend_.decode(q.prompt(), q.ref());
-        if (!image.ok()) return error_report(image.status());
-        reply->set_width(image->width);
-        reply->set_height(image->height);
-        reply->set_channels(image->channels);
-        reply->set_pixels(std::string(image->pixels.begin(), image->pixels.end()));
-      }
-      return r;
-    }
-    return error_report(Internal("unexpected command on the computing thread"));
-  }
-
-  Backend& backend_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<proto::WorkerCommand> queue_;
-  std::vector<proto::WorkerReport> outbox_;
-  bool stopping_ = false;
-  std::thread thread_;  // last: starts after the members above exist
-};
-
+// One round of state moves: buffers for every send and receive, the plane moves them, received
+// buffers become resident states.
 Status exchange(const proto::Exchange& x, DataPlane& plane, Backend& backend) {
   const bool device = plane.device_buffers();
-  std::vector<StateBuffer> keep;
+  std::vector<StateBuffer> outgoing, incoming;
   std::vector<Transfer> sends, receives;
   for (const proto::StateMove& m : x.sends()) {
     ASSIGN_OR_RETURN(StateBuffer b, backend.outgoing(m.prompt(), m.ref(), m.with_x0(), device));
-    sends.push_back(Transfer{m.peer(), b.data, b.bytes});
-    keep.push_back(std::move(b));
+    sends.push_back(Transfer{m.peer(), b.data, b.bytes, b.ready_stream, b.owner});
+    outgoing.push_back(std::move(b));
   }
-  std::vector<StateBuffer> incoming;
   for (const proto::StateMove& m : x.receives()) {
-    incoming.push_back(backend.incoming(m.with_x0(), device));
-    receives.push_back(Transfer{m.peer(), incoming.back().data, incoming.back().bytes});
+    ASSIGN_OR_RETURN(StateBuffer b, backend.incoming(m.with_x0(), device));
+    receives.push_back(Transfer{m.peer(), b.data, b.bytes, nullptr, b.owner});
+    incoming.push_back(std::move(b));
   }
   RETURN_IF_ERROR(plane.exchange(sends, receives));
   for (int i = 0; i < x.receives_size(); ++i) {
@@ -166,7 +58,7 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
   RETURN_IF_ERROR(report(hello));
   spdlog::info("worker ready: pid {} on {}, device {}, data plane {}", ::getpid(), host_name(), backend.device(), plane.name());
 
-  Computer computer(backend);
+  ComputeThread computer(backend);
   Status failure;
   auto fail = [&](const Status& s) {
     if (failure.ok()) failure = s;
@@ -176,18 +68,17 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
   Backoff backoff;
   auto last_heartbeat = Clock::now();
   for (;;) {
-    for (proto::WorkerReport& r : computer.take_reports()) {
+    for (proto::WorkerReport& r : computer.take_reports()) {  // 2a
       if (r.has_error() && failure.ok()) failure = Internal(r.error().message());
       RETURN_IF_ERROR(report(std::move(r)));
     }
-    // Heartbeats go out on time even while commands keep arriving.
-    if (std::chrono::duration<double>(Clock::now() - last_heartbeat).count() >= options.heartbeat_seconds) {
+    if (std::chrono::duration<double>(Clock::now() - last_heartbeat).count() >= options.heartbeat_seconds) {  // 2b
       proto::WorkerReport beat;
       beat.mutable_heartbeat()->set_steps(backend.steps_done());
       RETURN_IF_ERROR(report(beat));
       last_heartbeat = Clock::now();
     }
-    ASSIGN_OR_RETURN(std::optional<Envelope> message, channel.try_receive(kCommandTag));
+    ASSIGN_OR_RETURN(std::optional<Envelope> message, channel.try_receive(kCommandTag));  // 2c
     if (!message) {
       backoff.idle();
       continue;
@@ -199,10 +90,10 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
       continue;
     }
     switch (command.command_case()) {
-      case proto::WorkerCommand::kShutdown:
+      case proto::WorkerCommand::kShutdown:  // 3
         computer.stop();
         for (proto::WorkerReport& r : computer.take_reports()) RETURN_IF_ERROR(report(std::move(r)));
-        RETURN_IF_ERROR(channel.flush());
+        RETURN_IF_ERROR(channel.flush(60));
         return failure;
       case proto::WorkerCommand::kExchange: {
         const Status s = exchange(command.exchange(), plane, backend);

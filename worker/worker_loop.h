@@ -1,7 +1,21 @@
-// A worker rank of a distributed job: answers the coordinator's commands on a Backend. Two
-// threads: this one talks MPI (commands, state moves over the data plane, checkpoint exports,
-// heartbeats), a second one computes (prompt encoding, rollout batches, final samples), so a
-// worker serves state moves and heartbeats while it computes.
+// A worker rank of a distributed job: the worker's end of the control-plane protocol
+// (proto/cluster.proto), on a Backend. The coordinator's end is coordinator/distributed_executor.h.
+//
+// The protocol, as a worker runs it:
+//   1. Send Hello (pid, host, device, bytes of one state).
+//   2. Until Shutdown, on this (the communication) thread, repeatedly:
+//      a. send on the reports the compute thread has finished (BatchDone, SampleReply, errors);
+//      b. send a Heartbeat every heartbeat_seconds, carrying the denoiser step count, so the
+//         coordinator can tell a stuck computation from a slow one;
+//      c. take one command. AddPrompt, Run and Sample need the model: they go to the compute
+//         thread's queue and run in order. Exchange (state moves over the data plane, rounds in
+//         the coordinator's order), Release, ExportStates and ImportStates touch only resident
+//         states: they run here at once, so state moves and heartbeats never wait for a batch.
+//   3. On Shutdown: let the compute queue drain, send its last reports, flush, return.
+// An error in any command is reported to the coordinator (which stops the job) and returned.
+//
+// Threads: this thread uses the backend's ResidentStates side and its counters; the compute
+// thread (worker/compute_thread.h) alone uses its RolloutCompute side.
 #pragma once
 
 #include "cluster/data_plane.h"
@@ -12,12 +26,11 @@
 namespace evosearch {
 
 struct WorkerLoopOptions {
-  int coordinator = 0;
+  int coordinator = 0;  // the coordinator's world rank
   double heartbeat_seconds = 1.0;
 };
 
-// Runs until the coordinator says shutdown. An error in a command is reported to the
-// coordinator (which stops the job) and returned.
+// Runs until the coordinator says shutdown.
 Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, const WorkerLoopOptions& options);
 
 }  // namespace evosearch

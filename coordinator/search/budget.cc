@@ -1,4 +1,4 @@
-#include "coordinator/budget.h"
+#include "coordinator/search/budget.h"
 
 #include <algorithm>
 

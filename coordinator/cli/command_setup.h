@@ -6,7 +6,7 @@
 
 #include "common/status.h"
 #include "common/logging.h"
-#include "coordinator/commands.h"
+#include "coordinator/cli/commands.h"
 #include "worker/bundle.h"
 
 namespace evosearch {

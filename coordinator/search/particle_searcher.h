@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "coordinator/searcher.h"
+#include "coordinator/search/searcher.h"
 
 namespace evosearch {
 

@@ -1,4 +1,4 @@
-#include "coordinator/selection.h"
+#include "coordinator/search/selection.h"
 
 #include <algorithm>
 #include <cmath>

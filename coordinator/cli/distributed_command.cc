@@ -6,8 +6,8 @@
 
 #include "cluster/launch.h"
 #include "cluster/signals.h"
-#include "coordinator/command_setup.h"
-#include "coordinator/commands.h"
+#include "coordinator/cli/command_setup.h"
+#include "coordinator/cli/commands.h"
 #include "coordinator/job_setup.h"
 #include "coordinator/job_spec.h"
 #include "worker/manifest.h"
@@ -70,7 +70,9 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
     return fail(s);
   }
   std::string why;
-  auto plane = open_data_plane(options.data_plane, computes ? backend->device() : "", why);
+  DataPlaneOptions plane_options;
+  plane_options.timeout_seconds = options.worker_timeout;
+  auto plane = open_data_plane(*session, options.data_plane, computes ? backend->device() : "", why, plane_options);
   if (!plane.ok()) abort_job(*session, plane.status(), *spec);
   // Workers ignore SIGTERM/SIGUSR1 (noted, not acted on): the coordinator gets them too, finishes
   // the generations in flight, checkpoints, and then tells the workers to stop.
@@ -79,7 +81,7 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   loop.heartbeat_seconds = std::min(1.0, options.worker_timeout / 4);
 
   if (rank != 0) {
-    MpiChannel channel;
+    MpiChannel channel(*session);
     const Status s = serve_worker(channel, **plane, *backend, loop);
     if (!s.ok()) return fail(s);
     return 0;
@@ -99,11 +101,11 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   std::thread local_worker;
   if (options.coordinator_computes) {
     local_worker = std::thread([&] {
-      MpiChannel channel;
+      MpiChannel channel(*session);
       local_status = serve_worker(channel, **plane, *backend, loop);
     });
   }
-  MpiChannel channel;
+  MpiChannel channel(*session);
   DistributedOptions distributed;
   distributed.workers = workers;
   distributed.batch_size = spec->batch_size();

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <numeric>
 
-#include "coordinator/command_setup.h"
+#include "coordinator/cli/command_setup.h"
 #include "jobs/image_io.h"
 #include "worker/generate.h"
 #include "worker/pixels.h"

@@ -1,4 +1,4 @@
-#include "coordinator/command_setup.h"
+#include "coordinator/cli/command_setup.h"
 
 #include <iostream>
 

@@ -8,13 +8,13 @@
 #include <tuple>
 #include <vector>
 
-#include "coordinator/searcher.h"
+#include "coordinator/search/searcher.h"
 
 namespace evosearch::testing_support {
 
-class FakeExecutor {
+class FakeRollouts {
  public:
-  explicit FakeExecutor(uint64_t seed, double target = 3.0) : seed_(seed), target_(target) {}
+  explicit FakeRollouts(uint64_t seed, double target = 3.0) : seed_(seed), target_(target) {}
 
   // Runs one generation; fails the test (returns an error) on a task that names a missing state.
   StatusOr<std::vector<proto::RolloutResult>> run(const std::vector<proto::RolloutTask>& tasks);

@@ -1,4 +1,4 @@
-#include "coordinator/best_of_n_searcher.h"
+#include "coordinator/search/best_of_n_searcher.h"
 
 namespace evosearch {
 

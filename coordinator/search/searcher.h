@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/keyed_rng.h"
+#include "common/state_key.h"
 #include "common/status.h"
 #include "evosearch/search.pb.h"
 
@@ -54,7 +55,5 @@ void consider_best(proto::BestSample& best, const proto::RolloutResult& result, 
 // decisions (archive order, ties) must not depend on that.
 StatusOr<std::vector<proto::RolloutResult>> match_results(const std::vector<proto::RolloutTask>& tasks,
                                                           const std::vector<proto::RolloutResult>& results);
-
-proto::StateRef state_ref(uint32_t generation, uint32_t candidate, int step);
 
 }  // namespace evosearch

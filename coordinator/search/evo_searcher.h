@@ -1,4 +1,4 @@
-// EvoSearch (arXiv 2505.17618) as a pure state machine; see ../shared/DESIGN.md.
+// EvoSearch (arXiv 2505.17618) as a pure state machine; the algorithm and its formulas are in README.md.
 //
 // Generation 0 rolls out k_init noises from step 0. Generation g = 1..n works at step s_g:
 // its pool is every archived state at s_g from every earlier rollout, each carrying its
@@ -11,7 +11,7 @@
 
 #include <vector>
 
-#include "coordinator/searcher.h"
+#include "coordinator/search/searcher.h"
 
 namespace evosearch {
 

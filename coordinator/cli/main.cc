@@ -1,7 +1,7 @@
 // evosearch: test-time evolutionary search over diffusion and flow models.
 #include <CLI/CLI.hpp>
 
-#include "coordinator/commands.h"
+#include "coordinator/cli/commands.h"
 
 int main(int argc, char** argv) {
   using namespace evosearch;

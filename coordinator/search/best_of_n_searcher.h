@@ -1,7 +1,7 @@
 // Best-of-N: N independent rollouts from noise, keep the best. N = 1 is "no search".
 #pragma once
 
-#include "coordinator/searcher.h"
+#include "coordinator/search/searcher.h"
 
 namespace evosearch {
 

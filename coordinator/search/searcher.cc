@@ -1,4 +1,4 @@
-#include "coordinator/searcher.h"
+#include "coordinator/search/searcher.h"
 
 #include <algorithm>
 #include <set>
@@ -41,14 +41,6 @@ StatusOr<std::vector<proto::RolloutResult>> match_results(const std::vector<prot
     return std::make_pair(a.generation(), a.candidate()) < std::make_pair(b.generation(), b.candidate());
   });
   return ordered;
-}
-
-proto::StateRef state_ref(uint32_t generation, uint32_t candidate, int step) {
-  proto::StateRef ref;
-  ref.set_generation(generation);
-  ref.set_candidate(candidate);
-  ref.set_step(static_cast<uint32_t>(step));
-  return ref;
 }
 
 }  // namespace evosearch

@@ -1,17 +1,17 @@
-#include "fake_executor.h"
+#include "fake_rollouts.h"
 
 #include <cmath>
 #include <set>
 
 namespace evosearch::testing_support {
 
-double FakeExecutor::draw(uint32_t generation, uint32_t candidate, uint32_t step, uint32_t stream) const {
+double FakeRollouts::draw(uint32_t generation, uint32_t candidate, uint32_t step, uint32_t stream) const {
   float v = 0;
   fill_standard_normal(NoiseKey{seed_, 0, generation, candidate, step, stream}, &v, 1);
   return v;
 }
 
-StatusOr<std::vector<proto::RolloutResult>> FakeExecutor::run(const std::vector<proto::RolloutTask>& tasks) {
+StatusOr<std::vector<proto::RolloutResult>> FakeRollouts::run(const std::vector<proto::RolloutTask>& tasks) {
   std::vector<proto::RolloutResult> results;
   for (const proto::RolloutTask& t : tasks) {
     double x;
@@ -45,13 +45,13 @@ StatusOr<std::vector<proto::RolloutResult>> FakeExecutor::run(const std::vector<
   return results;
 }
 
-void FakeExecutor::release_all_but(const std::vector<proto::StateRef>& live) {
+void FakeRollouts::release_all_but(const std::vector<proto::StateRef>& live) {
   std::set<Key> keep;
   for (const auto& r : live) keep.insert(key(r));
   for (auto it = states_.begin(); it != states_.end();) it = keep.count(it->first) ? std::next(it) : states_.erase(it);
 }
 
-StatusOr<std::vector<proto::RolloutResult>> FakeExecutor::run_to_end(Searcher& searcher) {
+StatusOr<std::vector<proto::RolloutResult>> FakeRollouts::run_to_end(Searcher& searcher) {
   std::vector<proto::RolloutResult> all;
   while (!searcher.done()) {
     ASSIGN_OR_RETURN(std::vector<proto::RolloutResult> results, run(searcher.next_generation()));

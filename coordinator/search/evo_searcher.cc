@@ -1,8 +1,8 @@
-#include "coordinator/evo_searcher.h"
+#include "coordinator/search/evo_searcher.h"
 
 #include <string>
 
-#include "coordinator/selection.h"
+#include "coordinator/search/selection.h"
 
 namespace evosearch {
 

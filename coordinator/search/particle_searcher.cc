@@ -1,10 +1,10 @@
-#include "coordinator/particle_searcher.h"
+#include "coordinator/search/particle_searcher.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "coordinator/selection.h"
+#include "coordinator/search/selection.h"
 
 namespace evosearch {
 

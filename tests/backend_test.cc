@@ -1,12 +1,15 @@
-// Searchers driving the real executor on a tiny TorchScript bundle: batching does not change
-// any decision or score, NFE is exact, and states are freed when no longer needed.
+// Searchers driving the real backend on a tiny TorchScript bundle: batching does not change any
+// decision or score, NFE is exact, states are freed when no longer needed, and the compute side
+// belongs to one thread.
+#include <thread>
+
 #include <gtest/gtest.h>
 
-#include "coordinator/evo_searcher.h"
-#include "coordinator/particle_searcher.h"
+#include "coordinator/search/evo_searcher.h"
+#include "coordinator/search/particle_searcher.h"
 #include "tiny_bundle.h"
 #include "worker/generate.h"
-#include "worker/rollout_executor.h"
+#include "worker/torch_backend.h"
 
 namespace evosearch {
 namespace {
@@ -21,39 +24,43 @@ struct Run {
 StatusOr<Run> search(Searcher& a, Searcher& b, int batch_size) {
   const std::string dir = testing_support::TinyBundle().write(testing_support::fresh_dir("executor"));
   ASSIGN_OR_RETURN(std::unique_ptr<Bundle> bundle, Bundle::open(dir, at::kCPU));
-  ExecutorOptions options;
+  BackendOptions options;
   options.sampler = default_sampler(bundle->manifest());
   options.sampler.steps = 20;
   options.guidance_scale = 2.0;
   options.batch_size = batch_size;
   options.seed = 99;
   ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle->manifest(), options.sampler));
-  RolloutExecutor executor(*bundle, options, schedule);
-  RETURN_IF_ERROR(executor.add_prompt(0, "a bag", prompt_key("a bag")));
-  RETURN_IF_ERROR(executor.add_prompt(1, "a dark coat", prompt_key("a dark coat")));
+  TorchBackend backend(*bundle, options, schedule);
+  RETURN_IF_ERROR(backend.add_prompt(0, "a bag", prompt_key("a bag")));
+  RETURN_IF_ERROR(backend.add_prompt(1, "a dark coat", prompt_key("a dark coat")));
   Run run;
   std::vector<Searcher*> searchers{&a, &b};
   while (!a.done() || !b.done()) {
-    std::vector<PromptTask> tasks;
+    std::vector<proto::PromptTask> tasks;
     for (uint32_t p = 0; p < 2; ++p) {
       if (searchers[p]->done()) continue;
-      for (auto& t : searchers[p]->next_generation()) tasks.push_back(PromptTask{p, t});
+      for (auto& t : searchers[p]->next_generation()) {
+        proto::PromptTask& task = tasks.emplace_back();
+        task.set_prompt(p);
+        *task.mutable_task() = t;
+      }
     }
-    ASSIGN_OR_RETURN(std::vector<PromptResult> results, executor.run(tasks));
+    ASSIGN_OR_RETURN(std::vector<proto::PromptResult> results, backend.run(tasks));
     std::vector<std::vector<proto::RolloutResult>> per_prompt(2);
     for (const auto& r : results) {
-      per_prompt[r.prompt].push_back(r.result);
-      run.fitness.push_back(r.result.fitness());
+      per_prompt[r.prompt()].push_back(r.result());
+      run.fitness.push_back(r.result().fitness());
     }
     for (uint32_t p = 0; p < 2; ++p) {
       if (per_prompt[p].empty()) continue;
       RETURN_IF_ERROR(searchers[p]->on_results(per_prompt[p]));
-      executor.store().release_all_but(p, searchers[p]->live_states());
+      backend.release_all_but(p, searchers[p]->live_states());
     }
   }
   run.best = a.best();
   run.accounting = a.accounting();
-  run.resident_after = executor.store().size();
+  run.resident_after = backend.resident_states();
   return run;
 }
 
@@ -66,7 +73,7 @@ EvoSearchConfig small_schedule() {
   return c;
 }
 
-TEST(Executor, EvoSearchResultsDoNotDependOnBatching) {
+TEST(Backend, EvoSearchResultsDoNotDependOnBatching) {
   EvoSearcher a1(small_schedule(), {1, 10}), b1(small_schedule(), {1, 11});
   EvoSearcher a2(small_schedule(), {1, 10}), b2(small_schedule(), {1, 11});
   auto one = search(a1, b1, 1);
@@ -81,7 +88,7 @@ TEST(Executor, EvoSearchResultsDoNotDependOnBatching) {
   EXPECT_EQ(one->resident_after, 2u);  // each prompt keeps only its answer
 }
 
-TEST(Executor, ParticlesReuseTheScoredX0AndCostKTimesT) {
+TEST(Backend, ParticlesReuseTheScoredX0AndCostKTimesT) {
   ParticleConfig c;
   c.steps = 20;
   c.particles = 5;
@@ -91,6 +98,25 @@ TEST(Executor, ParticlesReuseTheScoredX0AndCostKTimesT) {
   ASSERT_TRUE(run.ok()) << run.status().to_string();
   EXPECT_EQ(run->accounting.nfe(), 5 * 20);
   EXPECT_TRUE(run->best.found());
+}
+
+TEST(Backend, TheComputeSideBelongsToTheThreadThatUsedItFirst) {
+  const std::string dir = testing_support::TinyBundle().write(testing_support::fresh_dir("backend-thread"));
+  auto bundle = Bundle::open(dir, at::kCPU);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
+  BackendOptions options;
+  options.sampler = default_sampler((*bundle)->manifest());
+  auto schedule = make_schedule((*bundle)->manifest(), options.sampler);
+  ASSERT_TRUE(schedule.ok());
+  TorchBackend backend(**bundle, options, *schedule);
+  ASSERT_TRUE(backend.add_prompt(0, "a bag", 1).ok());
+  Status from_other_thread;
+  std::thread([&] { from_other_thread = backend.add_prompt(1, "a coat", 2); }).join();
+  EXPECT_EQ(from_other_thread.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(from_other_thread.message().find("second thread"), std::string::npos) << from_other_thread.message();
+  // The resident-state side is for any thread.
+  std::thread([&] { backend.release_prompt(0); }).join();
+  EXPECT_TRUE(backend.add_prompt(1, "a coat", 2).ok());
 }
 
 }  // namespace

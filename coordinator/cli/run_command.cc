@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cluster/launch.h"
-#include "coordinator/command_setup.h"
+#include "coordinator/cli/command_setup.h"
 #include "coordinator/job_setup.h"
 #include "coordinator/job_spec.h"
 

@@ -1,7 +1,7 @@
 // `evosearch check`: load a bundle, dry-run it, describe it.
 #include <iostream>
 
-#include "coordinator/command_setup.h"
+#include "coordinator/cli/command_setup.h"
 #include "worker/generate.h"
 
 namespace evosearch {

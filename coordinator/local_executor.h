@@ -1,0 +1,55 @@
+// The embedded default: the job's rollouts run in this process, on the job loop's thread, on one
+// Backend. wait() runs everything submitted since the last wait() as one call, so tasks of
+// different prompts that share a step range are batched together.
+#pragma once
+
+#include <vector>
+
+#include "coordinator/executor.h"
+#include "worker/backend.h"
+
+namespace evosearch {
+
+class LocalExecutor final : public Executor {
+ public:
+  explicit LocalExecutor(Backend& backend) : backend_(backend) {}
+
+  Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override {
+    return backend_.add_prompt(prompt, text, key);
+  }
+  Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) override {
+    return backend_.import_states(prompt, states);
+  }
+  Status submit(const std::vector<proto::PromptTask>& tasks) override {
+    pending_.insert(pending_.end(), tasks.begin(), tasks.end());
+    return Status::Ok();
+  }
+  StatusOr<std::vector<proto::PromptResult>> wait() override {
+    std::vector<proto::PromptTask> tasks;
+    tasks.swap(pending_);
+    if (tasks.empty()) return std::vector<proto::PromptResult>{};
+    return backend_.run(tasks);
+  }
+  Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override {
+    backend_.release_all_but(prompt, live);
+    return Status::Ok();
+  }
+  Status release_prompt(uint32_t prompt) override {
+    backend_.release_prompt(prompt);
+    return Status::Ok();
+  }
+  StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override {
+    return backend_.export_states(prompt, refs);
+  }
+  StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override { return backend_.decode(prompt, ref); }
+  StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override {
+    return backend_.score(prompt, ref);
+  }
+  double model_seconds() const override { return backend_.model_seconds(); }
+
+ private:
+  Backend& backend_;
+  std::vector<proto::PromptTask> pending_;  // submitted, not yet run
+};
+
+}  // namespace evosearch

@@ -1,0 +1,111 @@
+// A worker's compute thread: commands run in order, and nothing thrown below it - LibTorch's
+// c10::Error included - escapes as an exception: it becomes an error report for the coordinator.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <c10/util/Exception.h>
+#include <gtest/gtest.h>
+
+#include "worker/compute_thread.h"
+
+namespace evosearch {
+namespace {
+
+// A compute side that answers run() with one result per task, or throws what it is told to.
+class ScriptedCompute : public RolloutCompute {
+ public:
+  enum class Throw { kNothing, kTorchCheck, kStd };
+  Throw throw_on_run = Throw::kNothing;
+
+  Status add_prompt(uint32_t, const std::string&, uint64_t) override { return Status::Ok(); }
+  StatusOr<std::vector<proto::PromptResult>> run(const std::vector<proto::PromptTask>& tasks) override {
+    if (throw_on_run == Throw::kTorchCheck) TORCH_CHECK(false, "Expected all tensors to be on the same device");
+    if (throw_on_run == Throw::kStd) throw std::out_of_range("map::at");
+    std::vector<proto::PromptResult> out;
+    for (const auto& t : tasks) {
+      proto::PromptResult& r = out.emplace_back();
+      r.set_prompt(t.prompt());
+      r.mutable_result()->set_candidate(t.task().candidate());
+    }
+    return out;
+  }
+  StatusOr<Image> decode(uint32_t, const proto::StateRef&) override { return Image(2, 2, 1); }
+  StatusOr<std::vector<double>> score(uint32_t, const proto::StateRef&) override { return std::vector<double>{1.5}; }
+};
+
+proto::WorkerCommand run_command(uint64_t batch, uint32_t candidates) {
+  proto::WorkerCommand c;
+  c.mutable_run()->set_batch(batch);
+  for (uint32_t i = 0; i < candidates; ++i) {
+    proto::PromptTask* t = c.mutable_run()->add_tasks();
+    t->set_prompt(3);
+    t->mutable_task()->set_candidate(i);
+  }
+  return c;
+}
+
+TEST(ComputeThread, LibTorchErrorsBecomeErrorReports) {
+  ScriptedCompute compute;
+  compute.throw_on_run = ScriptedCompute::Throw::kTorchCheck;
+  const std::optional<proto::WorkerReport> torch_error = ComputeThread::execute(compute, run_command(1, 2));
+  ASSERT_TRUE(torch_error.has_value());
+  ASSERT_TRUE(torch_error->has_error());
+  EXPECT_NE(torch_error->error().message().find("same device"), std::string::npos) << torch_error->error().message();
+  compute.throw_on_run = ScriptedCompute::Throw::kStd;
+  const std::optional<proto::WorkerReport> std_error = ComputeThread::execute(compute, run_command(2, 2));
+  ASSERT_TRUE(std_error.has_value() && std_error->has_error());
+  EXPECT_NE(std_error->error().message().find("map::at"), std::string::npos);
+}
+
+TEST(ComputeThread, RunsCommandsInOrderAndReportsEach) {
+  ScriptedCompute compute;
+  std::vector<proto::WorkerReport> reports;
+  {
+    ComputeThread thread(compute);
+    proto::WorkerCommand add;
+    add.mutable_add_prompt()->set_prompt(3);
+    thread.push(add);  // no report
+    for (uint64_t b = 1; b <= 5; ++b) thread.push(run_command(b, static_cast<uint32_t>(b)));
+    proto::WorkerCommand sample;
+    sample.mutable_sample()->set_request(77);
+    sample.mutable_sample()->set_score(true);
+    sample.mutable_sample()->set_decode(true);
+    thread.push(sample);
+    thread.stop();  // drains the queue
+    reports = thread.take_reports();
+  }
+  ASSERT_EQ(reports.size(), 6u);
+  for (uint64_t b = 1; b <= 5; ++b) {
+    ASSERT_TRUE(reports[b - 1].has_done());
+    EXPECT_EQ(reports[b - 1].done().batch(), b);
+    EXPECT_EQ(reports[b - 1].done().results_size(), static_cast<int>(b));
+  }
+  ASSERT_TRUE(reports[5].has_sample());
+  EXPECT_EQ(reports[5].sample().request(), 77u);
+  EXPECT_EQ(reports[5].sample().scores(0), 1.5);
+  EXPECT_EQ(reports[5].sample().pixels().size(), 4u);
+}
+
+TEST(ComputeThread, AThrowingCommandDoesNotStopTheThread) {
+  ScriptedCompute compute;
+  compute.throw_on_run = ScriptedCompute::Throw::kTorchCheck;
+  ComputeThread thread(compute);
+  thread.push(run_command(1, 1));
+  std::vector<proto::WorkerReport> reports;
+  for (int i = 0; i < 500 && reports.empty(); ++i) {
+    reports = thread.take_reports();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].has_error());
+  compute.throw_on_run = ScriptedCompute::Throw::kNothing;
+  thread.push(run_command(2, 3));
+  thread.stop();
+  reports = thread.take_reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].has_done());
+}
+
+}  // namespace
+}  // namespace evosearch

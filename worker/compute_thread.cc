@@ -1,0 +1,109 @@
+#include "worker/compute_thread.h"
+
+namespace evosearch {
+namespace {
+
+std::optional<proto::WorkerReport> run_command(RolloutCompute& compute, const proto::WorkerCommand& command) {
+  proto::WorkerReport r;
+  if (command.has_add_prompt()) {
+    const auto& p = command.add_prompt();
+    const Status s = compute.add_prompt(p.prompt(), p.text(), p.key());
+    if (!s.ok()) return error_report(s.with_context("prompt " + std::to_string(p.prompt())));
+    return std::nullopt;
+  }
+  if (command.has_run()) {
+    auto results = compute.run({command.run().tasks().begin(), command.run().tasks().end()});
+    if (!results.ok()) return error_report(results.status());
+    proto::BatchDone* done = r.mutable_done();
+    done->set_batch(command.run().batch());
+    for (proto::PromptResult& result : *results) *done->add_results() = std::move(result);
+    return r;
+  }
+  if (command.has_sample()) {
+    const auto& q = command.sample();
+    proto::SampleReply* reply = r.mutable_sample();
+    reply->set_request(q.request());
+    if (q.score()) {
+      auto scores = compute.score(q.prompt(), q.ref());
+      if (!scores.ok()) return error_report(scores.status());
+      for (double v : *scores) reply->add_scores(v);
+    }
+    if (q.decode()) {
+      auto image = compute.decode(q.prompt(), q.ref());
+      if (!image.ok()) return error_report(image.status());
+      reply->set_width(image->width);
+      reply->set_height(image->height);
+      reply->set_channels(image->channels);
+      reply->set_pixels(std::string(image->pixels.begin(), image->pixels.end()));
+    }
+    return r;
+  }
+  return error_report(Internal("unexpected command on the compute thread"));
+}
+
+}  // namespace
+
+proto::WorkerReport error_report(const Status& status) {
+  proto::WorkerReport r;
+  r.mutable_error()->set_message(status.to_string());
+  return r;
+}
+
+std::optional<proto::WorkerReport> ComputeThread::execute(RolloutCompute& compute,
+                                                          const proto::WorkerCommand& command) {
+  try {
+    return run_command(compute, command);
+  } catch (const std::exception& e) {
+    return error_report(Internal(std::string("the compute thread caught an exception: ") + e.what()));
+  } catch (...) {
+    return error_report(Internal("the compute thread caught an exception of unknown type"));
+  }
+}
+
+ComputeThread::ComputeThread(RolloutCompute& compute) : compute_(compute), thread_([this] { loop(); }) {}
+
+ComputeThread::~ComputeThread() { stop(); }
+
+void ComputeThread::push(proto::WorkerCommand command) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(std::move(command));
+  }
+  wake_.notify_one();
+}
+
+void ComputeThread::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<proto::WorkerReport> ComputeThread::take_reports() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<proto::WorkerReport> out;
+  out.swap(outbox_);
+  return out;
+}
+
+void ComputeThread::loop() {
+  for (;;) {
+    proto::WorkerCommand command;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      command = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    std::optional<proto::WorkerReport> report = execute(compute_, command);
+    if (report) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      outbox_.push_back(std::move(*report));
+    }
+  }
+}
+
+}  // namespace evosearch

@@ -1,0 +1,53 @@
+// A distributed worker's compute thread: runs the commands that need the model (encoding a
+// prompt, rollout batches, decoding and scoring a state) in the order they were queued, and
+// leaves a report for each in an outbox that the communication thread sends on. It holds only
+// the RolloutCompute side of the backend, so nothing else can reach the model from here, and
+// nothing thrown below it (any exception, LibTorch's included) escapes: it becomes an error
+// report.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "evosearch/cluster.pb.h"
+#include "worker/backend.h"
+
+namespace evosearch {
+
+class ComputeThread {
+ public:
+  explicit ComputeThread(RolloutCompute& compute);
+  ~ComputeThread();  // stop()
+  ComputeThread(const ComputeThread&) = delete;
+  ComputeThread& operator=(const ComputeThread&) = delete;
+
+  // Communication thread: queue a command (add_prompt, run or sample).
+  void push(proto::WorkerCommand command);
+  // Communication thread: lets the queue drain, then ends the thread.
+  void stop();
+  // Communication thread: the reports made so far, oldest first.
+  std::vector<proto::WorkerReport> take_reports();
+
+  // What one command produces (a report, or nothing for add_prompt); never throws. Exposed for tests.
+  static std::optional<proto::WorkerReport> execute(RolloutCompute& compute, const proto::WorkerCommand& command);
+
+ private:
+  void loop();
+
+  RolloutCompute& compute_;  // the compute thread only
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<proto::WorkerCommand> queue_;     // guarded by mutex_
+  std::vector<proto::WorkerReport> outbox_;    // guarded by mutex_
+  bool stopping_ = false;                      // guarded by mutex_
+  std::thread thread_;  // last: starts after the members above exist
+};
+
+// An error report (the coordinator names the rank it came from).
+proto::WorkerReport error_report(const Status& status);
+
+}  // namespace evosearch
