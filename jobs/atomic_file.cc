@@ -64,19 +64,30 @@ Status fsync_folder(const fs::path& folder) {
   return Status::Ok();
 }
 
-// Writes, fsyncs and closes the temporary file; the caller removes it on failure.
+// Writes and closes the temporary file; the caller fsyncs it, or removes it on failure.
 Status write_temp(const std::string& tmp, const std::string& bytes) {
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return errno_status("cannot create", tmp, errno);
   RETURN_IF_ERROR(write_all(fd.get(), bytes, tmp));
-  if (::fsync(fd.get()) != 0) return errno_status("cannot fsync", tmp, errno);
   if (fd.close() != 0) return errno_status("cannot close", tmp, errno);
+  return Status::Ok();
+}
+
+// fsync through a fresh descriptor: it flushes the file's data whoever wrote it.
+Status fsync_file(const std::string& name) {
+  UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return errno_status("cannot open", name, errno);
+  if (::fsync(fd.get()) != 0) return errno_status("cannot fsync", name, errno);
   return Status::Ok();
 }
 
 }  // namespace
 
 Status write_file_atomic(const std::string& path, const std::string& bytes) {
+  return write_file_atomic_with(path, [&](const std::string& tmp) { return write_temp(tmp, bytes); });
+}
+
+Status write_file_atomic_with(const std::string& path, const std::function<Status(const std::string& tmp)>& write) {
   const fs::path target(path);
   const fs::path folder = target.parent_path();
   if (!folder.empty()) {
@@ -87,7 +98,8 @@ Status write_file_atomic(const std::string& path, const std::string& bytes) {
   // The counter keeps two threads of one process writing the same path apart.
   static std::atomic<unsigned> counter{0};
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  Status written = write_temp(tmp, bytes);
+  Status written = write(tmp);
+  if (written.ok()) written = fsync_file(tmp);
   if (written.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     written = errno_status("cannot rename " + tmp + " to", path, errno);
   }
