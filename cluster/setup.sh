@@ -15,12 +15,15 @@ EVOSEARCH_PACKAGES=(
   libgtest-dev libgmock-dev libcli11-dev libstb-dev libyaml-cpp-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libimagequant-dev
 )
+# Only the test command needs these (the report page's browser test).
+EVOSEARCH_TEST_PACKAGES=(chromium ffmpeg)
 
 evosearch_log() { printf '\033[1m[evosearch setup]\033[0m %s\n' "$*" >&2; }
 
+# evosearch_install_packages [EXTRA...]: the packages above plus EXTRA, each only when missing.
 evosearch_install_packages() {
   local missing=()
-  for p in "${EVOSEARCH_PACKAGES[@]}"; do
+  for p in "${EVOSEARCH_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then

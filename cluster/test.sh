@@ -3,7 +3,7 @@
 # run the whole test suite (unit, mpi, slurm; gpu tests skip themselves without a GPU).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-evosearch_install_packages
+evosearch_install_packages "${EVOSEARCH_TEST_PACKAGES[@]}"
 evosearch_build
 bash "$EVOSEARCH_ROOT/cluster/slurm-local.sh"
 cd "$EVOSEARCH_BUILD"
