@@ -91,9 +91,9 @@ Status SimulatedBackend::import_states(uint32_t prompt, const google::protobuf::
   return Status::Ok();
 }
 
-StatusOr<Image> SimulatedBackend::decode(uint32_t prompt, const proto::StateRef& ref) {
+StatusOr<std::vector<Image>> SimulatedBackend::decode(uint32_t prompt, const proto::StateRef& ref) {
   RETURN_IF_ERROR(find(prompt, ref).status());
-  return Image(4, 4, 1, 128);
+  return std::vector<Image>{Image(4, 4, 1, 128)};
 }
 
 StatusOr<std::vector<double>> SimulatedBackend::score(uint32_t prompt, const proto::StateRef& ref) {

@@ -25,7 +25,7 @@ class SimulatedBackend : public Backend {
   void release_prompt(uint32_t prompt) override { release_all_but(prompt, {}); }
   StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
   Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) override;
-  StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override;
+  StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<StateBuffer> outgoing(uint32_t prompt, const proto::StateRef& ref, bool with_x0, bool device) override;
   StatusOr<StateBuffer> incoming(bool with_x0, bool device) override;

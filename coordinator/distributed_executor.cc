@@ -320,17 +320,19 @@ StatusOr<proto::SampleReply> DistributedExecutor::sample(uint32_t prompt, const 
   return std::move(*reply.mutable_sample());
 }
 
-StatusOr<Image> DistributedExecutor::decode(uint32_t prompt, const proto::StateRef& ref) {
+StatusOr<std::vector<Image>> DistributedExecutor::decode(uint32_t prompt, const proto::StateRef& ref) {
   ASSIGN_OR_RETURN(const proto::SampleReply reply, sample(prompt, ref, true, false));
-  Image image;
-  image.width = reply.width();
-  image.height = reply.height();
-  image.channels = reply.channels();
-  image.pixels.assign(reply.pixels().begin(), reply.pixels().end());
-  if (image.pixels.size() != static_cast<size_t>(image.width) * image.height * image.channels) {
-    return DataLoss("the worker holding " + describe_state(prompt, ref) + " sent an image whose size does not match its shape");
+  const size_t frame_bytes = static_cast<size_t>(std::max(0, reply.width())) * std::max(0, reply.height()) *
+                             std::max(0, reply.channels());
+  if (reply.frames() < 1 || frame_bytes == 0 || reply.pixels().size() != frame_bytes * reply.frames()) {
+    return DataLoss("the worker holding " + describe_state(prompt, ref) + " sent frames whose size does not match their shape");
   }
-  return image;
+  std::vector<Image> frames;
+  for (int f = 0; f < reply.frames(); ++f) {
+    Image& frame = frames.emplace_back(reply.width(), reply.height(), reply.channels());
+    std::copy_n(reply.pixels().begin() + static_cast<std::ptrdiff_t>(f * frame_bytes), frame_bytes, frame.pixels.begin());
+  }
+  return frames;
 }
 
 StatusOr<std::vector<double>> DistributedExecutor::score(uint32_t prompt, const proto::StateRef& ref) {

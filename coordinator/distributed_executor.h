@@ -55,7 +55,7 @@ class DistributedExecutor final : public Executor {
   Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override;
   Status release_prompt(uint32_t prompt) override;
   StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
-  StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override;
+  StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
   double model_seconds() const override { return health_.model_seconds(); }
   int workers() const override { return static_cast<int>(options_.workers.size()); }

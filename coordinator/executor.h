@@ -44,7 +44,8 @@ class Executor {
   virtual Status release_prompt(uint32_t prompt) = 0;
   virtual StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt,
                                                                   const std::vector<proto::StateRef>& refs) = 0;
-  virtual StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) = 0;
+  // The frames of a resident state (one for an image).
+  virtual StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) = 0;
   virtual StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) = 0;
   virtual double model_seconds() const = 0;
   virtual int workers() const { return 1; }

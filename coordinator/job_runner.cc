@@ -19,6 +19,7 @@
 #include "jobs/job_store.h"
 #include "jobs/output_names.h"
 #include "jobs/prompt_suite.h"
+#include "jobs/sample_files.h"
 #include "coordinator/executor.h"
 
 namespace evosearch {
@@ -220,16 +221,21 @@ class JobRun {
     return s;
   }
 
+  // Every candidate of the generation: images 8 to a row; a video's candidates one frame strip
+  // per row, in candidate order.
   Status write_generation_grid(const PromptJob& j, uint32_t generation) {
     std::vector<Image> images;
+    bool video = false;
     for (const proto::RolloutTask& t : j.in_flight) {
       if (t.end_step() != steps_) return Status::Ok();  // not a final sample (particles)
-      ASSIGN_OR_RETURN(Image image, executor_.decode(j.index, state_ref(t.generation(), t.candidate(), t.end_step())));
-      images.push_back(std::move(image));
+      ASSIGN_OR_RETURN(const std::vector<Image> frames,
+                       executor_.decode(j.index, state_ref(t.generation(), t.candidate(), t.end_step())));
+      video = video || frames.size() > 1;
+      images.push_back(frame_strip(frames));
     }
     const int scale = std::max(1, 84 / std::max(1, images.empty() ? 1 : images[0].height));
     return write_png((fs::path(spec_.output()) / "grids" / (stem(j) + "-gen" + std::to_string(generation) + ".png")).string(),
-                     make_grid(images, 8, 2, scale));
+                     make_grid(images, video ? 1 : 8, 2, scale));
   }
 
   Status checkpoint(const PromptJob& j) {
@@ -244,9 +250,8 @@ class JobRun {
   Status finish(PromptJob& j) {
     const proto::BestSample& best = j.searcher->best();
     ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score(j.index, best.state()));
-    ASSIGN_OR_RETURN(const Image image, executor_.decode(j.index, best.state()));
-    const std::string file = "images/" + stem(j) + ".png";
-    RETURN_IF_ERROR(write_png((fs::path(spec_.output()) / file).string(), image));
+    ASSIGN_OR_RETURN(const std::vector<Image> frames, executor_.decode(j.index, best.state()));
+    ASSIGN_OR_RETURN(const SampleFiles files, write_sample_files(frames, spec_.output(), stem(j)));
     proto::PromptOutcome& o = j.outcome;
     o.set_index(j.index);
     o.set_prompt(j.entry.text);
@@ -257,7 +262,9 @@ class JobRun {
     o.set_decode_calls(static_cast<int32_t>(a.decode_calls()));
     if (static_cast<int>(scores.size()) != manifest_.rewards_size()) return Internal("scoring the answer gave the wrong number of rewards");
     for (int r = 0; r < manifest_.rewards_size(); ++r) (*o.mutable_scores())[manifest_.rewards(r).name()] = scores[r];
-    o.set_image(file);
+    o.set_image(files.image);
+    o.set_video(files.video);
+    o.set_preview(files.preview);
     o.set_generation(best.state().generation());
     o.set_candidate(best.state().candidate());
     RETURN_IF_ERROR(store_.save_outcome(o));

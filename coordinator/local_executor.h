@@ -41,7 +41,9 @@ class LocalExecutor final : public Executor {
   StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override {
     return backend_.export_states(prompt, refs);
   }
-  StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override { return backend_.decode(prompt, ref); }
+  StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override {
+    return backend_.decode(prompt, ref);
+  }
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override {
     return backend_.score(prompt, ref);
   }

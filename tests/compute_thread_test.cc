@@ -30,7 +30,9 @@ class ScriptedCompute : public RolloutCompute {
     }
     return out;
   }
-  StatusOr<Image> decode(uint32_t, const proto::StateRef&) override { return Image(2, 2, 1); }
+  StatusOr<std::vector<Image>> decode(uint32_t, const proto::StateRef&) override {
+    return std::vector<Image>{Image(2, 2, 1, 10), Image(2, 2, 1, 20)};  // a two-frame video
+  }
   StatusOr<std::vector<double>> score(uint32_t, const proto::StateRef&) override { return std::vector<double>{1.5}; }
 };
 
@@ -84,7 +86,8 @@ TEST(ComputeThread, RunsCommandsInOrderAndReportsEach) {
   ASSERT_TRUE(reports[5].has_sample());
   EXPECT_EQ(reports[5].sample().request(), 77u);
   EXPECT_EQ(reports[5].sample().scores(0), 1.5);
-  EXPECT_EQ(reports[5].sample().pixels().size(), 4u);
+  EXPECT_EQ(reports[5].sample().frames(), 2);
+  EXPECT_EQ(reports[5].sample().pixels(), std::string(4, '\x0a') + std::string(4, '\x14'));
 }
 
 TEST(ComputeThread, AThrowingCommandDoesNotStopTheThread) {

@@ -10,6 +10,8 @@
 #include "coordinator/yaml_to_json.h"
 #include "evosearch/job.pb.h"
 #include "jobs/atomic_file.h"
+#include "jobs/image_io.h"
+#include "jobs/video_io.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
 
@@ -68,6 +70,47 @@ TEST(Job, EvoSearchWritesImagesAndResults) {
   EXPECT_LE(m.min(), m.mean());
   EXPECT_LE(m.mean(), m.max());
   EXPECT_NE(r.output.find("method evosearch"), std::string::npos) << r.output;  // the summary table
+}
+
+// A video bundle ([C,F,H,W] latents): the answer is a frame strip PNG, an H.264 MP4 and a GIF
+// with one frame per latent frame; generation grids hold one strip per candidate.
+TEST(Job, VideoBundleWritesMp4GifAndFrameStrips) {
+  const std::string dir = fresh_dir("job-video");
+  testing_support::TinyBundle video;
+  video.manifest = testing_support::replaced(video.manifest, "\"latent_shape\": [1, 4, 4]", "\"latent_shape\": [1, 5, 4, 6]");
+  video.denoiser = R"(
+def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
+    return 0.5 * x + 0.01 * cond[:, 0].reshape(-1, 1, 1, 1, 1)
+)";
+  video.write(dir + "/bundle");
+  std::ofstream(dir + "/suite.txt") << "a bag moving left\n";
+  std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 2,
+    "sampler": {"steps": 8}, "generation_grids": true,
+    "search": {"method": "evosearch", "evolution_steps": [0, 4], "population": [3, 2, 2]}})";
+  const CommandResult r = run("run " + dir + "/job.json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const proto::JobResults results = read_results(dir + "/job.json");
+  ASSERT_EQ(results.prompts_size(), 1);
+  const proto::PromptOutcome& p = results.prompts(0);
+  EXPECT_EQ(p.image(), "images/0000-a-bag-moving-left.png");
+  EXPECT_EQ(p.video(), "videos/0000-a-bag-moving-left.mp4");
+  EXPECT_EQ(p.preview(), "previews/0000-a-bag-moving-left.gif");
+  const fs::path out = fs::path(dir) / "out";
+  auto mp4 = read_video((out / p.video()).string(), 1);
+  ASSERT_TRUE(mp4.ok()) << mp4.status().to_string();
+  EXPECT_EQ(mp4->frames.size(), 5u);
+  EXPECT_EQ(mp4->codec, "h264");
+  auto gif = read_video((out / p.preview()).string(), 1);
+  ASSERT_TRUE(gif.ok()) << gif.status().to_string();
+  EXPECT_EQ(gif->frames.size(), 5u);
+  auto strip = read_png((out / p.image()).string());
+  ASSERT_TRUE(strip.ok());
+  EXPECT_EQ(strip->height, 1 + 4 + 1);
+  EXPECT_EQ(strip->width, 1 + 5 * (6 + 1));  // five 6x4 frames in a row, 1-px gaps and border
+  auto grid = read_png((out / "grids" / "0000-a-bag-moving-left-gen0.png").string());
+  ASSERT_TRUE(grid.ok());
+  // One 34x4 strip per row: three rows stand taller than two strips' worth of the width's aspect.
+  EXPECT_GT(grid->height * 34, 2 * 4 * grid->width) << grid->width << "x" << grid->height;
 }
 
 TEST(Job, BaselinesMatchTheEvoSearchBudget) {

@@ -34,9 +34,9 @@ class RolloutCompute {
   virtual Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) = 0;
   // Runs every task (batched where step ranges match); results come back in task order.
   virtual StatusOr<std::vector<proto::PromptResult>> run(const std::vector<proto::PromptTask>& tasks) = 0;
-  // The pixels of a resident state (a video's frames side by side), and every reward of the
-  // bundle for it (manifest order).
-  virtual StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) = 0;
+  // The frames of a resident state (one for an image), and every reward of the bundle for it
+  // (manifest order).
+  virtual StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) = 0;
   virtual StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) = 0;
 };
 

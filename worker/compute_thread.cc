@@ -29,12 +29,14 @@ std::optional<proto::WorkerReport> run_command(RolloutCompute& compute, const pr
       for (double v : *scores) reply->add_scores(v);
     }
     if (q.decode()) {
-      auto image = compute.decode(q.prompt(), q.ref());
-      if (!image.ok()) return error_report(image.status());
-      reply->set_width(image->width);
-      reply->set_height(image->height);
-      reply->set_channels(image->channels);
-      reply->set_pixels(std::string(image->pixels.begin(), image->pixels.end()));
+      auto frames = compute.decode(q.prompt(), q.ref());
+      if (!frames.ok()) return error_report(frames.status());
+      if (frames->empty()) return error_report(Internal("decoding gave no frames"));
+      reply->set_width(frames->front().width);
+      reply->set_height(frames->front().height);
+      reply->set_channels(frames->front().channels);
+      reply->set_frames(static_cast<int32_t>(frames->size()));
+      for (const Image& frame : *frames) reply->mutable_pixels()->append(frame.pixels.begin(), frame.pixels.end());
     }
     return r;
   }

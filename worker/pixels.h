@@ -13,4 +13,7 @@ namespace evosearch {
 // side by side. C = 1 gives grey images, C >= 3 RGB (extra channels dropped).
 std::vector<Image> to_images(const at::Tensor& pixels);
 
+// One sample's frames: pixels [C,H,W] (one frame) or [C,F,H,W] (F frames), channels as above.
+std::vector<Image> to_frames(const at::Tensor& sample);
+
 }  // namespace evosearch

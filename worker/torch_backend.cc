@@ -189,12 +189,10 @@ StatusOr<at::Tensor> TorchBackend::decode_pixels(uint32_t prompt, const proto::S
   });
 }
 
-StatusOr<Image> TorchBackend::decode(uint32_t prompt, const proto::StateRef& ref) {
-  return guarded(compute_thread_, "decoding a state", [&]() -> StatusOr<Image> {
+StatusOr<std::vector<Image>> TorchBackend::decode(uint32_t prompt, const proto::StateRef& ref) {
+  return guarded(compute_thread_, "decoding a state", [&]() -> StatusOr<std::vector<Image>> {
     ASSIGN_OR_RETURN(const at::Tensor pixels, decode_pixels(prompt, ref));
-    std::vector<Image> images = to_images(pixels);
-    if (images.size() != 1) return Internal("decoding one state gave " + std::to_string(images.size()) + " images");
-    return std::move(images[0]);
+    return to_frames(pixels[0]);
   });
 }
 

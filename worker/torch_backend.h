@@ -30,7 +30,7 @@ class TorchBackend final : public Backend {
   // RolloutCompute (one thread). LibTorch exceptions of any kind come back as a Status.
   Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override;
   StatusOr<std::vector<proto::PromptResult>> run(const std::vector<proto::PromptTask>& tasks) override;
-  StatusOr<Image> decode(uint32_t prompt, const proto::StateRef& ref) override;
+  StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
   // Pixels [1, *pixel_shape] on the CPU of a resident state (compute thread).
   StatusOr<at::Tensor> decode_pixels(uint32_t prompt, const proto::StateRef& ref);

@@ -1,0 +1,31 @@
+#include "jobs/sample_files.h"
+
+#include <filesystem>
+
+#include "jobs/image_io.h"
+#include "jobs/video_io.h"
+
+namespace evosearch {
+
+Image frame_strip(const std::vector<Image>& frames) {
+  if (frames.size() == 1) return frames.front();
+  return make_grid(frames, static_cast<int>(frames.size()), 1);
+}
+
+StatusOr<SampleFiles> write_sample_files(const std::vector<Image>& frames, const std::string& output_dir,
+                                         const std::string& stem) {
+  if (frames.empty()) return InvalidArgument("sample " + stem + ": no frames to write");
+  const std::filesystem::path out(output_dir);
+  SampleFiles files;
+  files.image = "images/" + stem + ".png";
+  RETURN_IF_ERROR(write_png((out / files.image).string(), frame_strip(frames)));
+  if (frames.size() > 1) {
+    files.video = "videos/" + stem + ".mp4";
+    files.preview = "previews/" + stem + ".gif";
+    RETURN_IF_ERROR(write_mp4((out / files.video).string(), frames));
+    RETURN_IF_ERROR(write_gif((out / files.preview).string(), frames));
+  }
+  return files;
+}
+
+}  // namespace evosearch

@@ -1,0 +1,26 @@
+// The files a person looks at for one sample: a PNG (a video's frames side by side), and for a
+// video an H.264 MP4 and a looping GIF preview. Names come from the caller's stem.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/image.h"
+#include "common/status.h"
+
+namespace evosearch {
+
+struct SampleFiles {
+  std::string image;    // images/<stem>.png, relative to the output folder
+  std::string video;    // videos/<stem>.mp4, for more than one frame
+  std::string preview;  // previews/<stem>.gif, for more than one frame
+};
+
+// One image for a sample's frames: the frame itself, or the frames side by side with a gap.
+Image frame_strip(const std::vector<Image>& frames);
+
+// Writes the sample's files under `output_dir` (each atomically) and returns their names.
+StatusOr<SampleFiles> write_sample_files(const std::vector<Image>& frames, const std::string& output_dir,
+                                         const std::string& stem);
+
+}  // namespace evosearch
