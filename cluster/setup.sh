@@ -13,7 +13,7 @@ EVOSEARCH_PACKAGES=(
   libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev libcli11-dev libstb-dev libyaml-cpp-dev
-  libssl-dev
+  libhiredis-dev libssl-dev
 )
 
 evosearch_log() { printf '\033[1m[evosearch setup]\033[0m %s\n' "$*" >&2; }
