@@ -17,12 +17,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+fs::path test_root() { return fs::temp_directory_path() / ("evosearch-identity-" + std::to_string(::getpid())); }
+
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("evosearch-identity-" + std::to_string(::getpid())) / name;
+  const fs::path dir = test_root() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
 }
+
+// Every test's folder is under one root, removed after the last test.
+class RemoveTestRoot : public testing::Environment {
+  void TearDown() override { fs::remove_all(test_root()); }
+};
+[[maybe_unused]] testing::Environment* const kRemoveTestRoot = testing::AddGlobalTestEnvironment(new RemoveTestRoot);
 
 TEST(Checksum, Sha256KnownAnswers) {
   // FIPS 180-2 examples.

@@ -85,6 +85,14 @@ proto::PromptOutcome outcome(uint32_t prompt) {
   return o;
 }
 
+// Every folder of a test (stores, private servers) is under one root, removed after the last test.
+fs::path test_root() { return fs::temp_directory_path() / ("evosearch-store-test-" + std::to_string(::getpid())); }
+
+class RemoveTestRoot : public testing::Environment {
+  void TearDown() override { fs::remove_all(test_root()); }
+};
+[[maybe_unused]] testing::Environment* const kRemoveTestRoot = testing::AddGlobalTestEnvironment(new RemoveTestRoot);
+
 std::string owner(int n) { return "host:" + std::to_string(::getpid()) + ":owner" + std::to_string(n); }
 
 class JobStoreContract : public testing::TestWithParam<std::string> {
@@ -93,7 +101,7 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
     std::string test = testing::UnitTest::GetInstance()->current_test_info()->name();
     test = test.substr(0, test.find('/'));  // without the "/file" or "/redis" of the instantiation
     job_name_ = "contract-" + test + "-" + std::to_string(::getpid());
-    dir_ = (fs::temp_directory_path() / ("evosearch-store-" + GetParam() + "-" + std::to_string(::getpid())) / test).string();
+    dir_ = (test_root() / test).string();
     fs::remove_all(dir_);
 #ifdef EVOSEARCH_CONTRACT_REDIS
     url_ = test_redis_url();
@@ -532,7 +540,7 @@ INSTANTIATE_TEST_SUITE_P(File, JobStoreContract, testing::Values("file"), [](con
 
 // A fresh folder for a private server of one test.
 std::string server_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("evosearch-redis-" + std::to_string(::getpid())) / name;
+  const fs::path dir = test_root() / ("redis-" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
