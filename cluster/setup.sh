@@ -14,6 +14,7 @@ EVOSEARCH_PACKAGES=(
   libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev libcli11-dev libstb-dev libyaml-cpp-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libimagequant-dev
+  libhiredis-dev libssl-dev
 )
 # Only the test command needs these (the report page's browser test).
 EVOSEARCH_TEST_PACKAGES=(chromium ffmpeg)

@@ -7,15 +7,19 @@
 #include <optional>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <sstream>
 
 #include <google/protobuf/util/json_util.h>
+#include <unistd.h>
 
 #include "cluster/signals.h"
 #include "common/logging.h"
 #include "coordinator/job_spec.h"
 #include "jobs/atomic_file.h"
+#include "jobs/checksum.h"
 #include "jobs/image_io.h"
+#include "jobs/job_identity.h"
 #include "jobs/job_store.h"
 #include "jobs/output_names.h"
 #include "jobs/prompt_suite.h"
@@ -35,7 +39,9 @@ struct PromptJob {
   std::unique_ptr<Searcher> searcher;
   std::vector<proto::RolloutTask> in_flight;
   std::vector<proto::RolloutResult> collected;     // results of the generation in flight so far
-  std::optional<proto::PromptCheckpoint> resume;  // states to make resident when it starts
+  std::optional<proto::StateShard> resume;  // states to make resident when it starts
+  proto::Lease lease;
+  std::string shard;  // the shard file of its latest checkpoint, relative to the output folder
   bool finished = false;
   proto::PromptOutcome outcome;
 };
@@ -49,6 +55,54 @@ std::vector<uint64_t> prompt_keys(const std::vector<PromptEntry>& suite) {
     keys.push_back(prompt_key(n == 0 ? e.text : e.text + "\x1f#" + std::to_string(n)));
   }
   return keys;
+}
+
+// This run's name in the job store: hostname:pid:random.
+std::string owner_id() {
+  char host[256] = "unknown";
+  ::gethostname(host, sizeof host - 1);
+  std::random_device random;
+  char nonce[16];
+  std::snprintf(nonce, sizeof nonce, "%08x", random());
+  return std::string(host) + ":" + std::to_string(::getpid()) + ":" + nonce;
+}
+
+// A checkpoint's states go in one shard file (the store keeps only its path and checksum).
+StatusOr<proto::ShardRef> write_shard(const std::string& output, uint32_t prompt, uint32_t generation,
+                                      std::vector<proto::StoredState> states) {
+  char name[64];
+  std::snprintf(name, sizeof name, "state/shards/prompt-%05u-g%03u.shard", prompt, generation);
+  proto::StateShard shard;
+  shard.set_prompt(prompt);
+  proto::ShardRef ref;
+  ref.set_path(name);
+  for (auto& state : states) {
+    *ref.add_states() = state.ref();
+    *shard.add_states() = std::move(state);
+  }
+  const std::string bytes = shard.SerializeAsString();
+  RETURN_IF_ERROR(write_file_atomic((fs::path(output) / name).string(), bytes));
+  ref.set_sha256(sha256_hex(bytes));
+  ref.set_bytes(static_cast<int64_t>(bytes.size()));
+  return ref;
+}
+
+// The states of a checkpoint, read back from its shards; DataLoss names a shard that does not
+// match its checksum or does not parse.
+StatusOr<proto::StateShard> read_shards(const std::string& output, const proto::CheckpointRecord& checkpoint) {
+  proto::StateShard all;
+  all.set_prompt(checkpoint.prompt());
+  for (const proto::ShardRef& ref : checkpoint.shards()) {
+    const std::string file = (fs::path(output) / ref.path()).string();
+    ASSIGN_OR_RETURN(const std::string bytes, read_file(file));
+    proto::StateShard shard;
+    if (sha256_hex(bytes) != ref.sha256() || !shard.ParseFromString(bytes)) {
+      return DataLoss(file + ": checkpoint shard does not match its checksum; delete the output folder's state "
+                             "(or run with --restart) to redo prompt " + std::to_string(checkpoint.prompt()));
+    }
+    for (auto& state : *shard.mutable_states()) *all.add_states() = std::move(state);
+  }
+  return all;
 }
 
 std::string to_json(const google::protobuf::Message& message) {
@@ -106,21 +160,34 @@ class JobRun {
     return Status::Ok();
   }
 
-  // Picks up earlier progress: finished prompts keep their outcome, unfinished ones continue
+  // Picks up earlier progress: finished prompts keep their outcome, the claimed ones continue
   // from their last checkpointed generation.
-  Status resume() {
+  Status resume(const std::vector<proto::Lease>& leases) {
+    std::vector<bool> claimed(jobs_.size());
+    for (const proto::Lease& lease : leases) {
+      jobs_[lease.prompt()].lease = lease;
+      claimed[lease.prompt()] = true;
+    }
     size_t finished = 0, resumed = 0;
     for (PromptJob& job : jobs_) {
       ASSIGN_OR_RETURN(std::optional<proto::PromptOutcome> outcome, store_.load_outcome(job.index));
       if (outcome) {
+        // Still claimed when a run died between storing the outcome and marking the prompt done.
+        if (claimed[job.index]) RETURN_IF_ERROR(store_.save_outcome(job.lease, *outcome));
         job.outcome = std::move(*outcome);
         job.finished = true;
         ++finished;
         continue;
       }
-      ASSIGN_OR_RETURN(job.resume, store_.load_checkpoint(job.index));
-      if (job.resume) {
-        RETURN_IF_ERROR(job.searcher->restore(job.resume->snapshot()));
+      if (!claimed[job.index]) {
+        return FailedPrecondition("prompt " + std::to_string(job.index) + " of " + store_.describe() +
+                                  " is neither done nor claimable (failed, or held by another coordinator)");
+      }
+      ASSIGN_OR_RETURN(const std::optional<proto::CheckpointRecord> checkpoint, store_.load_checkpoint(job.index));
+      if (checkpoint) {
+        RETURN_IF_ERROR(job.searcher->restore(checkpoint->snapshot()));
+        ASSIGN_OR_RETURN(job.resume, read_shards(spec_.output(), *checkpoint));
+        if (!checkpoint->shards().empty()) job.shard = checkpoint->shards(0).path();
         ++resumed;
       }
     }
@@ -179,6 +246,9 @@ class JobRun {
       }
     }
     if (stop_signal) {
+      for (const PromptJob& j : jobs_) {
+        if (!j.finished) RETURN_IF_ERROR(store_.release(j.lease));  // queued again, checkpoint kept
+      }
       RETURN_IF_ERROR(store_.log_event("stopped by signal " + std::to_string(stop_signal)));
       return Status(StatusCode::kUnavailable, "stopped by signal " + std::to_string(stop_signal) +
                                                   " at a generation boundary, with every prompt checkpointed; "
@@ -234,23 +304,36 @@ class JobRun {
       images.push_back(frame_strip(frames));
     }
     const int scale = std::max(1, 84 / std::max(1, images.empty() ? 1 : images[0].height));
-    return write_png((fs::path(spec_.output()) / "grids" / (stem(j) + "-gen" + std::to_string(generation) + ".png")).string(),
-                     make_grid(images, video ? 1 : 8, 2, scale));
+    const std::string file = "grids/" + stem(j) + "-gen" + std::to_string(generation) + ".png";
+    RETURN_IF_ERROR(store_.add_outputs({file}));
+    return write_png((fs::path(spec_.output()) / file).string(), make_grid(images, video ? 1 : 8, 2, scale));
   }
 
-  Status checkpoint(const PromptJob& j) {
-    proto::PromptCheckpoint c;
+  Status checkpoint(PromptJob& j) {
+    proto::CheckpointRecord c;
     c.set_prompt(j.index);
+    c.set_generation(j.searcher->generation());
+    c.set_generation_count(j.searcher->generation_count());
     *c.mutable_snapshot() = j.searcher->snapshot();
     ASSIGN_OR_RETURN(std::vector<proto::StoredState> states, executor_.export_states(j.index, j.searcher->live_states()));
-    for (auto& state : states) *c.add_states() = std::move(state);
-    return store_.save_checkpoint(c);
+    ASSIGN_OR_RETURN(*c.add_shards(), write_shard(spec_.output(), j.index, c.generation(), std::move(states)));
+    RETURN_IF_ERROR(store_.commit_checkpoint(j.lease, c));
+    remove_shard(j);
+    j.shard = c.shards(0).path();
+    return Status::Ok();
+  }
+
+  // The previous checkpoint's shard, once a newer checkpoint or the outcome is committed.
+  void remove_shard(const PromptJob& j) const {
+    std::error_code ec;
+    if (!j.shard.empty()) fs::remove(fs::path(spec_.output()) / j.shard, ec);
   }
 
   Status finish(PromptJob& j) {
     const proto::BestSample& best = j.searcher->best();
     ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score(j.index, best.state()));
     ASSIGN_OR_RETURN(const std::vector<Image> frames, executor_.decode(j.index, best.state()));
+    RETURN_IF_ERROR(store_.add_outputs(sample_file_names(stem(j))));  // before writing: --restart must find them
     ASSIGN_OR_RETURN(const SampleFiles files, write_sample_files(frames, spec_.output(), stem(j)));
     proto::PromptOutcome& o = j.outcome;
     o.set_index(j.index);
@@ -267,7 +350,8 @@ class JobRun {
     o.set_preview(files.preview);
     o.set_generation(best.state().generation());
     o.set_candidate(best.state().candidate());
-    RETURN_IF_ERROR(store_.save_outcome(o));
+    RETURN_IF_ERROR(store_.save_outcome(j.lease, o));
+    remove_shard(j);
     RETURN_IF_ERROR(executor_.release_prompt(j.index));
     j.finished = true;
     return store_.log_event("finished prompt " + std::to_string(j.index));
@@ -332,6 +416,37 @@ class JobRun {
   std::vector<PromptJob> jobs_;
 };
 
+// One run claims every prompt for as long as it may take; it commits while nobody else claimed.
+constexpr double kRunLeaseSeconds = 30 * 24 * 3600;
+
+// Until several coordinators share a job, a run is the only coordinator of its output folder,
+// so a prompt still leased was left by an earlier run that was killed: give it back to the queue.
+Status take_back_stale_leases(JobStore& store) {
+  ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> prompts, store.prompts());
+  for (const proto::PromptRecord& p : prompts) {
+    if (p.state() != proto::PROMPT_RUNNING) continue;
+    proto::Lease stale;
+    stale.set_prompt(p.prompt());
+    stale.set_owner(p.owner());
+    stale.set_token(p.token());
+    RETURN_IF_ERROR(store.release(stale));
+  }
+  return Status::Ok();
+}
+
+// --restart: the files the earlier job wrote, and its checkpoint shards.
+Status remove_outputs(const std::string& output, JobStore& store) {
+  ASSIGN_OR_RETURN(const std::vector<std::string> outputs, store.outputs());
+  std::error_code ec;
+  for (const std::string& file : outputs) {
+    fs::remove(fs::path(output) / file, ec);
+    if (ec) return Internal("cannot remove " + (fs::path(output) / file).string() + ": " + ec.message());
+  }
+  fs::remove_all(fs::path(output) / "state" / "shards", ec);
+  if (ec) return Internal("cannot remove " + (fs::path(output) / "state" / "shards").string() + ": " + ec.message());
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
@@ -340,12 +455,19 @@ StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const pro
   const std::unique_ptr<JobStore> store = make_file_job_store(spec.output());
   JobRun run(spec, manifest, steps, executor, *store);
   RETURN_IF_ERROR(run.add_prompts(suite, steps));  // validates the search spec before any output
-  RETURN_IF_ERROR(store->open(to_json(spec), options.restart));
-  RETURN_IF_ERROR(run.resume());
+  ASSIGN_OR_RETURN(const proto::JobRecord record, make_job_record(spec, static_cast<uint32_t>(suite.size())));
+  std::vector<std::string> texts;
+  for (const PromptEntry& e : suite) texts.push_back(e.text);
+  if (options.restart) RETURN_IF_ERROR(remove_outputs(spec.output(), *store));
+  RETURN_IF_ERROR(store->open(record, texts, options.restart));
+  RETURN_IF_ERROR(take_back_stale_leases(*store));
+  ASSIGN_OR_RETURN(const std::vector<proto::Lease> leases, store->claim(owner_id(), static_cast<int>(suite.size()), kRunLeaseSeconds));
+  RETURN_IF_ERROR(run.resume(leases));
   install_stop_signals();
   spdlog::info("job {}: {} prompts, method {}, {} steps, batch {}, {} worker{}", spec.name(), suite.size(),
                spec.search().method(), steps, spec.batch_size(), executor.workers(), executor.workers() == 1 ? "" : "s");
   ASSIGN_OR_RETURN(proto::JobResults results, run.run());
+  RETURN_IF_ERROR(store->add_outputs({"results.json"}));
   RETURN_IF_ERROR(write_file_atomic((fs::path(spec.output()) / "results.json").string(), to_json(results)));
   return results;
 }

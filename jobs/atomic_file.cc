@@ -10,32 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jobs/unique_fd.h"
+
 namespace evosearch {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Owns a file descriptor; closes it on scope exit unless close() was called and checked.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Closes now and reports the result: close() can surface a deferred write error.
-  int close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
 
 Status errno_status(const std::string& what, const std::string& path, int err) {
   std::string message = what + " " + path + ": " + std::strerror(err);

@@ -1,35 +1,98 @@
-// Where a job keeps its progress so that a killed, preempted or requeued run resumes: the
-// spec it belongs to, one checkpoint per unfinished prompt (replaced atomically after every
-// generation), one outcome per finished prompt, and a log of events. The file store keeps
-// them in the output folder; a Redis-backed store implements the same interface for jobs
-// shared by several coordinators.
+// Where a job keeps its state so that a killed, preempted or requeued run resumes, and so that
+// several coordinators (Slurm array tasks, or the same command on two machines) can share one
+// job: the job record (what decides its answers), one record per prompt (queued, running under a
+// lease, done, failed), each prompt's latest committed checkpoint and its outcome, a bounded
+// progress stream, an event log, and the list of files the job wrote.
+//
+// Two implementations pass one contract test suite (tests/job_store_contract_test.cc):
+//   - the file store (the embedded default): files under <output>/state/, every write atomic
+//     (write, fsync, rename), read-modify-write steps serialised by an fcntl lock on
+//     <output>/state/store.lock, so several processes on one machine may share it;
+//   - the Redis store (`redis://[:password@]host:port/db`): every key of a job shares one hash
+//     tag (one slot, so Redis Cluster works), every multi-key step is one Lua script.
+//
+// Leases and fencing: a coordinator claims prompts with a lease it renews. Each claim gives the
+// prompt a new fencing token; every write for a prompt (checkpoint, outcome, failure) names the
+// lease and is refused, in the same atomic step, unless the prompt is still running under that
+// owner and token. A coordinator that wakes up after its lease expired and another claimed the
+// prompt can therefore never overwrite anything.
+//
+// Errors: Unavailable when the store cannot be reached (the caller retries with backoff),
+// FailedPrecondition for a lost lease or a job with different inputs, DataLoss for a record
+// that does not parse, NotFound for a job that was never opened.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "evosearch/job.pb.h"
+#include "evosearch/job_state.pb.h"
 
 namespace evosearch {
 
 class JobStore {
  public:
   virtual ~JobStore() = default;
-  // Binds the store to `spec_json`. A store holding another spec is refused unless `restart`,
-  // which discards all earlier progress.
-  virtual Status open(const std::string& spec_json, bool restart) = 0;
-  virtual StatusOr<std::optional<proto::PromptCheckpoint>> load_checkpoint(uint32_t prompt) = 0;
-  virtual Status save_checkpoint(const proto::PromptCheckpoint& checkpoint) = 0;
+
+  // Where the store is, for messages: "<folder>/state" or "redis://host:port/db job NAME"
+  // (never a password).
+  virtual std::string describe() const = 0;
+
+  // Creates the job (every prompt queued) or binds to the stored job of the same name. A stored
+  // job whose record differs (spec fields, input digests, prompt count) is refused naming every
+  // difference, unless `restart`: then its state (records, checkpoints, outcomes, progress,
+  // events) is discarded first. The output files of a restarted job are the caller's to delete
+  // (see outputs()), before calling open.
+  virtual Status open(const proto::JobRecord& job, const std::vector<std::string>& prompt_texts, bool restart) = 0;
+  virtual StatusOr<proto::JobRecord> job() = 0;
+  virtual StatusOr<std::vector<proto::PromptRecord>> prompts() = 0;
+
+  // Claims up to `max` prompts for `owner`, lowest index first: queued ones, and running ones
+  // whose lease has expired (their owner is presumed dead). Each claimed prompt becomes running,
+  // gets token + 1 and attempts + 1. Atomic: two owners never get the same prompt.
+  virtual StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) = 0;
+  // Extends `lease` to now + lease_seconds (updating its expiry). FailedPrecondition ("lease
+  // lost") when the prompt is no longer running under this owner and token.
+  virtual Status renew(proto::Lease& lease, double lease_seconds) = 0;
+  // Gives a running prompt back unfinished: queued again, keeping its checkpoint. Fenced.
+  virtual Status release(const proto::Lease& lease) = 0;
+
+  // Fenced writes. Committing a checkpoint also sets the prompt record's generation,
+  // generation_count and best_fitness (from the snapshot's best, once found). Saving the outcome
+  // marks the prompt done and drops its checkpoint record.
+  // Failing marks it failed with `error` (claims skip failed prompts).
+  virtual Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) = 0;
+  virtual Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) = 0;
+  virtual Status mark_failed(const proto::Lease& lease, const std::string& error) = 0;
+
+  virtual StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) = 0;
   virtual StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) = 0;
-  // Records a finished prompt and drops its checkpoint.
-  virtual Status save_outcome(const proto::PromptOutcome& outcome) = 0;
+
+  // The progress stream keeps the newest `kProgressLimit` events; progress() returns up to
+  // `max` of the newest, oldest first.
+  static constexpr size_t kProgressLimit = 10000;
+  virtual Status append_progress(const proto::ProgressEvent& event) = 0;
+  virtual StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) = 0;
+
+  // A line for the job's event log (timestamped by the store).
   virtual Status log_event(const std::string& event) = 0;
+
+  // Files the job wrote, relative to the output folder: --restart deletes these and nothing else.
+  virtual Status add_outputs(const std::vector<std::string>& relative_paths) = 0;
+  virtual StatusOr<std::vector<std::string>> outputs() = 0;
 };
 
-// Keeps everything under <output>/: job.json (the spec) and state/ (checkpoints, outcomes,
-// events.log). Every file is written atomically (write, fsync, rename).
+// The file store under <output_dir>/state.
 std::unique_ptr<JobStore> make_file_job_store(const std::string& output_dir);
+
+// "" or "file" -> the file store in `output_dir`; "redis://[:password@]host[:port][/db]" -> the
+// Redis store for job `job_name` (the password may also come from REDISCLI_AUTH). InvalidArgument
+// names the malformed part of the URL; a build without hiredis says so.
+StatusOr<std::unique_ptr<JobStore>> open_job_store(const std::string& url, const std::string& output_dir,
+                                                   const std::string& job_name);
 
 }  // namespace evosearch

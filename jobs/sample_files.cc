@@ -7,6 +7,10 @@
 
 namespace evosearch {
 
+std::vector<std::string> sample_file_names(const std::string& stem) {
+  return {"images/" + stem + ".png", "videos/" + stem + ".mp4", "previews/" + stem + ".gif"};
+}
+
 Image frame_strip(const std::vector<Image>& frames) {
   if (frames.size() == 1) return frames.front();
   return make_grid(frames, static_cast<int>(frames.size()), 1);

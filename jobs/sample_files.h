@@ -16,6 +16,9 @@ struct SampleFiles {
   std::string preview;  // previews/<stem>.gif, for more than one frame
 };
 
+// Every file write_sample_files may write for `stem` (whether image or video).
+std::vector<std::string> sample_file_names(const std::string& stem);
+
 // One image for a sample's frames: the frame itself, or the frames side by side with a gap.
 Image frame_strip(const std::vector<Image>& frames);
 

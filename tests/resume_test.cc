@@ -17,6 +17,7 @@
 
 #include "evosearch/job.pb.h"
 #include "jobs/atomic_file.h"
+#include "run_evosearch.h"
 #include "tiny_bundle.h"
 
 namespace evosearch {
@@ -49,7 +50,9 @@ std::string make_job(const std::string& dir, const std::string& method) {
 bool progressed(const fs::path& state_dir, fs::file_time_type since) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
-    if (entry.path().extension() != ".log" && entry.last_write_time(ec) > since) return true;
+    const std::string name = entry.path().filename().string();
+    const bool result = entry.path().extension() == ".ckpt" || name.find(".done.json") != std::string::npos;
+    if (result && entry.last_write_time(ec) > since) return true;
   }
   return false;
 }
@@ -147,6 +150,24 @@ TEST(Resume, SigtermCheckpointsAndExitsForRetry) {
   EXPECT_EQ(code, 75) << "stopped at a generation boundary, checkpointed (the run lasts seconds; the signal came 0.1 s in)";
   ASSERT_EQ(run(stopped), 0);
   expect_same_answers(results_of(stopped), results_of(straight));
+}
+
+TEST(Resume, CorruptShardIsRefusedNamingIt) {
+  const std::string base = testing_support::fresh_dir("resume-corrupt");
+  const std::string spec = make_job(base + "/job", R"({"method": "evosearch", "evolution_steps": [0, 10, 20], "population": [6, 4, 4, 4]})");
+  // Stopped right after the first checkpoint: the prompts not started yet keep it from finishing.
+  ASSERT_EQ(run(spec, SIGTERM), 75);
+  const fs::path shards = fs::path(spec).parent_path() / "out" / "state" / "shards";
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(shards)) files.push_back(entry.path());
+  ASSERT_FALSE(files.empty());
+  std::string bytes = *read_file(files[0].string());
+  bytes[bytes.size() / 2] ^= 1;
+  ASSERT_TRUE(write_file_atomic(files[0].string(), bytes).ok());
+  const auto r = testing_support::run_evosearch("run " + spec + " --threads 1");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find(files[0].string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("checksum"), std::string::npos) << r.output;
 }
 
 }  // namespace

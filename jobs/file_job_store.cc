@@ -1,0 +1,354 @@
+// The file store: a job's records as files under <output>/state/, for one machine (several
+// processes may share it; a shared file system is only as safe as its fcntl locks).
+//
+//   job.json                 JobRecord (protobuf JSON)
+//   prompt-NNNNN.json        PromptRecord: state, owner, fencing token, lease expiry
+//   prompt-NNNNN.ckpt        CheckpointRecord (binary protobuf)
+//   prompt-NNNNN.done.json   PromptOutcome (protobuf JSON)
+//   progress/SSSSSSSS.jsonl  ProgressEvent per line, in segments of kSegmentEvents
+//   events.log               timestamped lines
+//   outputs.txt              files the job wrote, relative to the output folder, one per line
+//   store.lock               every read-modify-write step holds an exclusive lock on it
+//
+// Records are replaced with write_file_atomic (write, fsync, rename). The two logs are appended
+// (jobs/line_log.h): a crash can lose their last lines, never a record. The lock is an
+// open-file-description lock (F_OFD_SETLKW): unlike a classic fcntl lock it also keeps two
+// store objects of one process apart, and closing another descriptor of the file does not drop it.
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "jobs/atomic_file.h"
+#include "jobs/job_identity.h"
+#include "jobs/job_store.h"
+#include "jobs/line_log.h"
+#include "jobs/store_common.h"
+#include "jobs/unique_fd.h"
+
+namespace evosearch {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kSegmentEvents = 1000;
+// Enough for the newest kProgressLimit events while the newest segment fills.
+constexpr size_t kSegmentsKept = JobStore::kProgressLimit / kSegmentEvents + 1;
+
+// Holds the store's exclusive lock for one read-modify-write step.
+class StepLock {
+ public:
+  explicit StepLock(const fs::path& file) : fd_(open_lock_file(file)) {
+    if (!fd_.valid()) {
+      status_ = Internal("cannot open lock file " + file.string() + ": " + std::strerror(errno));
+      return;
+    }
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    while (::fcntl(fd_.get(), F_OFD_SETLKW, &lock) != 0) {
+      if (errno != EINTR) {
+        status_ = Internal("cannot lock " + file.string() + ": " + std::strerror(errno));
+        return;
+      }
+    }
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  static int open_lock_file(const fs::path& file) {
+    std::error_code ec;
+    fs::create_directories(file.parent_path(), ec);
+    return ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  }
+
+  UniqueFd fd_;
+  Status status_;
+};
+
+class FileJobStore final : public JobStore {
+ public:
+  explicit FileJobStore(const std::string& output_dir)
+      : state_(fs::path(output_dir) / "state"), progress_(state_ / "progress", kSegmentEvents, kSegmentsKept) {}
+
+  std::string describe() const override { return state_.string(); }
+
+  Status open(const proto::JobRecord& job, const std::vector<std::string>& prompt_texts, bool restart) override {
+    StepLock lock(state_ / "store.lock");
+    RETURN_IF_ERROR(lock.status());
+    proto::JobRecord current = job;
+    current.set_prompt_count(static_cast<uint32_t>(prompt_texts.size()));
+    if (!restart) {
+      auto stored = read_job();
+      if (stored.ok()) {
+        const std::string differences = job_differences(*stored, current);
+        if (!differences.empty()) return store::different_job(describe(), differences);
+        return Status::Ok();
+      }
+      if (stored.status().code() != StatusCode::kNotFound) return stored.status();
+    }
+    // A new job, or a restart. Everything but the lock goes first: a folder without job.json
+    // holds no job, whatever a crashed earlier create or restart left behind.
+    RETURN_IF_ERROR(discard());
+    const int64_t now = store::unix_ms_now();
+    for (uint32_t i = 0; i < prompt_texts.size(); ++i) {
+      proto::PromptRecord p;
+      p.set_prompt(i);
+      p.set_text(prompt_texts[i]);
+      p.set_state(proto::PROMPT_QUEUED);
+      p.set_updated_unix_ms(now);
+      RETURN_IF_ERROR(write_prompt(p));
+    }
+    current.set_status(proto::JOB_RUNNING);
+    current.set_created_unix_ms(now);
+    current.set_updated_unix_ms(now);
+    return write_file_atomic(file("job.json"), store::to_json(current));  // last: the job exists from here on
+  }
+
+  StatusOr<proto::JobRecord> job() override {
+    ASSIGN_OR_RETURN(proto::JobRecord job, read_job());
+    ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> all, read_prompts(job.prompt_count()));
+    store::derive_status(all, job);
+    return job;
+  }
+
+  StatusOr<std::vector<proto::PromptRecord>> prompts() override {
+    ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
+    return read_prompts(job.prompt_count());
+  }
+
+  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
+    ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
+    StepLock lock(state_ / "store.lock");
+    RETURN_IF_ERROR(lock.status());
+    ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
+    const int64_t now = store::unix_ms_now();
+    std::vector<proto::Lease> leases;
+    for (uint32_t i = 0; i < job.prompt_count() && static_cast<int>(leases.size()) < max; ++i) {
+      ASSIGN_OR_RETURN(proto::PromptRecord p, read_prompt(i));
+      const bool expired = p.state() == proto::PROMPT_RUNNING && p.lease_expires_unix_ms() <= now;
+      if (p.state() != proto::PROMPT_QUEUED && !expired) continue;
+      p.set_state(proto::PROMPT_RUNNING);
+      p.set_owner(owner);
+      p.set_token(p.token() + 1);
+      p.set_attempts(p.attempts() + 1);
+      p.set_lease_expires_unix_ms(now + lease_ms);
+      p.set_updated_unix_ms(now);
+      RETURN_IF_ERROR(write_prompt(p));
+      proto::Lease& lease = leases.emplace_back();
+      lease.set_prompt(i);
+      lease.set_owner(owner);
+      lease.set_token(p.token());
+      lease.set_expires_unix_ms(p.lease_expires_unix_ms());
+    }
+    return leases;
+  }
+
+  Status renew(proto::Lease& lease, double lease_seconds) override {
+    ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
+    return fenced(lease, [&](proto::PromptRecord& p) {
+      p.set_lease_expires_unix_ms(store::unix_ms_now() + lease_ms);
+      lease.set_expires_unix_ms(p.lease_expires_unix_ms());
+      return Status::Ok();
+    });
+  }
+
+  Status release(const proto::Lease& lease) override {
+    return fenced(lease, [](proto::PromptRecord& p) {
+      p.set_state(proto::PROMPT_QUEUED);
+      p.set_lease_expires_unix_ms(0);
+      return Status::Ok();
+    });
+  }
+
+  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) override {
+    if (checkpoint.prompt() != lease.prompt()) return wrong_prompt("checkpoint", checkpoint.prompt(), lease);
+    return fenced(lease, [&](proto::PromptRecord& p) {
+      RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".ckpt")), checkpoint.SerializeAsString()));
+      p.set_generation(checkpoint.generation());
+      p.set_generation_count(checkpoint.generation_count());
+      if (checkpoint.snapshot().best().found()) p.set_best_fitness(checkpoint.snapshot().best().fitness());
+      return Status::Ok();
+    });
+  }
+
+  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
+    if (outcome.index() != lease.prompt()) return wrong_prompt("outcome", outcome.index(), lease);
+    return fenced(lease, [&](proto::PromptRecord& p) {
+      // The outcome before the record: a crash in between leaves a running prompt with an
+      // outcome, which its next owner can mark done, rather than a done prompt without one.
+      RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".done.json")), store::to_json(outcome)));
+      p.set_state(proto::PROMPT_DONE);
+      p.set_lease_expires_unix_ms(0);
+      return Status::Ok();
+    }, [&](const proto::PromptRecord& p) {
+      std::error_code ec;
+      fs::remove(file(name(p.prompt(), ".ckpt")), ec);
+      return ec ? Internal("cannot remove " + file(name(p.prompt(), ".ckpt")) + ": " + ec.message()) : Status::Ok();
+    });
+  }
+
+  Status mark_failed(const proto::Lease& lease, const std::string& error) override {
+    return fenced(lease, [&](proto::PromptRecord& p) {
+      p.set_state(proto::PROMPT_FAILED);
+      p.set_last_error(error);
+      p.set_lease_expires_unix_ms(0);
+      return Status::Ok();
+    });
+  }
+
+  StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) override {
+    const std::string path = file(name(prompt, ".ckpt"));
+    auto bytes = read_file(path);
+    if (!bytes.ok()) return missing_or(bytes.status(), std::optional<proto::CheckpointRecord>());
+    proto::CheckpointRecord checkpoint;
+    RETURN_IF_ERROR(store::from_bytes(*bytes, checkpoint, path));
+    if (checkpoint.prompt() != prompt) return DataLoss(path + ": holds the checkpoint of prompt " + std::to_string(checkpoint.prompt()));
+    return std::optional<proto::CheckpointRecord>(std::move(checkpoint));
+  }
+
+  StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) override {
+    const std::string path = file(name(prompt, ".done.json"));
+    auto text = read_file(path);
+    if (!text.ok()) return missing_or(text.status(), std::optional<proto::PromptOutcome>());
+    proto::PromptOutcome outcome;
+    RETURN_IF_ERROR(store::from_json(*text, outcome, path));
+    return std::optional<proto::PromptOutcome>(std::move(outcome));
+  }
+
+  Status append_progress(const proto::ProgressEvent& event) override {
+    StepLock lock(state_ / "store.lock");
+    RETURN_IF_ERROR(lock.status());
+    return progress_.append(store::to_json(event));
+  }
+
+  StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) override {
+    ASSIGN_OR_RETURN(const std::vector<SegmentedLog::Line> lines, progress_.newest(std::min(max, kProgressLimit)));
+    std::vector<proto::ProgressEvent> events(lines.size());
+    for (size_t i = 0; i < lines.size(); ++i) RETURN_IF_ERROR(store::from_json(lines[i].text, events[i], lines[i].where));
+    return events;
+  }
+
+  Status log_event(const std::string& event) override {
+    std::string line = store::iso_time_now() + " " + event;
+    std::replace(line.begin(), line.end(), '\n', ' ');
+    return append_line(state_ / "events.log", line);
+  }
+
+  Status add_outputs(const std::vector<std::string>& relative_paths) override {
+    for (const std::string& path : relative_paths) RETURN_IF_ERROR(store::check_output_path(path));
+    StepLock lock(state_ / "store.lock");
+    RETURN_IF_ERROR(lock.status());
+    ASSIGN_OR_RETURN(const std::vector<std::string> stored, outputs());
+    std::set<std::string> all(stored.begin(), stored.end());
+    const size_t before = all.size();
+    all.insert(relative_paths.begin(), relative_paths.end());
+    if (all.size() == before) return Status::Ok();
+    std::string text;
+    for (const std::string& path : all) text += path + "\n";
+    return write_file_atomic(file("outputs.txt"), text);
+  }
+
+  StatusOr<std::vector<std::string>> outputs() override { return read_lines(state_ / "outputs.txt"); }
+
+ private:
+  std::string file(const std::string& name) const { return (state_ / name).string(); }
+
+  static std::string name(uint32_t prompt, const char* suffix) {
+    char name[32];
+    std::snprintf(name, sizeof name, "prompt-%05u", prompt);
+    return name + std::string(suffix);
+  }
+
+  template <typename T>
+  static StatusOr<T> missing_or(const Status& status, T empty) {
+    if (status.code() == StatusCode::kNotFound) return empty;
+    return status;
+  }
+
+  Status wrong_prompt(const char* what, uint32_t prompt, const proto::Lease& lease) const {
+    return InvalidArgument(std::string(what) + " of prompt " + std::to_string(prompt) + " under the lease of prompt " +
+                           std::to_string(lease.prompt()));
+  }
+
+  StatusOr<proto::JobRecord> read_job() const {
+    auto text = read_file(file("job.json"));
+    if (!text.ok()) {
+      if (text.status().code() == StatusCode::kNotFound) return NotFound(describe() + " holds no job (job.json is missing)");
+      return text.status();
+    }
+    proto::JobRecord job;
+    RETURN_IF_ERROR(store::from_json(*text, job, file("job.json")));
+    return job;
+  }
+
+  StatusOr<proto::PromptRecord> read_prompt(uint32_t prompt) const {
+    const std::string path = file(name(prompt, ".json"));
+    ASSIGN_OR_RETURN(const std::string text, read_file(path));
+    proto::PromptRecord record;
+    RETURN_IF_ERROR(store::from_json(text, record, path));
+    if (record.prompt() != prompt) return DataLoss(path + ": holds the record of prompt " + std::to_string(record.prompt()));
+    return record;
+  }
+
+  StatusOr<std::vector<proto::PromptRecord>> read_prompts(uint32_t count) const {
+    std::vector<proto::PromptRecord> all;
+    for (uint32_t i = 0; i < count; ++i) {
+      ASSIGN_OR_RETURN(all.emplace_back(), read_prompt(i));
+    }
+    return all;
+  }
+
+  Status write_prompt(const proto::PromptRecord& record) const {
+    return write_file_atomic(file(name(record.prompt(), ".json")), store::to_json(record));
+  }
+
+  // One fenced step under the lock: `change` edits the record (and may write files) only while
+  // `lease` holds the prompt; the record is then written, and `after` runs.
+  template <typename Change, typename After = Status (*)(const proto::PromptRecord&)>
+  Status fenced(const proto::Lease& lease, Change change, After after = [](const proto::PromptRecord&) { return Status::Ok(); }) {
+    StepLock lock(state_ / "store.lock");
+    RETURN_IF_ERROR(lock.status());
+    ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
+    if (lease.prompt() >= job.prompt_count()) {
+      return InvalidArgument("lease of prompt " + std::to_string(lease.prompt()) + ", but the job has " +
+                             std::to_string(job.prompt_count()) + " prompts");
+    }
+    ASSIGN_OR_RETURN(proto::PromptRecord p, read_prompt(lease.prompt()));
+    if (!store::holds(lease, p)) return store::lease_lost(lease, p, describe());
+    p.set_updated_unix_ms(store::unix_ms_now());
+    RETURN_IF_ERROR(change(p));
+    RETURN_IF_ERROR(write_prompt(p));
+    return after(p);
+  }
+
+  // Removes the job's state: everything in the folder but the lock, job.json first.
+  Status discard() const {
+    std::error_code ec;
+    fs::remove(file("job.json"), ec);
+    if (ec) return Internal("cannot remove " + file("job.json") + ": " + ec.message());
+    for (const auto& entry : fs::directory_iterator(state_, ec)) {
+      if (entry.path().filename() == "store.lock") continue;
+      fs::remove_all(entry.path(), ec);
+      if (ec) return Internal("cannot remove " + entry.path().string() + ": " + ec.message());
+    }
+    if (ec) return Internal("cannot list " + state_.string() + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  const fs::path state_;
+  SegmentedLog progress_;
+};
+
+}  // namespace
+
+std::unique_ptr<JobStore> make_file_job_store(const std::string& output_dir) {
+  return std::make_unique<FileJobStore>(output_dir);
+}
+
+}  // namespace evosearch

@@ -1,0 +1,307 @@
+// The Redis store. Every key of job NAME starts with "evosearch:{NAME}:" (the braces are the Redis
+// Cluster hash tag: one slot, so the scripts below may touch them all):
+//
+//   job          hash: "record" -> JobRecord (binary protobuf, without times or status),
+//                "created" -> unix ms (server clock)
+//   prompts      hash: "<i>:<attribute>" -> decimal or text: text, state (PromptState number),
+//                owner, token, expires, generation, count (generation_count), best (%.17g, "" when
+//                none yet), attempts, error, updated. Plain fields because the Lua scripts that
+//                check leases and fencing tokens cannot read protobuf.
+//   queue        sorted set of queued prompts, scored by index (claims take the lowest first)
+//   leases       sorted set of running prompts, scored by lease expiry (unix ms, server clock)
+//   checkpoints  hash: "<i>" -> CheckpointRecord (binary protobuf)
+//   outcomes     hash: "<i>" -> PromptOutcome (binary protobuf)
+//   progress     stream (XADD MAXLEN ~ kProgressLimit), field "e" -> ProgressEvent (binary)
+//   events       list, newest first, capped at kEventLimit: "<ISO time> <text>"
+//   outputs      set of paths relative to the output folder
+//
+// Every step that reads and writes more than one key is one Lua script, so it is atomic: a
+// fenced write checks state, owner and token and writes in the same step. Lease expiry uses the
+// server's TIME, so the coordinators' clocks do not matter. Needs Redis >= 5 (streams, and
+// scripts replicated by effects, which lets them write after calling TIME).
+#include "jobs/redis_job_store.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+#include <hiredis/hiredis.h>
+
+#include "jobs/job_identity.h"
+#include "jobs/redis_connection.h"
+#include "jobs/redis_scripts.h"
+#include "jobs/store_common.h"
+
+namespace evosearch {
+namespace {
+
+constexpr size_t kEventLimit = 10000;
+
+std::string text(const redisReply* r) { return r->type == REDIS_REPLY_NIL ? std::string() : std::string(r->str, r->len); }
+
+std::string element(const redisReply* r, size_t i) {
+  return r->type == REDIS_REPLY_ARRAY && i < r->elements ? text(r->element[i]) : std::string();
+}
+
+class RedisJobStore final : public JobStore {
+ public:
+  RedisJobStore(const RedisUrl& url, std::string name) : redis_(url), name_(std::move(name)), keys_(redis_job_keys(name_)) {}
+
+  std::string describe() const override { return redis_.url().describe() + " job " + name_; }
+
+  Status open(const proto::JobRecord& job, const std::vector<std::string>& prompt_texts, bool restart) override {
+    proto::JobRecord current = job;
+    current.set_prompt_count(static_cast<uint32_t>(prompt_texts.size()));
+    current.clear_created_unix_ms();
+    current.clear_updated_unix_ms();
+    current.clear_status();
+    std::vector<std::string> args = {restart ? "1" : "0", current.SerializeAsString()};
+    args.insert(args.end(), prompt_texts.begin(), prompt_texts.end());
+    ASSIGN_OR_RETURN(const RedisReply reply, script(redis_scripts::kOpen, args));
+    if (element(reply.get(), 0) != "exists") return Status::Ok();
+    proto::JobRecord stored;
+    RETURN_IF_ERROR(store::from_bytes(element(reply.get(), 1), stored, where(0, "record")));
+    const std::string differences = job_differences(stored, current);
+    return differences.empty() ? Status::Ok() : store::different_job(describe(), differences);
+  }
+
+  StatusOr<proto::JobRecord> job() override {
+    ASSIGN_OR_RETURN(proto::JobRecord job, read_job());
+    ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> all, read_prompts(job.prompt_count()));
+    store::derive_status(all, job);
+    return job;
+  }
+
+  StatusOr<std::vector<proto::PromptRecord>> prompts() override {
+    ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
+    return read_prompts(job.prompt_count());
+  }
+
+  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
+    ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
+    if (max <= 0) return std::vector<proto::Lease>{};
+    ASSIGN_OR_RETURN(const RedisReply reply, script(redis_scripts::kClaim, {owner, std::to_string(max), std::to_string(lease_ms)}));
+    RETURN_IF_ERROR(check(reply.get(), nullptr));
+    std::vector<proto::Lease> leases;
+    for (size_t i = 2; i + 1 < reply->elements; i += 2) {
+      proto::Lease& lease = leases.emplace_back();
+      lease.set_prompt(static_cast<uint32_t>(reply->element[i]->integer));
+      lease.set_owner(owner);
+      lease.set_token(static_cast<uint64_t>(reply->element[i + 1]->integer));
+      lease.set_expires_unix_ms(reply->element[1]->integer);
+    }
+    return leases;
+  }
+
+  Status renew(proto::Lease& lease, double lease_seconds) override {
+    ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
+    ASSIGN_OR_RETURN(const RedisReply reply, fenced(redis_scripts::kRenew, lease, {std::to_string(lease_ms)}));
+    lease.set_expires_unix_ms(reply->element[1]->integer);
+    return Status::Ok();
+  }
+
+  Status release(const proto::Lease& lease) override { return fenced(redis_scripts::kRelease, lease, {}).status(); }
+
+  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) override {
+    if (checkpoint.prompt() != lease.prompt()) {
+      return InvalidArgument("checkpoint of prompt " + std::to_string(checkpoint.prompt()) + " under the lease of prompt " +
+                             std::to_string(lease.prompt()));
+    }
+    char best[32] = "";
+    if (checkpoint.snapshot().best().found()) std::snprintf(best, sizeof best, "%.17g", checkpoint.snapshot().best().fitness());
+    return fenced(redis_scripts::kCommit, lease,
+                  {checkpoint.SerializeAsString(), std::to_string(checkpoint.generation()),
+                   std::to_string(checkpoint.generation_count()), best})
+        .status();
+  }
+
+  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
+    if (outcome.index() != lease.prompt()) {
+      return InvalidArgument("outcome of prompt " + std::to_string(outcome.index()) + " under the lease of prompt " +
+                             std::to_string(lease.prompt()));
+    }
+    return fenced(redis_scripts::kOutcome, lease, {outcome.SerializeAsString()}).status();
+  }
+
+  Status mark_failed(const proto::Lease& lease, const std::string& error) override {
+    return fenced(redis_scripts::kFail, lease, {error}).status();
+  }
+
+  StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) override {
+    return load<proto::CheckpointRecord>(4, prompt);
+  }
+
+  StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) override {
+    return load<proto::PromptOutcome>(5, prompt);
+  }
+
+  Status append_progress(const proto::ProgressEvent& event) override {
+    return redis_
+        .command({"XADD", keys_[6], "MAXLEN", "~", std::to_string(kProgressLimit), "*", "e", event.SerializeAsString()})
+        .status();
+  }
+
+  StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) override {
+    max = std::min(max, kProgressLimit);
+    if (max == 0) return std::vector<proto::ProgressEvent>{};
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"XREVRANGE", keys_[6], "+", "-", "COUNT", std::to_string(max)}));
+    std::vector<proto::ProgressEvent> events(reply->elements);
+    for (size_t i = 0; i < reply->elements; ++i) {
+      const redisReply* entry = reply->element[i];
+      const std::string id = element(entry, 0);
+      const std::string where = keys_[6] + " entry " + id;
+      if (entry->elements != 2 || element(entry->element[1], 0) != "e") return DataLoss(describe() + ": " + where + " has no field e");
+      RETURN_IF_ERROR(store::from_bytes(element(entry->element[1], 1), events[reply->elements - 1 - i], describe() + ": " + where));
+    }
+    return events;
+  }
+
+  Status log_event(const std::string& event) override {
+    return script(redis_scripts::kLogEvent, {store::iso_time_now() + " " + event, std::to_string(kEventLimit)}).status();
+  }
+
+  Status add_outputs(const std::vector<std::string>& relative_paths) override {
+    for (const std::string& path : relative_paths) RETURN_IF_ERROR(store::check_output_path(path));
+    if (relative_paths.empty()) return Status::Ok();
+    std::vector<std::string> args = {"SADD", keys_[8]};
+    args.insert(args.end(), relative_paths.begin(), relative_paths.end());
+    return redis_.command(args).status();
+  }
+
+  StatusOr<std::vector<std::string>> outputs() override {
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"SMEMBERS", keys_[8]}));
+    std::vector<std::string> paths;
+    for (size_t i = 0; i < reply->elements; ++i) paths.push_back(element(reply.get(), i));
+    std::sort(paths.begin(), paths.end());
+    return paths;
+  }
+
+ private:
+  StatusOr<RedisReply> script(const char* body, const std::vector<std::string>& args) {
+    return redis_.eval(std::string(redis_scripts::kPrelude) + body, keys_, args);
+  }
+
+  std::string where(size_t key, const std::string& field) const {
+    return describe() + ": key " + keys_[key] + " field " + field;
+  }
+
+  // A script's verdict: "ok", or why a lease (when given) or the job is not there.
+  Status check(const redisReply* reply, const proto::Lease* lease) const {
+    const std::string verdict = element(reply, 0);
+    if (verdict == "ok") return Status::Ok();
+    if (verdict == "nojob") return NotFound(describe() + " holds no job");
+    if (verdict == "noprompt" && lease) {
+      return InvalidArgument("lease of prompt " + std::to_string(lease->prompt()) + ", which " + describe() + " does not have");
+    }
+    if (verdict == "lost" && lease) {
+      proto::PromptRecord now;
+      now.set_state(static_cast<proto::PromptState>(std::atoi(element(reply, 1).c_str())));
+      now.set_owner(element(reply, 2));
+      now.set_token(std::strtoull(element(reply, 3).c_str(), nullptr, 10));
+      return store::lease_lost(*lease, now, describe());
+    }
+    return Internal(describe() + ": unexpected script reply '" + verdict + "'");
+  }
+
+  StatusOr<RedisReply> fenced(const char* body, const proto::Lease& lease, const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {std::to_string(lease.prompt()), lease.owner(), std::to_string(lease.token())};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSIGN_OR_RETURN(RedisReply reply, script(body, args));
+    RETURN_IF_ERROR(check(reply.get(), &lease));
+    return reply;
+  }
+
+  template <typename Record>
+  StatusOr<std::optional<Record>> load(size_t key, uint32_t prompt) {
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HGET", keys_[key], std::to_string(prompt)}));
+    if (reply->type == REDIS_REPLY_NIL) return std::optional<Record>();
+    Record record;
+    RETURN_IF_ERROR(store::from_bytes(text(reply.get()), record, where(key, std::to_string(prompt))));
+    return std::optional<Record>(std::move(record));
+  }
+
+  StatusOr<proto::JobRecord> read_job() {
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HMGET", keys_[0], "record", "created"}));
+    if (reply->element[0]->type == REDIS_REPLY_NIL) return NotFound(describe() + " holds no job");
+    proto::JobRecord job;
+    RETURN_IF_ERROR(store::from_bytes(element(reply.get(), 0), job, where(0, "record")));
+    ASSIGN_OR_RETURN(const int64_t created, number(element(reply.get(), 1), where(0, "created")));
+    job.set_created_unix_ms(created);
+    return job;
+  }
+
+  StatusOr<std::vector<proto::PromptRecord>> read_prompts(uint32_t count) {
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HGETALL", keys_[1]}));
+    std::map<std::string, std::string> fields;
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) fields[element(reply.get(), i)] = element(reply.get(), i + 1);
+    std::vector<proto::PromptRecord> all(count);
+    for (uint32_t i = 0; i < count; ++i) {
+      proto::PromptRecord& p = all[i];
+      const std::string prefix = std::to_string(i) + ":";
+      auto get = [&](const char* attribute) -> StatusOr<std::string> {
+        const auto it = fields.find(prefix + attribute);
+        if (it == fields.end()) return DataLoss(where(1, prefix + attribute) + " is missing");
+        return it->second;
+      };
+      auto integer = [&](const char* attribute) -> StatusOr<int64_t> {
+        ASSIGN_OR_RETURN(const std::string value, get(attribute));
+        return number(value, where(1, prefix + attribute));
+      };
+      p.set_prompt(i);
+      ASSIGN_OR_RETURN(*p.mutable_text(), get("text"));
+      ASSIGN_OR_RETURN(const int64_t state, integer("state"));
+      if (!proto::PromptState_IsValid(static_cast<int>(state))) return DataLoss(where(1, prefix + "state") + " is not a prompt state");
+      p.set_state(static_cast<proto::PromptState>(state));
+      ASSIGN_OR_RETURN(*p.mutable_owner(), get("owner"));
+      ASSIGN_OR_RETURN(const int64_t token, integer("token"));
+      p.set_token(static_cast<uint64_t>(token));
+      ASSIGN_OR_RETURN(const int64_t expires, integer("expires"));
+      p.set_lease_expires_unix_ms(expires);
+      ASSIGN_OR_RETURN(const int64_t generation, integer("generation"));
+      p.set_generation(static_cast<uint32_t>(generation));
+      ASSIGN_OR_RETURN(const int64_t generation_count, integer("count"));
+      p.set_generation_count(static_cast<uint32_t>(generation_count));
+      ASSIGN_OR_RETURN(const std::string best, get("best"));
+      char* end = nullptr;
+      if (!best.empty()) p.set_best_fitness(std::strtod(best.c_str(), &end));
+      if (!best.empty() && *end) return DataLoss(where(1, prefix + "best") + " is not a number");
+      ASSIGN_OR_RETURN(const int64_t attempts, integer("attempts"));
+      p.set_attempts(static_cast<uint32_t>(attempts));
+      ASSIGN_OR_RETURN(*p.mutable_last_error(), get("error"));
+      ASSIGN_OR_RETURN(const int64_t updated, integer("updated"));
+      p.set_updated_unix_ms(updated);
+    }
+    return all;
+  }
+
+  static StatusOr<int64_t> number(const std::string& value, const std::string& where) {
+    char* end = nullptr;
+    const long long n = std::strtoll(value.c_str(), &end, 10);
+    if (value.empty() || *end) return DataLoss(where + " is '" + value + "', not an integer");
+    return static_cast<int64_t>(n);
+  }
+
+  RedisConnection redis_;
+  const std::string name_;
+  const std::vector<std::string> keys_;
+};
+
+}  // namespace
+
+std::vector<std::string> redis_job_keys(const std::string& job_name) {
+  std::vector<std::string> keys;
+  for (const char* k : {"job", "prompts", "queue", "leases", "checkpoints", "outcomes", "progress", "events", "outputs"}) {
+    keys.push_back("evosearch:{" + job_name + "}:" + k);
+  }
+  return keys;
+}
+
+StatusOr<std::unique_ptr<JobStore>> make_redis_job_store(const RedisUrl& url, const std::string& job_name) {
+  if (job_name.empty() || job_name.find_first_of("{}") != std::string::npos) {
+    return InvalidArgument("job name '" + job_name + "' cannot name a Redis job: expected a non-empty name without '{' or '}'");
+  }
+  return std::unique_ptr<JobStore>(std::make_unique<RedisJobStore>(url, job_name));
+}
+
+}  // namespace evosearch

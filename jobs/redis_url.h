@@ -1,0 +1,26 @@
+// Where a Redis job store is: parsed from `redis://[[user]:password@]host[:port][/db]`.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace evosearch {
+
+struct RedisUrl {
+  std::string host;
+  int port = 6379;
+  int db = 0;
+  std::string user;      // a Redis 6 ACL user; empty: the default user
+  std::string password;  // from the URL, else REDISCLI_AUTH; empty: no AUTH. Never printed.
+
+  // "redis://host:port/db", without credentials: for messages and logs.
+  std::string describe() const;
+};
+
+// Parses a job store URL. User and password may be percent-encoded; without a password in the
+// URL, REDISCLI_AUTH (as redis-cli reads it) supplies one. InvalidArgument names the malformed
+// part (scheme, host, port, db) and never repeats the credentials.
+StatusOr<RedisUrl> parse_redis_url(const std::string& url);
+
+}  // namespace evosearch

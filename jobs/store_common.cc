@@ -1,0 +1,109 @@
+#include "jobs/store_common.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include <google/protobuf/util/json_util.h>
+
+namespace evosearch::store {
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string iso_time_now() {
+  const int64_t ms = unix_ms_now();
+  const std::time_t seconds = ms / 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char stamp[48];
+  const size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return stamp;
+}
+
+StatusOr<int64_t> lease_ms(double lease_seconds) {
+  if (!(lease_seconds > 0) || !std::isfinite(lease_seconds)) {
+    return InvalidArgument("lease_seconds is " + std::to_string(lease_seconds) + "; expected a positive number of seconds");
+  }
+  return std::max<int64_t>(1, std::llround(lease_seconds * 1000));
+}
+
+bool holds(const proto::Lease& lease, const proto::PromptRecord& record) {
+  return record.state() == proto::PROMPT_RUNNING && record.owner() == lease.owner() && record.token() == lease.token();
+}
+
+Status lease_lost(const proto::Lease& lease, const proto::PromptRecord& now, const std::string& where) {
+  std::string holder;
+  if (now.state() == proto::PROMPT_RUNNING) {
+    holder = "running under owner " + now.owner() + " with token " + std::to_string(now.token());
+  } else {
+    holder = proto::PromptState_Name(now.state()) + " (token " + std::to_string(now.token()) + ")";
+  }
+  return FailedPrecondition("lease lost: prompt " + std::to_string(lease.prompt()) + " of " + where + " was claimed by " +
+                            lease.owner() + " with token " + std::to_string(lease.token()) + " and is now " + holder +
+                            "; nothing was written");
+}
+
+Status different_job(const std::string& where, const std::string& differences) {
+  std::string indented;
+  for (size_t start = 0; start < differences.size();) {
+    const size_t end = std::min(differences.find('\n', start), differences.size());
+    indented += "\n  " + differences.substr(start, end - start);
+    start = end + 1;
+  }
+  return FailedPrecondition(where + " holds the state of a different job spec or inputs:" + indented +
+                            "\nuse another output folder or job name, or --restart to discard that state");
+}
+
+void derive_status(const std::vector<proto::PromptRecord>& prompts, proto::JobRecord& job) {
+  bool active = false, failed = false;
+  int64_t updated = job.created_unix_ms();
+  for (const proto::PromptRecord& p : prompts) {
+    active = active || p.state() == proto::PROMPT_QUEUED || p.state() == proto::PROMPT_RUNNING;
+    failed = failed || p.state() == proto::PROMPT_FAILED;
+    updated = std::max(updated, p.updated_unix_ms());
+  }
+  job.set_status(active ? proto::JOB_RUNNING : failed ? proto::JOB_FAILED : proto::JOB_DONE);
+  job.set_updated_unix_ms(updated);
+}
+
+Status check_output_path(const std::string& path) {
+  const std::filesystem::path p(path);
+  bool escapes = false;
+  for (const auto& part : p) escapes = escapes || part == "..";
+  if (path.empty() || p.is_absolute() || escapes || path.find_first_of("\r\n") != std::string::npos) {
+    return InvalidArgument("output path '" + path + "': expected a path inside the output folder, relative, without '..'");
+  }
+  return Status::Ok();
+}
+
+std::string to_json(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  // Only fails for messages with unset required fields or Any types, which these records lack.
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+Status from_json(const std::string& text, google::protobuf::Message& message, const std::string& where) {
+  const auto parsed = google::protobuf::util::JsonStringToMessage(text, &message);
+  if (!parsed.ok()) {
+    return DataLoss(where + ": not a valid " + message.GetDescriptor()->name() + " record (" +
+                    std::string(parsed.message()) + ")");
+  }
+  return Status::Ok();
+}
+
+Status from_bytes(const std::string& bytes, google::protobuf::Message& message, const std::string& where) {
+  if (!message.ParseFromString(bytes)) {
+    return DataLoss(where + ": not a valid " + message.GetDescriptor()->name() + " record");
+  }
+  return Status::Ok();
+}
+
+}  // namespace evosearch::store

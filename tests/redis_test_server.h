@@ -1,0 +1,100 @@
+// A private redis-server for tests that stop and restart a server or set a password, so they
+// never disturb the shared test server: its own loopback port and folder, append-only file on.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <thread>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "jobs/redis_connection.h"
+
+namespace evosearch::testing_support {
+
+// A loopback port nothing listens on right now.
+inline int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), size) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+class TestRedisServer {
+ public:
+  TestRedisServer(std::string dir, int port, std::string password = "")
+      : dir_(std::move(dir)), port_(port), password_(std::move(password)) {}
+  ~TestRedisServer() { stop(); }
+
+  // Starts it and waits until it answers PING; false (with the reason in `error`) otherwise,
+  // e.g. when redis-server is not installed.
+  bool start(std::string& error) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int log = ::open((dir_ + "/redis.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      const std::string port = std::to_string(port_);
+      if (password_.empty()) {
+        ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--dir", dir_.c_str(),
+                 "--appendonly", "yes", "--save", "", static_cast<char*>(nullptr));
+      } else {
+        ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--dir", dir_.c_str(),
+                 "--appendonly", "yes", "--save", "", "--requirepass", password_.c_str(), static_cast<char*>(nullptr));
+      }
+      ::_exit(127);
+    }
+    RedisUrl url;
+    url.host = "127.0.0.1";
+    url.port = port_;
+    url.password = password_;
+    for (int i = 0; i < 500; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        error = "redis-server exited with status " + std::to_string(status) + " (not installed? see " + dir_ + "/redis.log)";
+        return false;
+      }
+      RedisConnection probe(url);
+      if (probe.command({"PING"}).ok()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    error = "redis-server on port " + std::to_string(port_) + " did not answer PING within 10 s";
+    stop();
+    return false;
+  }
+
+  // SIGTERM: a clean shutdown, which flushes the append-only file.
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  std::string url(const std::string& password) const {
+    return "redis://" + (password.empty() ? "" : ":" + password + "@") + "127.0.0.1:" + std::to_string(port_) + "/0";
+  }
+
+ private:
+  std::string dir_;
+  int port_;
+  std::string password_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace evosearch::testing_support
