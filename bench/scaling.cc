@@ -64,7 +64,7 @@ int job(const std::map<std::string, std::string>& flags) {
   die(plane.status());
   if (rank != 0) {
     MpiChannel channel(**session);
-    die(serve_worker(channel, **plane, backend, WorkerLoopOptions{0, 1.0}));
+    die(serve_worker(channel, **plane, backend, WorkerLoopOptions{}));
     return 0;
   }
   fs::create_directories(dir);
@@ -99,12 +99,14 @@ int job(const std::map<std::string, std::string>& flags) {
   die(results.status());
   die(executor.shutdown());
   const TrafficStats t = executor.traffic();
-  std::printf("RESULT wall=%.4f nfe=%d loop=%.6f moves=%lld kept=%lld children=%lld checkpoint_states=%lld gap=%.6f gaps=%lld\n",
+  std::printf("RESULT wall=%.4f nfe=%d loop=%.6f moves=%lld kept=%lld children=%lld first_checkpoint_states=%lld "
+              "shard_states=%lld rank0_bytes=%lld gap=%.6f gaps=%lld\n",
               results->totals().wall_seconds(), results->totals().nfe(),
               results->totals().coordinator_seconds() / std::max(1, results->totals().generations()),
               static_cast<long long>(t.state_moves),
               static_cast<long long>(t.kept_states), static_cast<long long>(t.started_from_parent),
-              static_cast<long long>(t.checkpoint_bytes / std::max<int64_t>(1, t.state_bytes)),
+              static_cast<long long>(t.first_checkpoint_states), static_cast<long long>(t.shard_states),
+              static_cast<long long>(t.coordinator_bytes_in),
               t.dispatch_gaps ? t.dispatch_gap_seconds / t.dispatch_gaps : 0.0, static_cast<long long>(t.dispatch_gaps));
   std::fflush(stdout);
   return 0;
@@ -171,18 +173,30 @@ int driver(const std::string& self, const std::map<std::string, std::string>& fl
   std::printf("\nStates moved per prompt-generation (10-prompt suite), this design against gathering every kept\n"
               "state at the coordinator and scattering every child's start state. Bytes = states x state size:\n"
               "fashion-flow 4x7x7 floats = 784 B, fashion-ddpm 1x28x28 = 3136 B, Wan-1.3B 16x9x104x60 = 3.59 MB.\n\n");
-  std::printf("%7s %12s %12s %10s %14s %16s %16s\n", "workers", "moved/gen", "gather/gen", "ratio", "ckpt/gen",
-              "Wan moved MB/gen", "Wan gather MB/gen");
+  std::printf("%7s %12s %12s %10s %16s %16s\n", "workers", "moved/gen", "gather/gen", "ratio", "Wan moved MB/gen",
+              "Wan gather MB/gen");
   const double wan = 16.0 * 9 * 104 * 60 * 4;
+  const double gens = 50;  // 10 prompts x 5 generations
   for (size_t i = 0; i < counts.size(); ++i) {
     const auto& r = suite_runs[i];
-    const double gens = 50;  // 10 prompts x 5 generations
     const double moved = r.at("moves") / gens, gather = (r.at("kept") + r.at("children")) / gens;
-    std::printf("%7d %12.2f %12.2f %9.3f %14.2f %16.2f %16.2f\n", counts[i], moved, gather, moved / gather,
-                r.at("checkpoint_states") / gens, moved * wan / 1e6, gather * wan / 1e6);
+    std::printf("%7d %12.2f %12.2f %9.3f %16.2f %16.2f\n", counts[i], moved, gather, moved / gather, moved * wan / 1e6,
+                gather * wan / 1e6);
   }
-  std::printf("\n(ckpt/gen: live states sent to rank 0 for checkpoints, each state once; a gather-all coordinator\n"
-              "holds them already. The bytes for the bundled models scale the same counts by 784 B and 3136 B.)\n");
+  // Checkpoints: workers write their own shards, so no state reaches rank 0; before, each live
+  // state went to rank 0 once (first_checkpoint_states counts exactly those states).
+  std::printf("\nBytes into rank 0 per prompt-generation for checkpoints, before (each live state sent to rank 0\n"
+              "once, as this project did before workers wrote their own shards) and now (states written by the\n"
+              "workers; rank 0 receives only control messages, measured: all of them, results and heartbeats\n"
+              "included). Shard states/gen: what the workers write per generation (every live state, each time).\n\n");
+  std::printf("%7s %14s %14s %14s %14s %16s %14s\n", "workers", "ckpt states/gen", "before flow KB", "before ddpm KB",
+              "before Wan MB", "now: ctrl KB/gen", "shard st./gen");
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const auto& r = suite_runs[i];
+    const double first = r.at("first_checkpoint_states") / gens;
+    std::printf("%7d %14.2f %14.2f %14.2f %14.2f %16.2f %14.2f\n", counts[i], first, first * 784 / 1e3, first * 3136 / 1e3,
+                first * wan / 1e6, r.at("rank0_bytes") / gens / 1e3, r.at("shard_states") / gens);
+  }
   return 0;
 }
 

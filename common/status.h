@@ -14,7 +14,7 @@ enum class StatusCode {
   kFailedPrecondition,
   kDataLoss,         // a file exists but is corrupt
   kInternal,         // a library call failed in a way the user cannot fix
-  kUnavailable,        // stopped early on purpose (a signal); running again resumes
+  kUnavailable,        // cannot go on now (a stop signal, a job store out of reach); running again resumes
   kDeadlineExceeded,   // something did not answer in time (a hung rank)
   kAborted,            // another process of the job died
 };

@@ -5,6 +5,7 @@
 
 #include "cluster/signals.h"
 #include "common/logging.h"
+#include "jobs/shard_files.h"
 
 namespace evosearch {
 namespace {
@@ -82,20 +83,6 @@ Status DistributedExecutor::add_prompt(uint32_t prompt, const std::string& text,
   return broadcast(c);
 }
 
-Status DistributedExecutor::import_states(uint32_t prompt,
-                                          const google::protobuf::RepeatedPtrField<proto::StoredState>& states) {
-  if (states.empty()) return Status::Ok();
-  const int rank = options_.workers[next_import_++ % options_.workers.size()];
-  proto::WorkerCommand c;
-  c.mutable_import_states()->set_prompt(prompt);
-  *c.mutable_import_states()->mutable_states() = states;
-  for (const proto::StoredState& s : states) {
-    placement_.add(prompt, s.ref(), rank, !s.x0().empty());
-    checkpointed_.put(prompt, s);
-  }
-  return send(rank, c);
-}
-
 Status DistributedExecutor::submit(const std::vector<proto::PromptTask>& tasks) {
   std::set<uint32_t> prompts;
   for (const proto::PromptTask& t : tasks) {
@@ -161,6 +148,7 @@ StatusOr<bool> DistributedExecutor::progress(Backoff& backoff) {
     return false;
   }
   backoff.reset();
+  traffic_.coordinator_bytes_in += static_cast<int64_t>(message->bytes.size());
   proto::WorkerReport report;
   if (!report.ParseFromString(message->bytes)) return DataLoss("unreadable report from rank " + std::to_string(message->source));
   report.set_rank(message->source);
@@ -181,8 +169,8 @@ Status DistributedExecutor::handle(const proto::WorkerReport& report) {
       return Status::Ok();
     case proto::WorkerReport::kError:
       return Internal(health_.describe(rank) + " failed: " + report.error().message());
-    case proto::WorkerReport::kExported:
-      replies_.deliver(report.exported().request(), report);
+    case proto::WorkerReport::kShardWritten:
+      replies_.deliver(report.shard_written().request(), report);
       return Status::Ok();
     case proto::WorkerReport::kSample:
       replies_.deliver(report.sample().request(), report);
@@ -222,32 +210,36 @@ Status DistributedExecutor::handle_done(int rank, const proto::BatchDone& done) 
 StatusOr<std::vector<proto::PromptResult>> DistributedExecutor::wait() {
   RETURN_IF_ERROR(dispatch());
   Backoff backoff;
-  bool told = false;
   while (finished_.empty()) {
     if (running_.empty() && scheduler_.ready() == 0) return std::vector<proto::PromptResult>{};
-    ASSIGN_OR_RETURN(const bool got, progress(backoff));
-    if (!got && !told && stop_requested()) {
-      told = true;
-      std::string ranks;
-      for (const auto& [rank, batch] : running_) ranks += " " + std::to_string(rank);
-      spdlog::warn("signal {}: waiting for the batches in flight on ranks{} (if a rank died, the launcher stops the job "
-                   "now: every prompt is checkpointed at its last finished generation, run the same command to resume)",
-                   stop_requested(), ranks);
+    // A stop signal abandons the batches in flight (their generations are redone on resume), so
+    // stopping never waits for a long batch, or for a worker that hangs.
+    if (const int signal = stop_requested()) {
+      return Status(StatusCode::kUnavailable, "signal " + std::to_string(signal) + ": the batches in flight on " +
+                                                  std::to_string(running_.size()) + " workers are abandoned");
     }
+    RETURN_IF_ERROR(progress(backoff).status());
   }
   std::vector<proto::PromptResult> out;
   out.swap(finished_);
   return out;
 }
 
-StatusOr<proto::WorkerReport> DistributedExecutor::request(int rank, proto::WorkerCommand command,
-                                                           ReplyTracker::Pending& pending) {
-  RETURN_IF_ERROR(send(rank, command));
+StatusOr<std::vector<proto::WorkerReport>> DistributedExecutor::await(std::vector<ReplyTracker::Pending>& pending) {
+  std::vector<std::optional<proto::WorkerReport>> replies(pending.size());
+  size_t left = pending.size();
   Backoff backoff;
-  for (;;) {
-    if (std::optional<proto::WorkerReport> reply = pending.take()) return std::move(*reply);
-    RETURN_IF_ERROR(progress(backoff).status());
+  while (left > 0) {
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (replies[i]) continue;
+      replies[i] = pending[i].take();
+      left -= replies[i].has_value();
+    }
+    if (left > 0) RETURN_IF_ERROR(progress(backoff).status());
   }
+  std::vector<proto::WorkerReport> out;
+  for (auto& r : replies) out.push_back(std::move(*r));
+  return out;
 }
 
 int DistributedExecutor::holder_of(uint32_t prompt, const proto::StateRef& ref) const {
@@ -255,39 +247,58 @@ int DistributedExecutor::holder_of(uint32_t prompt, const proto::StateRef& ref) 
   return holders.empty() ? -1 : holders.front();
 }
 
-StatusOr<std::vector<proto::StoredState>> DistributedExecutor::export_states(uint32_t prompt,
-                                                                             const std::vector<proto::StateRef>& refs) {
-  std::map<int, std::vector<proto::StateRef>> wanted;  // holder -> states not yet at the coordinator
+StatusOr<std::vector<proto::ShardRef>> DistributedExecutor::write_shards(uint32_t prompt,
+                                                                          const std::vector<proto::StateRef>& refs,
+                                                                          const ShardTarget& target) {
+  std::map<int, std::vector<proto::StateRef>> by_holder;
   for (const proto::StateRef& r : refs) {
-    if (checkpointed_.has(prompt, r)) continue;
     const int holder = holder_of(prompt, r);
     if (holder < 0) return FailedPrecondition("checkpoint: " + describe_state(prompt, r) + " is not resident on any worker");
-    wanted[holder].push_back(r);
+    by_holder[holder].push_back(r);
+    traffic_.first_checkpoint_states += checkpointed_.emplace(state_key(prompt, r), true).second;
   }
-  for (const auto& [rank, list] : wanted) {
-    ReplyTracker::Pending pending = replies_.open();
+  traffic_.shard_states += static_cast<int64_t>(refs.size());
+  std::vector<ReplyTracker::Pending> pending;
+  for (const auto& [rank, list] : by_holder) {  // all workers write at once
+    pending.push_back(replies_.open());
     proto::WorkerCommand c;
-    c.mutable_export_states()->set_request(pending.id());
-    c.mutable_export_states()->set_prompt(prompt);
-    for (const auto& r : list) *c.mutable_export_states()->add_refs() = r;
-    ASSIGN_OR_RETURN(proto::WorkerReport reply, request(rank, std::move(c), pending));
-    for (proto::StoredState& s : *reply.mutable_exported()->mutable_states()) {
-      traffic_.checkpoint_bytes += static_cast<int64_t>(s.state().size() + s.x0().size());
-      checkpointed_.put(prompt, std::move(s));
+    proto::WriteShard* w = c.mutable_write_shard();
+    w->set_request(pending.back().id());
+    w->set_prompt(prompt);
+    for (const auto& r : list) *w->add_refs() = r;
+    w->set_output_dir(target.output_dir);
+    w->set_path(shard_path(prompt, target.generation, target.token, rank));
+    RETURN_IF_ERROR(send(rank, c));
+  }
+  ASSIGN_OR_RETURN(std::vector<proto::WorkerReport> replies, await(pending));
+  std::vector<proto::ShardRef> shards;
+  for (proto::WorkerReport& reply : replies) {
+    traffic_.shard_bytes += reply.shard_written().shard().bytes();
+    shards.push_back(std::move(*reply.mutable_shard_written()->mutable_shard()));
+  }
+  return shards;
+}
+
+Status DistributedExecutor::load_shards(uint32_t prompt, const std::string& output_dir,
+                                        const google::protobuf::RepeatedPtrField<proto::ShardRef>& shards) {
+  for (const proto::ShardRef& shard : shards) {
+    const int rank = options_.workers[next_import_++ % options_.workers.size()];
+    proto::WorkerCommand c;
+    c.mutable_load_shard()->set_prompt(prompt);
+    c.mutable_load_shard()->set_output_dir(output_dir);
+    *c.mutable_load_shard()->mutable_shard() = shard;
+    RETURN_IF_ERROR(send(rank, c));
+    // The worker loads it before it takes its next command, so tasks sent later find the states.
+    for (int i = 0; i < shard.states_size(); ++i) {
+      placement_.add(prompt, shard.states(i), rank, i < shard.has_x0_size() && shard.has_x0(i));
     }
   }
-  std::vector<proto::StoredState> out;
-  for (const proto::StateRef& r : refs) {
-    const proto::StoredState* s = checkpointed_.find(prompt, r);
-    if (!s) return Internal("checkpoint: a worker did not export " + describe_state(prompt, r));
-    out.push_back(*s);
-  }
-  return out;
+  return Status::Ok();
 }
 
 Status DistributedExecutor::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
   placement_.release_all_but(prompt, live);
-  checkpointed_.release_all_but(prompt, live);
+  erase_all_but(checkpointed_, prompt, live);
   proto::WorkerCommand c;
   c.mutable_release()->set_prompt(prompt);
   for (const auto& r : live) *c.mutable_release()->add_live() = r;
@@ -296,7 +307,7 @@ Status DistributedExecutor::release_all_but(uint32_t prompt, const std::vector<p
 
 Status DistributedExecutor::release_prompt(uint32_t prompt) {
   placement_.release_prompt(prompt);
-  checkpointed_.release_prompt(prompt);
+  erase_all_but(checkpointed_, prompt, {});
   outstanding_.erase(prompt);
   generation_end_.erase(prompt);
   proto::WorkerCommand c;
@@ -309,15 +320,17 @@ StatusOr<proto::SampleReply> DistributedExecutor::sample(uint32_t prompt, const 
                                                          bool score) {
   const int holder = holder_of(prompt, ref);
   if (holder < 0) return FailedPrecondition(describe_state(prompt, ref) + " is not resident on any worker");
-  ReplyTracker::Pending pending = replies_.open();
+  std::vector<ReplyTracker::Pending> pending;
+  pending.push_back(replies_.open());
   proto::WorkerCommand c;
-  c.mutable_sample()->set_request(pending.id());
+  c.mutable_sample()->set_request(pending.back().id());
   c.mutable_sample()->set_prompt(prompt);
   *c.mutable_sample()->mutable_ref() = ref;
   c.mutable_sample()->set_decode(decode);
   c.mutable_sample()->set_score(score);
-  ASSIGN_OR_RETURN(proto::WorkerReport reply, request(holder, std::move(c), pending));
-  return std::move(*reply.mutable_sample());
+  RETURN_IF_ERROR(send(holder, c));
+  ASSIGN_OR_RETURN(std::vector<proto::WorkerReport> replies, await(pending));
+  return std::move(*replies[0].mutable_sample());
 }
 
 StatusOr<std::vector<Image>> DistributedExecutor::decode(uint32_t prompt, const proto::StateRef& ref) {

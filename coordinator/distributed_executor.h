@@ -4,9 +4,9 @@
 // The protocol, as the coordinator runs it:
 //   1. connect(): wait for every worker's Hello (within the worker timeout); all must report the
 //      same state size.
-//   2. add_prompt(): broadcast AddPrompt (every worker encodes the prompt). import_states(): a
-//      resumed prompt's checkpointed states go to one worker (round robin), recorded in the
-//      placement map.
+//   2. add_prompt(): broadcast AddPrompt (every worker encodes the prompt). load_shards(): each
+//      shard of a resumed prompt's checkpoint is read by one worker (round robin, LoadShard),
+//      which verifies it and makes its states resident; the placement map records where.
 //   3. submit(): tasks enter the scheduler (coordinator/scheduler.h). dispatch(), run on every
 //      step of every wait: idle workers get batches; a task whose parent state lives on another
 //      worker first gets an Exchange round (sent to sender and receiver), then the Run command.
@@ -16,8 +16,10 @@
 //      timeout ends the job naming the rank.
 //   5. release_all_but()/release_prompt(): broadcast Release, so workers free what no searcher
 //      needs.
-//   6. export_states(), decode(), score(): requests (ExportStates, Sample) answered by the worker
-//      holding the state, waited for through the same polling step (ReplyTracker).
+//   6. write_shards(): every worker holding some of a checkpoint's states writes them into its own
+//      shard file (WriteShard) and answers with its reference (ShardWritten); states never come to
+//      the coordinator. decode(), score(): Sample requests answered by the worker holding the
+//      state. Both are waited for through the same polling step (ReplyTracker).
 //   7. shutdown(): broadcast Shutdown and flush.
 #pragma once
 
@@ -26,7 +28,6 @@
 #include <vector>
 
 #include "cluster/mpi_channel.h"
-#include "coordinator/checkpoint_cache.h"
 #include "coordinator/executor.h"
 #include "coordinator/reply_tracker.h"
 #include "coordinator/scheduler.h"
@@ -49,12 +50,14 @@ class DistributedExecutor final : public Executor {
   Status shutdown();  // step 7
 
   Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override;
-  Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) override;
   Status submit(const std::vector<proto::PromptTask>& tasks) override;
   StatusOr<std::vector<proto::PromptResult>> wait() override;
   Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override;
   Status release_prompt(uint32_t prompt) override;
-  StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
+  StatusOr<std::vector<proto::ShardRef>> write_shards(uint32_t prompt, const std::vector<proto::StateRef>& refs,
+                                                      const ShardTarget& target) override;
+  Status load_shards(uint32_t prompt, const std::string& output_dir,
+                     const google::protobuf::RepeatedPtrField<proto::ShardRef>& shards) override;
   StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
   double model_seconds() const override { return health_.model_seconds(); }
@@ -77,8 +80,8 @@ class DistributedExecutor final : public Executor {
   StatusOr<bool> progress(Backoff& backoff);
   Status handle(const proto::WorkerReport& report);
   Status handle_done(int rank, const proto::BatchDone& done);
-  // Sends `command` (whose request id is `pending`'s) to `rank` and polls until its reply comes.
-  StatusOr<proto::WorkerReport> request(int rank, proto::WorkerCommand command, ReplyTracker::Pending& pending);
+  // Polls until every one of `pending` has its reply (the requests were sent already).
+  StatusOr<std::vector<proto::WorkerReport>> await(std::vector<ReplyTracker::Pending>& pending);
   StatusOr<proto::SampleReply> sample(uint32_t prompt, const proto::StateRef& ref, bool decode, bool score);
   int holder_of(uint32_t prompt, const proto::StateRef& ref) const;
 
@@ -87,8 +90,8 @@ class DistributedExecutor final : public Executor {
   WorkerHealth health_;
   Scheduler scheduler_;
   StatePlacement placement_;
-  CheckpointCache checkpointed_;
   ReplyTracker replies_;
+  std::map<StateKey, bool> checkpointed_;  // live states in some shard already (for TrafficStats only)
   std::map<int, Batch> running_;                         // worker rank -> its batch, while it runs one
   std::vector<proto::PromptResult> finished_;            // results not yet returned by wait()
   std::map<uint32_t, int> outstanding_;                  // tasks per prompt submitted, not yet returned

@@ -13,15 +13,21 @@
 #include "common/image.h"
 #include "common/status.h"
 #include "evosearch/job.pb.h"
+#include "evosearch/job_state.pb.h"
 #include "evosearch/search.pb.h"
 
 namespace evosearch {
 
-// Counters a distributed run reports (zero in process).
+// Counters of a run's traffic (in process only shard_bytes is counted).
 struct TrafficStats {
   int64_t state_moves = 0;        // states sent worker-to-worker over the data plane
   int64_t state_move_bytes = 0;
-  int64_t checkpoint_bytes = 0;   // live states sent to the coordinator for checkpoints (each once)
+  int64_t shard_bytes = 0;        // checkpoint shards written, by whoever holds the states
+  int64_t coordinator_bytes_in = 0;  // control-plane bytes that reached the coordinator (distributed)
+  int64_t shard_states = 0;       // states written into checkpoint shards
+  // States checkpointed for the first time: what a design that sends each live state to the
+  // coordinator once (this project's before workers wrote shards) would have sent to rank 0.
+  int64_t first_checkpoint_states = 0;
   int64_t kept_states = 0;        // states the rollouts kept (what a gather-all design would collect)
   int64_t started_from_parent = 0;  // tasks that started from a parent state (what it would scatter)
   int64_t state_bytes = 0;        // one state
@@ -29,12 +35,18 @@ struct TrafficStats {
   int64_t dispatch_gaps = 0;
 };
 
+// Where a checkpoint's shard files go: the job's output folder, and what names them.
+struct ShardTarget {
+  std::string output_dir;
+  uint32_t generation = 0;  // generations completed
+  uint64_t token = 0;       // the prompt's lease token
+};
+
 class Executor {
  public:
   virtual ~Executor() = default;
 
   virtual Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) = 0;
-  virtual Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) = 0;
   // Queues tasks; they run from the next wait() on.
   virtual Status submit(const std::vector<proto::PromptTask>& tasks) = 0;
   // Blocks until some submitted tasks have finished and returns their results (none only when
@@ -42,8 +54,15 @@ class Executor {
   virtual StatusOr<std::vector<proto::PromptResult>> wait() = 0;
   virtual Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) = 0;
   virtual Status release_prompt(uint32_t prompt) = 0;
-  virtual StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt,
-                                                                  const std::vector<proto::StateRef>& refs) = 0;
+  // Checkpoints. Writes the resident states `refs` of `prompt` into shard files where they are
+  // (one file in process; one per worker holding some), each durable (written, fsynced, renamed)
+  // before this returns; the coordinator only sees their references.
+  virtual StatusOr<std::vector<proto::ShardRef>> write_shards(uint32_t prompt, const std::vector<proto::StateRef>& refs,
+                                                              const ShardTarget& target) = 0;
+  // Makes a committed checkpoint's states resident again, each shard's checksum verified by the
+  // process that reads it.
+  virtual Status load_shards(uint32_t prompt, const std::string& output_dir,
+                             const google::protobuf::RepeatedPtrField<proto::ShardRef>& shards) = 0;
   // The frames of a resident state (one for an image).
   virtual StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) = 0;
   virtual StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) = 0;

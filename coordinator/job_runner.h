@@ -1,26 +1,29 @@
-// The job loop: every prompt of the suite searched with the spec's method, generations of
-// several prompts in flight at once on an Executor (in process or on MPI workers), progress
-// checkpointed per generation, and the answers written out as images and results.json.
+// A job from its spec to its results: the job store opened (the output folder's files, or a
+// Redis job shared with other coordinators), the job's identity checked (a resume with other
+// answer-deciding inputs is refused naming them), this run's prompts searched on an Executor (in
+// process or on MPI workers; coordinator/job_run.h), and the answers written out: images and
+// videos, results.json, results-official.json and report.html.
 #pragma once
 
 #include <string>
 
 #include "common/status.h"
 #include "coordinator/executor.h"
+#include "coordinator/job_results.h"
 #include "evosearch/bundle.pb.h"
 #include "evosearch/job.pb.h"
 
 namespace evosearch {
 
 struct RunOptions {
-  bool restart = false;  // discard earlier progress in the output folder
+  bool restart = false;        // discard the job's earlier progress and the files it wrote
+  std::string job_store;       // overrides the spec's job_store ("" keeps it)
+  double lease_seconds = 60;   // how long a claimed prompt stays this run's without renewal
+  double store_timeout = 300;  // how long the job store may be out of reach before the run stops (exit 75)
 };
 
-// Runs the search loop on `executor`. `manifest` names the rewards; `steps` is the sampler's T.
+// Runs the job on `executor`. `manifest` names the rewards; `steps` is the sampler's T.
 StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
                                            Executor& executor, const RunOptions& options);
-
-// The table printed at the end of a run.
-std::string summary_table(const proto::JobResults& results);
 
 }  // namespace evosearch

@@ -1,12 +1,14 @@
 #include "coordinator/job_setup.h"
 
+#include "cluster/signals.h"
 #include "common/logging.h"
 #include "coordinator/job_spec.h"
 #include "coordinator/local_executor.h"
 
 namespace evosearch {
 
-StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec& spec, Bundle& bundle) {
+StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec& spec, Bundle& bundle,
+                                                           std::function<bool()> should_stop) {
   ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
   ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle.manifest(), sampler));
   BackendOptions options;
@@ -15,6 +17,7 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
       spec.sampler().has_guidance_scale() ? spec.sampler().guidance_scale() : bundle.manifest().defaults().guidance_scale();
   options.batch_size = spec.batch_size();
   options.seed = spec.seed();
+  options.should_stop = std::move(should_stop);
   spdlog::info("sampler {} {} steps, guidance {}, device {}", proto::SamplerKind_Name(sampler.kind), sampler.steps,
                options.guidance_scale, bundle.device().str());
   return std::make_unique<TorchBackend>(bundle, options, std::move(schedule));
@@ -22,7 +25,9 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
 
 StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options) {
   ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
-  ASSIGN_OR_RETURN(std::unique_ptr<TorchBackend> backend, make_torch_backend(spec, bundle));
+  // In one process a stop signal abandons the batch at once (its generation is redone on resume).
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchBackend> backend,
+                   make_torch_backend(spec, bundle, [] { return stop_requested() != 0; }));
   LocalExecutor executor(*backend);
   return run_search_job(spec, bundle.manifest(), sampler.steps, executor, options);
 }

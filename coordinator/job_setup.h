@@ -12,8 +12,10 @@
 
 namespace evosearch {
 
-// A backend that runs the spec's rollouts on `bundle`.
-StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec& spec, Bundle& bundle);
+// A backend that runs the spec's rollouts on `bundle`; `should_stop` is asked before every
+// denoiser call (BackendOptions).
+StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec& spec, Bundle& bundle,
+                                                           std::function<bool()> should_stop);
 
 // The whole job in this process (the embedded default).
 StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options);

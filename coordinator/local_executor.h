@@ -17,19 +17,8 @@ class LocalExecutor final : public Executor {
   Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override {
     return backend_.add_prompt(prompt, text, key);
   }
-  Status import_states(uint32_t prompt, const google::protobuf::RepeatedPtrField<proto::StoredState>& states) override {
-    return backend_.import_states(prompt, states);
-  }
-  Status submit(const std::vector<proto::PromptTask>& tasks) override {
-    pending_.insert(pending_.end(), tasks.begin(), tasks.end());
-    return Status::Ok();
-  }
-  StatusOr<std::vector<proto::PromptResult>> wait() override {
-    std::vector<proto::PromptTask> tasks;
-    tasks.swap(pending_);
-    if (tasks.empty()) return std::vector<proto::PromptResult>{};
-    return backend_.run(tasks);
-  }
+  Status submit(const std::vector<proto::PromptTask>& tasks) override;
+  StatusOr<std::vector<proto::PromptResult>> wait() override;
   Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override {
     backend_.release_all_but(prompt, live);
     return Status::Ok();
@@ -38,9 +27,10 @@ class LocalExecutor final : public Executor {
     backend_.release_prompt(prompt);
     return Status::Ok();
   }
-  StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override {
-    return backend_.export_states(prompt, refs);
-  }
+  StatusOr<std::vector<proto::ShardRef>> write_shards(uint32_t prompt, const std::vector<proto::StateRef>& refs,
+                                                      const ShardTarget& target) override;
+  Status load_shards(uint32_t prompt, const std::string& output_dir,
+                     const google::protobuf::RepeatedPtrField<proto::ShardRef>& shards) override;
   StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override {
     return backend_.decode(prompt, ref);
   }
@@ -48,10 +38,12 @@ class LocalExecutor final : public Executor {
     return backend_.score(prompt, ref);
   }
   double model_seconds() const override { return backend_.model_seconds(); }
+  TrafficStats traffic() const override { return traffic_; }
 
  private:
   Backend& backend_;
   std::vector<proto::PromptTask> pending_;  // submitted, not yet run
+  TrafficStats traffic_;
 };
 
 }  // namespace evosearch

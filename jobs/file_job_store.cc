@@ -179,7 +179,7 @@ class FileJobStore final : public JobStore {
 
   Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
     if (outcome.index() != lease.prompt()) return wrong_prompt("outcome", outcome.index(), lease);
-    return fenced(lease, [&](proto::PromptRecord& p) {
+    const Status saved = fenced(lease, [&](proto::PromptRecord& p) {
       // The outcome before the record: a crash in between leaves a running prompt with an
       // outcome, which its next owner can mark done, rather than a done prompt without one.
       RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".done.json")), store::to_json(outcome)));
@@ -191,6 +191,11 @@ class FileJobStore final : public JobStore {
       fs::remove(file(name(p.prompt(), ".ckpt")), ec);
       return ec ? Internal("cannot remove " + file(name(p.prompt(), ".ckpt")) + ": " + ec.message()) : Status::Ok();
     });
+    if (saved.ok() || saved.code() != StatusCode::kFailedPrecondition) return saved;
+    // Saving again under the same lease succeeds (a retry after an error it did not see).
+    auto record = read_prompt(lease.prompt());
+    if (record.ok() && record->state() == proto::PROMPT_DONE && store::holds_token(lease, *record)) return Status::Ok();
+    return saved;
   }
 
   Status mark_failed(const proto::Lease& lease, const std::string& error) override {
@@ -327,18 +332,34 @@ class FileJobStore final : public JobStore {
     return after(p);
   }
 
-  // Removes the job's state: everything in the folder but the lock, job.json first.
+  // Removes the job's state, job.json first, and nothing else: only names this store writes (the
+  // records, checkpoints, outcomes, logs, and their temporaries), never a user's files.
   Status discard() const {
     std::error_code ec;
     fs::remove(file("job.json"), ec);
     if (ec) return Internal("cannot remove " + file("job.json") + ": " + ec.message());
     for (const auto& entry : fs::directory_iterator(state_, ec)) {
-      if (entry.path().filename() == "store.lock") continue;
+      if (!ours(entry.path().filename().string())) continue;
       fs::remove_all(entry.path(), ec);
       if (ec) return Internal("cannot remove " + entry.path().string() + ": " + ec.message());
     }
     if (ec) return Internal("cannot list " + state_.string() + ": " + ec.message());
     return Status::Ok();
+  }
+
+  static bool ours(const std::string& name) {
+    const auto has_prefix = [&](const char* p) { return name.rfind(p, 0) == 0; };
+    if (name == "progress" || name == "events.log" || name == "outputs.txt" || has_prefix("job.json.tmp.")) return true;
+    if (has_prefix("outputs.txt.tmp.")) return true;
+    if (!has_prefix("prompt-") || name.size() < 12) return false;
+    for (size_t i = 7; i < 12; ++i) {
+      if (name[i] < '0' || name[i] > '9') return false;
+    }
+    const std::string rest = name.substr(12);
+    for (const char* suffix : {".json", ".ckpt", ".done.json"}) {
+      if (rest == suffix || rest.rfind(std::string(suffix) + ".tmp.", 0) == 0) return true;
+    }
+    return false;
   }
 
   const fs::path state_;

@@ -93,8 +93,11 @@ if ARGV[7] ~= '' then redis.call('HSET', prompts, i .. ':best', ARGV[7]) end
 return {'ok'}
 )";
 
-// ARGV: prompt, owner, token, PromptOutcome.
+// ARGV: prompt, owner, token, PromptOutcome. Saving again under the same lease succeeds (a
+// retry after a lost reply), without writing.
 inline constexpr const char* kOutcome = R"(
+local done = redis.call('HMGET', prompts, ARGV[1] .. ':state', ARGV[1] .. ':owner', ARGV[1] .. ':token')
+if done[1] == '3' and done[2] == ARGV[2] and done[3] == ARGV[3] then return {'ok'} end
 local bad = fence() if bad then return bad end
 local i = ARGV[1]
 redis.call('HSET', outcomes, i, ARGV[4])

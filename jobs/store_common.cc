@@ -33,7 +33,11 @@ StatusOr<int64_t> lease_ms(double lease_seconds) {
 }
 
 bool holds(const proto::Lease& lease, const proto::PromptRecord& record) {
-  return record.state() == proto::PROMPT_RUNNING && record.owner() == lease.owner() && record.token() == lease.token();
+  return record.state() == proto::PROMPT_RUNNING && holds_token(lease, record);
+}
+
+bool holds_token(const proto::Lease& lease, const proto::PromptRecord& record) {
+  return record.owner() == lease.owner() && record.token() == lease.token();
 }
 
 Status lease_lost(const proto::Lease& lease, const proto::PromptRecord& now, const std::string& where) {

@@ -23,6 +23,8 @@ StatusOr<int64_t> lease_ms(double lease_seconds);
 
 // True when `lease` still holds the prompt: running under its owner and token.
 bool holds(const proto::Lease& lease, const proto::PromptRecord& record);
+// True when the record's latest claim is `lease`'s (whatever the prompt's state now).
+bool holds_token(const proto::Lease& lease, const proto::PromptRecord& record);
 // FailedPrecondition "lease lost", saying who or what holds the prompt now.
 Status lease_lost(const proto::Lease& lease, const proto::PromptRecord& now, const std::string& where);
 

@@ -1,5 +1,5 @@
 // The distributed coordinator's parts, each on its own: worker health (dead, silent, stuck
-// workers), request tracking, and the checkpoint-state cache.
+// workers) and request tracking.
 #include <chrono>
 #include <set>
 
@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include "coordinator/checkpoint_cache.h"
 #include "coordinator/reply_tracker.h"
 #include "coordinator/worker_health.h"
 
@@ -116,25 +115,6 @@ TEST(ReplyTracker, TheWaiterOwnsItsRequest) {
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->sample().width(), 3);
   EXPECT_FALSE(pending.take().has_value()) << "taken once";
-}
-
-TEST(CheckpointCache, KeepsOneCopyPerStateAndFreesWithTheLiveSet) {
-  CheckpointCache cache;
-  for (uint32_t c = 0; c < 3; ++c) {
-    proto::StoredState s;
-    *s.mutable_ref() = state_ref(0, c, 10);
-    s.set_state("bytes" + std::to_string(c));
-    cache.put(1, s);
-    cache.put(2, s);
-  }
-  EXPECT_EQ(cache.size(), 6u);
-  cache.release_all_but(1, {state_ref(0, 2, 10)});
-  EXPECT_FALSE(cache.has(1, state_ref(0, 0, 10)));
-  ASSERT_NE(cache.find(1, state_ref(0, 2, 10)), nullptr);
-  EXPECT_EQ(cache.find(1, state_ref(0, 2, 10))->state(), "bytes2");
-  EXPECT_TRUE(cache.has(2, state_ref(0, 0, 10))) << "another prompt's states stay";
-  cache.release_prompt(2);
-  EXPECT_EQ(cache.size(), 1u);
 }
 
 }  // namespace

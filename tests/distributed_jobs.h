@@ -18,13 +18,14 @@
 
 namespace evosearch::testing_support {
 
-// A denoiser with a little real work per call, so runs last long enough to be interrupted.
-inline TinyBundle job_bundle(bool slow) {
+// A denoiser with a little real work per call (a `work` x `work` matrix product), so runs last
+// long enough to be interrupted or shared.
+inline TinyBundle job_bundle(bool slow, int work = 200) {
   TinyBundle b;
   if (slow) {
     b.denoiser = R"(
 def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
-    w = torch.ones(200, 200, device=x.device) + t[0]
+    w = torch.ones()" + std::to_string(work) + ", " + std::to_string(work) + R"(, device=x.device) + t[0]
     work = w @ w
     return 0.5 * x + 0.01 * cond[:, 0].reshape(-1, 1, 1, 1) + 0.0 * work.mean()
 )";
@@ -32,8 +33,8 @@ def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
   return b;
 }
 
-inline std::string make_job(const std::string& dir, const std::string& search, bool slow = false) {
-  job_bundle(slow).write(dir + "/bundle");
+inline std::string make_job(const std::string& dir, const std::string& search, bool slow = false, int work = 200) {
+  job_bundle(slow, work).write(dir + "/bundle");
   std::ofstream(dir + "/suite.txt") << "a bag\na dark coat\na tiny dress\na bright sandal\na plain top\na long skirt\n";
   std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 5,
     "sampler": {"steps": 24}, "batch_size": 4, "search": )" << search << "}";

@@ -31,7 +31,10 @@ namespace fs = std::filesystem;
 using google::protobuf::util::MessageDifferencer;
 
 constexpr double kLongLease = 600;
-constexpr double kShortLease = 0.2;
+// Long enough for the steps a test takes while the lease must still hold, even on a loaded
+// machine where every file-store step fsyncs; the tests sleep past it where it must expire.
+constexpr double kShortLease = 1.5;
+constexpr auto kPastShortLease = std::chrono::milliseconds(1700);
 
 #ifdef EVOSEARCH_CONTRACT_REDIS
 std::string test_redis_url() {
@@ -313,7 +316,7 @@ TEST_P(JobStoreContract, ExpiredLeaseIsClaimedAgainAndTheStaleOwnerWritesNothing
   ASSERT_EQ(early->size(), 1u);
   EXPECT_EQ((*early)[0].prompt(), 1u);
 
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(kPastShortLease);
   auto taken = other->claim(owner(2), 1, kLongLease);
   ASSERT_TRUE(taken.ok());
   ASSERT_EQ(taken->size(), 1u);
@@ -351,7 +354,7 @@ TEST_P(JobStoreContract, RenewedLeaseIsNotClaimed) {
   EXPECT_OK(store_->renew(lease, kLongLease));
   EXPECT_GT(lease.expires_unix_ms(), before + 500 * 1000);
   EXPECT_EQ(prompt(0).lease_expires_unix_ms(), lease.expires_unix_ms());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(kPastShortLease);
   EXPECT_TRUE(make()->claim(owner(2), 1, kLongLease)->empty());
   EXPECT_OK(store_->commit_checkpoint(lease, checkpoint(0, 1, 0.1)));
 }
@@ -387,6 +390,10 @@ TEST_P(JobStoreContract, OutcomeMarksDoneAndDropsTheCheckpoint) {
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   EXPECT_TRUE(MessageDifferencer::Equals(**loaded, outcome(0)));
   EXPECT_LEASE_LOST(store_->renew((*leases)[0], kLongLease));  // done: the lease is over
+  EXPECT_OK(store_->save_outcome((*leases)[0], outcome(0)));  // a retry under the same lease: no error
+  proto::Lease other = (*leases)[0];
+  other.set_token(other.token() + 1);
+  EXPECT_LEASE_LOST(store_->save_outcome(other, outcome(0)));  // but not under another
   EXPECT_EQ(store_->job()->status(), proto::JOB_RUNNING);
   EXPECT_OK(store_->save_outcome((*leases)[1], outcome(1)));
   EXPECT_EQ(store_->job()->status(), proto::JOB_DONE);
@@ -402,7 +409,7 @@ TEST_P(JobStoreContract, FailedPromptsAreNotClaimed) {
   const proto::PromptRecord p = prompt(0);
   EXPECT_EQ(p.state(), proto::PROMPT_FAILED);
   EXPECT_EQ(p.last_error(), "decoder returned NaN");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the short lease would have expired
+  std::this_thread::sleep_for(kPastShortLease);  // the short lease would have expired
   EXPECT_TRUE(make()->claim(owner(2), 2, kLongLease)->empty());
   EXPECT_EQ(store_->job()->status(), proto::JOB_FAILED);
 }

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +13,7 @@
 #include "evosearch/job.pb.h"
 #include "jobs/atomic_file.h"
 #include "jobs/image_io.h"
+#include "jobs/output_lock.h"
 #include "jobs/video_io.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
@@ -111,6 +114,51 @@ def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
   ASSERT_TRUE(grid.ok());
   // One 34x4 strip per row: three rows stand taller than two strips' worth of the width's aspect.
   EXPECT_GT(grid->height * 34, 2 * 4 * grid->width) << grid->width << "x" << grid->height;
+}
+
+TEST(Job, WritesTheReportAndTheOfficialLayoutAndStatusReadsTheStore) {
+  const std::string spec = make_job("job-status", R"({"method": "evosearch", "evolution_steps": [0, 6], "population": [4, 3, 3]})");
+  ASSERT_EQ(run("run " + spec).code, 0);
+  const fs::path out = fs::path(spec).parent_path() / "out";
+  EXPECT_TRUE(fs::exists(out / "report.html"));
+  auto official = read_file((out / "results-official.json").string());
+  ASSERT_TRUE(official.ok());
+  EXPECT_NE(official->find("\"brightness\": {\"result\": ["), std::string::npos) << *official;
+  const CommandResult table = run("status " + out.string());
+  ASSERT_EQ(table.code, 0) << table.output;
+  EXPECT_NE(table.output.find("JOB_DONE"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("done 3"), std::string::npos) << table.output;
+  const CommandResult json = run("status --json " + out.string());
+  ASSERT_EQ(json.code, 0) << json.output;
+  EXPECT_NE(json.output.find("\"done\": 3"), std::string::npos) << json.output;
+  const CommandResult nothing = run("status " + fs::path(spec).parent_path().string());
+  EXPECT_EQ(nothing.code, 1);
+  EXPECT_NE(nothing.output.find("holds no job state"), std::string::npos) << nothing.output;
+}
+
+TEST(Job, ASecondRunOnTheSameOutputFolderIsRefusedNamingTheFirst) {
+  const std::string spec = make_job("job-locked", R"({"method": "none"})");
+  auto held = OutputLock::acquire((fs::path(spec).parent_path() / "out").string());
+  ASSERT_TRUE(held.ok()) << held.status().to_string();
+  const CommandResult r = run("run " + spec);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("is in use by another run (pid " + std::to_string(::getpid())), std::string::npos) << r.output;
+  held->reset();
+  EXPECT_EQ(run("run " + spec).code, 0);
+}
+
+TEST(Job, RestartRemovesOnlyTheFilesTheJobWrote) {
+  const std::string spec = make_job("job-restart", R"({"method": "none"})");
+  ASSERT_EQ(run("run " + spec).code, 0);
+  const fs::path out = fs::path(spec).parent_path() / "out";
+  std::ofstream(out / "images" / "my-notes.txt") << "mine";
+  std::ofstream(out / "state" / "keep.me") << "mine too";
+  std::ofstream(out / "mine.png") << "not the program's";
+  ASSERT_EQ(run("run " + spec + " --restart").code, 0);
+  EXPECT_TRUE(fs::exists(out / "images" / "my-notes.txt"));
+  EXPECT_TRUE(fs::exists(out / "state" / "keep.me"));
+  EXPECT_TRUE(fs::exists(out / "mine.png"));
+  EXPECT_TRUE(fs::exists(out / "images" / "0000-a-bag.png"));
 }
 
 TEST(Job, BaselinesMatchTheEvoSearchBudget) {

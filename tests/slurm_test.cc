@@ -2,11 +2,18 @@
 // script give the answers of the embedded run. cluster/test.sh starts the local Slurm
 // (cluster/slurm-local.sh) before the tests.
 #include <cstdlib>
+#include <chrono>
+#include <fstream>
+#include <set>
 #include <string>
+#include <thread>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "distributed_jobs.h"
+#include "jobs/job_store.h"
 
 namespace evosearch {
 namespace {
@@ -45,6 +52,88 @@ TEST_F(Slurm, ExampleBatchScriptRunsTheJob) {
                            "--output=" + base_ + "/sbatch.log " + EVOSEARCH_SOURCE_DIR + "/cluster/evosearch.sbatch " + spec);
   ASSERT_EQ(r.code, 0) << r.output << run_shell("cat " + base_ + "/sbatch.log").output;
   expect_same_answers(spec, reference_, "sbatch");
+}
+
+// The job-array template: three array tasks, each a coordinator, share one Redis job.
+class SlurmArray : public Slurm {
+  static constexpr int kWork = 700;  // a second or two per prompt: the tasks overlap
+
+ protected:
+  void SetUp() override {
+    Slurm::SetUp();
+    if (IsSkipped()) return;
+    const char* url = std::getenv("EVOSEARCH_TEST_REDIS");
+    redis_ = url && *url ? url : "redis://127.0.0.1:6391/0";
+    if (run_shell("redis-cli -u " + redis_ + " ping").output.find("PONG") == std::string::npos) {
+      GTEST_SKIP() << "no Redis at " << redis_ << ": start one with `bash cluster/redis-local.sh` (cluster/test.sh does)";
+    }
+    slow_reference_ = make_job(base_ + "/embedded-slow", kSearch, true, kWork);
+    const auto r = testing_support::run_evosearch("run " + slow_reference_ + " --threads 1");
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+
+  // A spec whose job lives in Redis under a name no earlier run used; the slow tiny bundle, so the
+  // array's tasks overlap and share the suite.
+  std::string shared_job(const std::string& dir) {
+    const std::string spec = make_job(base_ + "/" + dir, kSearch, true, kWork);
+    const std::string name = "slurm-" + std::to_string(::getpid()) + "-" + dir;
+    std::string text = run_shell("cat " + spec).output;
+    text.insert(text.find('{') + 1, "\"name\": \"" + name + "\", \"prompts_in_flight\": 1, ");
+    std::ofstream(spec) << text;
+    return spec;
+  }
+
+  std::string sbatch(const std::string& spec, const std::string& flags) {
+    return "cd " + base_ + " && EVOSEARCH=" + EVOSEARCH_BINARY + " EVOSEARCH_JOB_STORE=" + redis_ +
+           " EVOSEARCH_LEASE=3 sbatch --parsable --array=0-2 --ntasks=1 --cpus-per-task=1 " + flags + " --output=" +
+           base_ + "/array-%a.log " + EVOSEARCH_SOURCE_DIR + "/cluster/evosearch-array.sbatch " + spec;
+  }
+
+  std::string logs() { return run_shell("cat " + base_ + "/array-*.log").output; }
+  std::string redis_, slow_reference_;
+};
+
+TEST_F(SlurmArray, ThreeArrayTasksCompleteTheSuiteOnce) {
+  const std::string spec = shared_job("array");
+  const auto r = run_shell(sbatch(spec, "--wait"));
+  ASSERT_EQ(r.code, 0) << r.output << logs();
+  expect_same_answers(spec, slow_reference_, "job array");
+  auto store = open_job_store(redis_, "", "slurm-" + std::to_string(::getpid()) + "-array");
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  auto prompts = (*store)->prompts();
+  ASSERT_TRUE(prompts.ok()) << prompts.status().to_string();
+  ASSERT_EQ(prompts->size(), 6u);
+  std::set<std::string> owners;
+  for (const auto& p : *prompts) {
+    EXPECT_EQ(p.state(), proto::PROMPT_DONE) << p.prompt();
+    EXPECT_EQ(p.attempts(), 1u) << "prompt " << p.prompt() << " was claimed more than once";
+    owners.insert(p.owner());
+  }
+  EXPECT_GE(owners.size(), 2u) << "the array tasks should have shared the suite";
+}
+
+TEST_F(SlurmArray, ARequeuedTaskResumesAndTheSuiteMatchesAnUninterruptedRun) {
+  const std::string spec = shared_job("requeue");
+  const auto submitted = run_shell(sbatch(spec, ""));
+  ASSERT_EQ(submitted.code, 0) << submitted.output;
+  const std::string job = submitted.output.substr(0, submitted.output.find_first_of(";\n"));
+  // Once a checkpoint exists, requeue task 1 (Slurm stops it and puts it back in the queue).
+  bool requeued = false;
+  for (int i = 0; i < 600 && !requeued; ++i) {
+    if (run_shell("ls " + base_ + "/requeue/out/state/shards 2>/dev/null | grep -c shard").output != "0\n" &&
+        run_shell("squeue -h -j " + job + "_1 -t R").output.size() > 0) {
+      requeued = run_shell("scontrol requeue " + job + "_1").code == 0;
+    }
+    if (!requeued) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(requeued) << logs();
+  // The whole array, the requeued task included, finishes.
+  for (int i = 0; i < 3000 && !run_shell("squeue -h -j " + job).output.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(run_shell("squeue -h -j " + job).output.empty()) << "array still queued or running\n" << logs();
+  expect_same_answers(spec, slow_reference_, "job array with a requeued task");
+  EXPECT_EQ(run_shell("sacct -n -X -j " + job + " -o State 2>/dev/null | grep -c FAILED").output, "0\n") << logs();
 }
 
 }  // namespace

@@ -12,8 +12,12 @@ StatusOr<Samples> generate(Bundle& bundle, const std::string& prompt, int count,
   if (options.batch_size < 1) return InvalidArgument("batch size: expected at least 1");
   ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle.manifest(), options.sampler));
   const int steps = options.sampler.steps;
-  TorchBackend backend(bundle, BackendOptions{options.sampler, options.guidance_scale, options.batch_size, options.seed},
-                       std::move(schedule));
+  BackendOptions backend_options;
+  backend_options.sampler = options.sampler;
+  backend_options.guidance_scale = options.guidance_scale;
+  backend_options.batch_size = options.batch_size;
+  backend_options.seed = options.seed;
+  TorchBackend backend(bundle, backend_options, std::move(schedule));
   RETURN_IF_ERROR(backend.add_prompt(0, prompt, prompt_key(prompt)));
   Samples out;
   out.scores.resize(bundle.reward_count());

@@ -23,6 +23,9 @@ class Stopwatch {
   std::chrono::steady_clock::time_point start_;
 };
 
+// Thrown through the sampler when should_stop() says so; caught by guarded().
+struct BatchAbandoned {};
+
 // Runs `body` on the compute thread; any exception LibTorch (or anything below it) throws becomes
 // a Status naming `what`, so no error leaves the backend as an exception.
 template <typename Body>
@@ -32,6 +35,8 @@ auto guarded(ThreadOwner& owner, const char* what, Body&& body) -> decltype(body
     return body();
   } catch (const ModuleCallError& e) {
     return e.status();
+  } catch (const BatchAbandoned&) {
+    return Status(StatusCode::kUnavailable, std::string(what) + ": abandoned on request (a stop signal)");
   } catch (const std::exception& e) {
     return Internal(std::string(what) + ": LibTorch raised: " + short_torch_error(e));
   }
@@ -134,6 +139,7 @@ StatusOr<std::vector<proto::PromptResult>> TorchBackend::run_batch(const std::ve
   if (all_cached) range.start_x0 = at::stack(cached_x0);
   const DenoiseFn model = guided_denoiser(bundle_, schedule_, cond, null_condition_, options_.guidance_scale);
   const DenoiseFn timed = [this, &model](const at::Tensor& x, int64_t step) {
+    if (options_.should_stop && options_.should_stop()) throw BatchAbandoned{};
     Stopwatch watch(model_seconds_);
     model_calls_.fetch_add(1);
     return model(x, step);

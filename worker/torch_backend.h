@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ struct BackendOptions {
   double guidance_scale = 1.0;
   int batch_size = 16;  // candidates per denoiser call, across prompts
   uint64_t seed = 0;    // the job seed: keys every noise draw
+  // Asked before every denoiser call: true abandons the batch (Unavailable), so a stop request
+  // never waits for a long batch. Compute thread.
+  std::function<bool()> should_stop;
 };
 
 class TorchBackend final : public Backend {

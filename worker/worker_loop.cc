@@ -6,6 +6,7 @@
 
 #include "common/logging.h"
 #include "evosearch/cluster.pb.h"
+#include "jobs/shard_files.h"
 #include "worker/compute_thread.h"
 
 namespace evosearch {
@@ -91,6 +92,7 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
     }
     switch (command.command_case()) {
       case proto::WorkerCommand::kShutdown:  // 3
+        if (options.on_shutdown) options.on_shutdown();
         computer.stop();
         for (proto::WorkerReport& r : computer.take_reports()) RETURN_IF_ERROR(report(std::move(r)));
         RETURN_IF_ERROR(channel.flush(60));
@@ -109,21 +111,25 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
         }
         break;
       }
-      case proto::WorkerCommand::kExportStates: {
-        const auto& e = command.export_states();
-        auto states = backend.export_states(e.prompt(), {e.refs().begin(), e.refs().end()});
-        if (!states.ok()) {
-          RETURN_IF_ERROR(fail(states.status()));
+      case proto::WorkerCommand::kWriteShard: {
+        const auto& w = command.write_shard();
+        auto states = backend.export_states(w.prompt(), {w.refs().begin(), w.refs().end()});
+        auto shard = states.ok() ? write_shard(w.output_dir(), w.path(), w.prompt(), std::move(*states))
+                                 : StatusOr<proto::ShardRef>(states.status());
+        if (!shard.ok()) {
+          RETURN_IF_ERROR(fail(shard.status().with_context("checkpoint shard")));
           break;
         }
         proto::WorkerReport r;
-        r.mutable_exported()->set_request(e.request());
-        for (auto& s : *states) *r.mutable_exported()->add_states() = std::move(s);
+        r.mutable_shard_written()->set_request(w.request());
+        *r.mutable_shard_written()->mutable_shard() = std::move(*shard);
         RETURN_IF_ERROR(report(std::move(r)));
         break;
       }
-      case proto::WorkerCommand::kImportStates: {
-        const Status s = backend.import_states(command.import_states().prompt(), command.import_states().states());
+      case proto::WorkerCommand::kLoadShard: {
+        const auto& l = command.load_shard();
+        auto shard = read_shard(l.output_dir(), l.shard(), l.prompt());
+        const Status s = shard.ok() ? backend.import_states(l.prompt(), shard->states()) : shard.status();
         if (!s.ok()) RETURN_IF_ERROR(fail(s));
         break;
       }

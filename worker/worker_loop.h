@@ -9,14 +9,18 @@
 //         coordinator can tell a stuck computation from a slow one;
 //      c. take one command. AddPrompt, Run and Sample need the model: they go to the compute
 //         thread's queue and run in order. Exchange (state moves over the data plane, rounds in
-//         the coordinator's order), Release, ExportStates and ImportStates touch only resident
-//         states: they run here at once, so state moves and heartbeats never wait for a batch.
+//         the coordinator's order), Release, WriteShard (a checkpoint shard of the states held
+//         here, written to the shared output folder) and LoadShard (a committed shard read back,
+//         checksum first) touch only resident states: they run here at once, so state moves and
+//         heartbeats never wait for a batch.
 //   3. On Shutdown: let the compute queue drain, send its last reports, flush, return.
 // An error in any command is reported to the coordinator (which stops the job) and returned.
 //
 // Threads: this thread uses the backend's ResidentStates side and its counters; the compute
 // thread (worker/compute_thread.h) alone uses its RolloutCompute side.
 #pragma once
+
+#include <functional>
 
 #include "cluster/data_plane.h"
 #include "cluster/mpi_channel.h"
@@ -28,6 +32,9 @@ namespace evosearch {
 struct WorkerLoopOptions {
   int coordinator = 0;  // the coordinator's world rank
   double heartbeat_seconds = 1.0;
+  // Called when Shutdown arrives, before the compute queue drains: lets the backend abandon its
+  // batch (the coordinator has given the generations in flight up).
+  std::function<void()> on_shutdown;
 };
 
 // Runs until the coordinator says shutdown.

@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "coordinator/job_runner.h"
 
 namespace evosearch {
 
@@ -37,15 +40,36 @@ struct RunCommandOptions {
   bool coordinator_computes = false;  // rank 0 runs rollouts too
   double worker_timeout = 300;        // seconds before a silent or stuck rank ends the job
   std::string data_plane = "auto";    // auto, mpi or nccl
+  // The job store (overrides the spec's job_store) and how this run keeps its leases in it.
+  std::string job_store;
+  double lease_seconds = 60;
+  double store_timeout = 300;
 };
 
 struct CheckOptions {
   std::string bundle;
 };
 
+struct StatusOptions {
+  std::string where;     // an output folder, or redis://...
+  std::string job;       // the job's name (Redis)
+  bool json = false;
+  bool watch = false;
+  double interval = 2;   // seconds between refreshes with watch
+};
+
+struct ReportOptions {
+  std::vector<std::string> outputs;  // output folders holding results.json
+  std::string out;                   // the page; default <first output>/report.html
+};
+
 int run_sample(const CommonOptions& common, const SampleOptions& options);
 int run_check(const CommonOptions& common, const CheckOptions& options);
+int run_status(const StatusOptions& options);
+int run_report(const ReportOptions& options);
 int run_job_command(const CommonOptions& common, const RunCommandOptions& options);
+// The job loop's options from the command line's.
+RunOptions run_options(const RunCommandOptions& options);
 // The same job over MPI ranks (rank 0 coordinates); run_job_command calls it under a launcher.
 int run_distributed_job(const CommonOptions& common, const RunCommandOptions& options);
 std::string version_text();

@@ -59,11 +59,13 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   if (effective.device.empty()) effective.device = spec->device();
   std::unique_ptr<Bundle> bundle;
   std::unique_ptr<TorchBackend> backend;
+  // Set when the coordinator says shutdown: the batch in flight is abandoned.
+  std::atomic<bool> shutting_down{false};
   if (computes) {
     auto opened = open_bundle_for_command(effective, spec->bundle(), spec->name(), rank, launch.local_rank);
     if (!opened.ok()) abort_job(*session, opened.status().with_context("rank " + std::to_string(rank)), *spec);
     bundle = std::move(*opened);
-    auto made = make_torch_backend(*spec, *bundle);
+    auto made = make_torch_backend(*spec, *bundle, [&] { return shutting_down.load(); });
     if (!made.ok()) abort_job(*session, made.status(), *spec);
     backend = std::move(*made);
   } else if (const Status s = setup_logging(common.log_level, LogContext{rank, spec->name()}); !s.ok()) {
@@ -74,10 +76,12 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   plane_options.timeout_seconds = options.worker_timeout;
   auto plane = open_data_plane(*session, options.data_plane, computes ? backend->device() : "", why, plane_options);
   if (!plane.ok()) abort_job(*session, plane.status(), *spec);
-  // Workers ignore SIGTERM/SIGUSR1 (noted, not acted on): the coordinator gets them too, finishes
-  // the generations in flight, checkpoints, and then tells the workers to stop.
+  // Workers ignore SIGTERM/SIGUSR1 (noted, not acted on): the coordinator gets them too, abandons
+  // the generations in flight (each prompt is checkpointed at its last finished one) and tells
+  // the workers to stop, which abandon their batches.
   install_stop_signals();
   WorkerLoopOptions loop;
+  loop.on_shutdown = [&] { shutting_down = true; };
   loop.heartbeat_seconds = std::min(1.0, options.worker_timeout / 4);
 
   if (rank != 0) {
@@ -112,21 +116,20 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   distributed.worker_timeout = options.worker_timeout;
   DistributedExecutor executor(channel, distributed);
   if (const Status s = executor.connect(); !s.ok()) abort_job(*session, s, *spec);
-  RunOptions run;
-  run.restart = options.restart;
-  auto results = run_search_job(*spec, *manifest, sampler->steps, executor, run);
+  auto results = run_search_job(*spec, *manifest, sampler->steps, executor, run_options(options));
   if (!results.ok() && results.status().code() != StatusCode::kUnavailable) abort_job(*session, results.status(), *spec);
   if (const Status s = executor.shutdown(); !s.ok()) abort_job(*session, s, *spec);
   if (local_worker.joinable()) local_worker.join();
   if (!local_status.ok()) return fail(local_status);
   if (!results.ok()) {
     fail(results.status());
-    return 75;  // stopped by a signal with everything checkpointed; running again resumes
+    return 75;  // stopped (a signal, the job store out of reach) with everything checkpointed; running again resumes
   }
   std::cout << summary_table(*results);
   const TrafficStats t = executor.traffic();
-  spdlog::info("state moves: {} ({:.1f} MB); checkpoint states to rank 0: {:.1f} MB; kept states: {}", t.state_moves,
-               t.state_move_bytes / 1e6, t.checkpoint_bytes / 1e6, t.kept_states);
+  spdlog::info("state moves: {} ({:.1f} MB); checkpoint shards written by workers: {:.1f} MB; control messages into "
+               "rank 0: {:.2f} MB; kept states: {}", t.state_moves, t.state_move_bytes / 1e6, t.shard_bytes / 1e6,
+               t.coordinator_bytes_in / 1e6, t.kept_states);
   spdlog::info("wrote {}/results.json and {} images", spec->output(), results->prompts_size());
   return 0;
 }

@@ -47,6 +47,16 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--worker-timeout", run.worker_timeout,
                       "under mpirun/srun: seconds a rank may stay silent or make no progress before the job stops "
                       "with its name")->capture_default_str()->check(CLI::PositiveNumber);
+  run_cmd->add_option("--job-store", run.job_store,
+                      "where the job's state lives (overrides the spec's job_store): file (the output folder; one run "
+                      "at a time) or redis://[:password@]host[:port][/db] (several coordinators share the job; the "
+                      "password may also come from REDISCLI_AUTH)");
+  run_cmd->add_option("--lease-seconds", run.lease_seconds,
+                      "how long a prompt this run claimed stays its own without renewal (renewed every third of it); "
+                      "a dead run's prompts go to other coordinators after this")->capture_default_str()->check(CLI::Range(0.5, 86400.0));
+  run_cmd->add_option("--store-timeout", run.store_timeout,
+                      "seconds the job store may be out of reach (retried with backoff) before the run stops with "
+                      "exit 75, everything checkpointed")->capture_default_str()->check(CLI::PositiveNumber);
   run_cmd->add_option("--data-plane", run.data_plane,
                       "under mpirun/srun: how states move between workers: auto (NCCL when every worker has a GPU of "
                       "its own, else MPI), mpi or nccl")->capture_default_str()->check(CLI::IsMember({"auto", "mpi", "nccl"}));
@@ -57,8 +67,28 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--bundle", check.bundle, "model bundle folder")->required();
   add_common(check_cmd);
 
+  StatusOptions status;
+  CLI::App* status_cmd = app.add_subcommand(
+      "status", "Show a job's progress from its store (running or stopped): prompts queued, running (by whom, which "
+                "generation), done and failed, best reward so far, throughput and ETA");
+  status_cmd->add_option("where", status.where, "the job's output folder, or redis://[:password@]host[:port][/db]")->required();
+  status_cmd->add_option("--job", status.job, "the job's name (its spec's name), for a Redis store");
+  status_cmd->add_flag("--json", status.json, "one JSON object instead of a table");
+  status_cmd->add_flag("--watch", status.watch, "refresh until the job has nothing queued or running (Ctrl-C stops)");
+  status_cmd->add_option("--interval", status.interval, "seconds between refreshes with --watch")
+      ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+
+  ReportOptions report;
+  CLI::App* report_cmd = app.add_subcommand(
+      "report", "Write the report page (HTML, no server needed) of a job, or compare several jobs on one page.\n"
+                "Every run writes OUTPUT/report.html itself; this rewrites it or compares runs.");
+  report_cmd->add_option("outputs", report.outputs, "output folders of finished jobs (with results.json)")->required();
+  report_cmd->add_option("--out", report.out, "the page to write (default: OUTPUT/report.html; required for several jobs)");
+
   CLI11_PARSE(app, argc, argv);
   if (sample_cmd->parsed()) return run_sample(common, sample);
   if (run_cmd->parsed()) return run_job_command(common, run);
+  if (status_cmd->parsed()) return run_status(status);
+  if (report_cmd->parsed()) return run_report(report);
   return run_check(common, check);
 }

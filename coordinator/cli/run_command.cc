@@ -8,6 +8,15 @@
 
 namespace evosearch {
 
+RunOptions run_options(const RunCommandOptions& options) {
+  RunOptions run;
+  run.restart = options.restart;
+  run.job_store = options.job_store;
+  run.lease_seconds = options.lease_seconds;
+  run.store_timeout = options.store_timeout;
+  return run;
+}
+
 int run_job_command(const CommonOptions& common, const RunCommandOptions& options) {
   if (detect_launch().world_size > 1) return run_distributed_job(common, options);
   auto spec = load_job_spec(options.spec);
@@ -16,12 +25,11 @@ int run_job_command(const CommonOptions& common, const RunCommandOptions& option
   if (effective.device.empty()) effective.device = spec->device();
   auto bundle = open_bundle_for_command(effective, spec->bundle(), spec->name());
   if (!bundle.ok()) return fail(bundle.status());
-  RunOptions run;
-  run.restart = options.restart;
-  auto results = run_job(*spec, **bundle, run);
+  auto results = run_job(*spec, **bundle, run_options(options));
   if (!results.ok()) {
     fail(results.status());
-    // 75 (EX_TEMPFAIL): stopped by a signal with everything checkpointed; running again resumes.
+    // 75 (EX_TEMPFAIL): stopped (a signal, the job store out of reach) with everything
+    // checkpointed; running again resumes.
     return results.status().code() == StatusCode::kUnavailable ? 75 : 1;
   }
   std::cout << summary_table(*results);

@@ -1,0 +1,379 @@
+#include "coordinator/job_run.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "cluster/signals.h"
+#include "common/logging.h"
+#include "coordinator/job_spec.h"
+#include "jobs/image_io.h"
+#include "jobs/output_names.h"
+#include "jobs/sample_files.h"
+#include "jobs/shard_files.h"
+
+namespace evosearch {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Noise key of a prompt: its text, plus which occurrence it is when a suite repeats it.
+std::vector<uint64_t> prompt_keys(const std::vector<PromptEntry>& suite) {
+  std::map<std::string, int> seen;
+  std::vector<uint64_t> keys;
+  for (const PromptEntry& e : suite) {
+    const int n = seen[e.text]++;
+    keys.push_back(prompt_key(n == 0 ? e.text : e.text + "\x1f#" + std::to_string(n)));
+  }
+  return keys;
+}
+
+std::string format_seconds(double s) {
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(s / 60) % 60);
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+bool lease_lost(const Status& s) { return s.code() == StatusCode::kFailedPrecondition; }
+
+Status stopped(int signal) {
+  return Status(StatusCode::kUnavailable, "stopped by signal " + std::to_string(signal) +
+                                              ", with every prompt checkpointed at its last finished generation; "
+                                              "run the same command again to resume");
+}
+
+}  // namespace
+
+JobRun::JobRun(const proto::JobSpec& spec, const proto::BundleManifest& manifest, JobRunOptions options,
+               Executor& executor, JobStore& store, LeaseKeeper& keeper)
+    : spec_(spec), manifest_(manifest), options_(std::move(options)), executor_(executor), store_(store), keeper_(keeper) {}
+
+Status JobRun::add_prompts(const std::vector<PromptEntry>& suite) {
+  const std::vector<uint64_t> keys = prompt_keys(suite);
+  for (uint32_t i = 0; i < suite.size(); ++i) {
+    PromptJob job;
+    job.index = i;
+    job.entry = suite[i];
+    job.key = keys[i];
+    ASSIGN_OR_RETURN(job.searcher, make_searcher(spec_.search(), options_.steps, SearchKey{spec_.seed(), keys[i]}));
+    jobs_.push_back(std::move(job));
+  }
+  outcomes_.resize(jobs_.size());
+  return Status::Ok();
+}
+
+std::string JobRun::stem(const PromptJob& j) const { return safe_file_stem(j.entry.text, j.index); }
+
+size_t JobRun::in_flight_limit() const {
+  if (spec_.prompts_in_flight() > 0) return static_cast<size_t>(spec_.prompts_in_flight());
+  return static_cast<size_t>(std::max(8, 2 * executor_.workers()));
+}
+
+StatusOr<std::vector<proto::PromptOutcome>> JobRun::run() {
+  start_ = Clock::now();
+  last_progress_ = start_ - std::chrono::seconds(10);
+  for (;;) {
+    RETURN_IF_ERROR(keeper_.error());
+    for (uint32_t prompt : keeper_.take_lost()) {
+      if (jobs_[prompt].lease) RETURN_IF_ERROR(abandon(jobs_[prompt]));
+    }
+    if (const int signal = stop_requested()) {
+      release_leases();
+      (void)store_.log_event("run " + options_.owner + " stopped by signal " + std::to_string(signal));
+      return stopped(signal);
+    }
+    RETURN_IF_ERROR(claim_prompts());
+    if (active_.empty()) {
+      ASSIGN_OR_RETURN(const bool complete, job_complete());
+      if (complete) break;
+      std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));  // others hold the rest
+      continue;
+    }
+    const auto wait_start = Clock::now();
+    auto results = executor_.wait();
+    wait_seconds_ += std::chrono::duration<double>(Clock::now() - wait_start).count();
+    if (!results.ok() && results.status().code() == StatusCode::kUnavailable && stop_requested()) continue;
+    if (!results.ok()) return results.status();
+    if (results->empty()) return Internal("the executor returned no results while generations were in flight");
+    for (const proto::PromptResult& r : *results) {
+      if (r.prompt() >= jobs_.size()) return Internal("a result for prompt " + std::to_string(r.prompt()) + ", which is not in the suite");
+      jobs_[r.prompt()].collected.push_back(r.result());
+    }
+    for (PromptJob* j : std::vector<PromptJob*>(active_)) {
+      if (j->in_flight.empty() || j->collected.size() < j->in_flight.size()) continue;
+      RETURN_IF_ERROR(complete_generation(*j));
+    }
+    active_.erase(std::remove_if(active_.begin(), active_.end(), [](PromptJob* j) { return j->in_flight.empty(); }),
+                  active_.end());
+    if (Clock::now() - last_progress_ > std::chrono::seconds(1)) log_progress();
+  }
+  std::vector<proto::PromptOutcome> all;
+  for (const PromptJob& j : jobs_) {
+    if (outcomes_[j.index].prompt().empty()) {
+      ASSIGN_OR_RETURN(std::optional<proto::PromptOutcome> stored, store_.load_outcome(j.index));
+      if (!stored) continue;  // failed: the store says why (evosearch status)
+      outcomes_[j.index] = std::move(*stored);
+    }
+    all.push_back(outcomes_[j.index]);
+  }
+  return all;
+}
+
+Status JobRun::claim_prompts() {
+  if (stop_requested() || active_.size() >= in_flight_limit()) return Status::Ok();
+  ASSIGN_OR_RETURN(const std::vector<proto::Lease> leases,
+                   store_.claim(options_.owner, static_cast<int>(in_flight_limit() - active_.size()), options_.lease_seconds));
+  for (const proto::Lease& lease : leases) {
+    if (lease.prompt() >= jobs_.size()) return Internal("the job store handed out prompt " + std::to_string(lease.prompt()) + ", beyond the suite");
+    RETURN_IF_ERROR(begin(lease));
+  }
+  return Status::Ok();
+}
+
+// A claimed prompt: done already (a run that died between storing the outcome and marking it),
+// resumed from its checkpoint, or started from the beginning.
+Status JobRun::begin(const proto::Lease& lease) {
+  PromptJob& j = jobs_[lease.prompt()];
+  j.lease = lease;
+  j.draining = false;
+  j.finished = false;
+  keeper_.keep(lease);
+  ASSIGN_OR_RETURN(std::optional<proto::PromptOutcome> outcome, store_.load_outcome(j.index));
+  if (outcome) {
+    const Status saved = store_.save_outcome(lease, *outcome);
+    if (!saved.ok() && !lease_lost(saved)) return saved;
+    keeper_.drop(j.index);
+    j.lease.reset();
+    return Status::Ok();
+  }
+  // A fresh searcher: this run may have held the prompt before and lost it.
+  ASSIGN_OR_RETURN(j.searcher, make_searcher(spec_.search(), options_.steps, SearchKey{spec_.seed(), j.key}));
+  j.history.clear();
+  j.committed_shards.clear();
+  RETURN_IF_ERROR(executor_.add_prompt(j.index, j.entry.text, j.key));
+  ASSIGN_OR_RETURN(const std::optional<proto::CheckpointRecord> checkpoint, store_.load_checkpoint(j.index));
+  if (checkpoint) {
+    RETURN_IF_ERROR(j.searcher->restore(checkpoint->snapshot()).with_context("prompt " + std::to_string(j.index)));
+    RETURN_IF_ERROR(executor_.load_shards(j.index, spec_.output(), checkpoint->shards()));
+    j.committed_shards.assign(checkpoint->shards().begin(), checkpoint->shards().end());
+    j.history.assign(checkpoint->history().begin(), checkpoint->history().end());
+    spdlog::info("prompt {} '{}': resuming at generation {}/{}", j.index, j.entry.text, j.searcher->generation(),
+                 j.searcher->generation_count());
+    RETURN_IF_ERROR(store_.log_event("run " + options_.owner + " resumed prompt " + std::to_string(j.index) +
+                                     " at generation " + std::to_string(j.searcher->generation())));
+  }
+  active_.push_back(&j);
+  return start_generation(j);
+}
+
+Status JobRun::start_generation(PromptJob& j) {
+  j.in_flight = j.searcher->next_generation();
+  j.collected.clear();
+  j.submitted = Clock::now();
+  std::vector<proto::PromptTask> tasks;
+  for (const auto& t : j.in_flight) {
+    proto::PromptTask& task = tasks.emplace_back();
+    task.set_prompt(j.index);
+    *task.mutable_task() = t;
+  }
+  return executor_.submit(tasks);
+}
+
+Status JobRun::complete_generation(PromptJob& j) {
+  if (j.draining) {  // the lease was lost meanwhile: another coordinator has the prompt now
+    j.in_flight.clear();
+    j.collected.clear();
+    return executor_.release_prompt(j.index);
+  }
+  const uint32_t generation = j.searcher->generation();
+  ++generations_;
+  proto::GenerationRecord record;
+  record.set_generation(generation);
+  record.set_start_step(j.in_flight.front().start_step());
+  record.set_end_step(j.in_flight.front().end_step());
+  std::vector<proto::RolloutResult> ordered = j.collected;
+  std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.candidate() < b.candidate(); });
+  int64_t nfe = 0;
+  for (const proto::RolloutResult& r : ordered) {
+    record.add_fitness(r.fitness());
+    nfe += r.nfe();
+  }
+  RETURN_IF_ERROR(j.searcher->on_results(j.collected).with_context("prompt " + std::to_string(j.index)));
+  if (j.searcher->best().found()) record.set_best_so_far(j.searcher->best().fitness());
+  if (spec_.generation_grids()) {
+    ASSIGN_OR_RETURN(const std::string grid, write_generation_grid(j, generation));
+    record.set_grid(grid);
+  }
+  j.history.push_back(record);
+  RETURN_IF_ERROR(executor_.release_all_but(j.index, j.searcher->live_states()));
+  proto::ProgressEvent event;
+  event.set_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count());
+  event.set_owner(options_.owner);
+  event.set_prompt(j.index);
+  event.set_generation(generation + 1);
+  event.set_best_fitness(record.best_so_far());
+  event.set_nfe(nfe);
+  event.set_seconds(std::chrono::duration<double>(Clock::now() - j.submitted).count());
+  RETURN_IF_ERROR(store_.append_progress(event));
+  j.in_flight.clear();
+  j.collected.clear();
+  if (j.searcher->done()) return finish(j);
+  RETURN_IF_ERROR(checkpoint(j));
+  if (!j.lease) return Status::Ok();  // lost while checkpointing
+  return stop_requested() ? Status::Ok() : start_generation(j);
+}
+
+Status JobRun::checkpoint(PromptJob& j) {
+  proto::CheckpointRecord c;
+  c.set_prompt(j.index);
+  c.set_generation(j.searcher->generation());
+  c.set_generation_count(j.searcher->generation_count());
+  *c.mutable_snapshot() = j.searcher->snapshot();
+  for (const auto& h : j.history) *c.add_history() = h;
+  ShardTarget target{spec_.output(), c.generation(), j.lease->token()};
+  ASSIGN_OR_RETURN(const std::vector<proto::ShardRef> shards, executor_.write_shards(j.index, j.searcher->live_states(), target));
+  for (const proto::ShardRef& s : shards) *c.add_shards() = s;
+  const Status committed = store_.commit_checkpoint(*j.lease, c);
+  if (lease_lost(committed)) {
+    remove_shards(spec_.output(), shards);
+    return abandon(j);
+  }
+  RETURN_IF_ERROR(committed);
+  remove_shards(spec_.output(), j.committed_shards);
+  j.committed_shards = shards;
+  return Status::Ok();
+}
+
+Status JobRun::finish(PromptJob& j) {
+  const proto::BestSample& best = j.searcher->best();
+  ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score(j.index, best.state()));
+  if (static_cast<int>(scores.size()) != manifest_.rewards_size()) return Internal("scoring the answer gave the wrong number of rewards");
+  ASSIGN_OR_RETURN(const std::vector<Image> frames, executor_.decode(j.index, best.state()));
+  RETURN_IF_ERROR(store_.add_outputs(sample_file_names(stem(j))));  // before writing: --restart must find them
+  ASSIGN_OR_RETURN(const SampleFiles files, write_sample_files(frames, spec_.output(), stem(j)));
+  proto::PromptOutcome o;
+  o.set_index(j.index);
+  o.set_prompt(j.entry.text);
+  o.set_category(j.entry.category);
+  const proto::Accounting& a = j.searcher->accounting();
+  o.set_nfe(static_cast<int32_t>(a.nfe()));
+  o.set_reward_calls(static_cast<int32_t>(a.reward_calls()));
+  o.set_decode_calls(static_cast<int32_t>(a.decode_calls()));
+  for (int r = 0; r < manifest_.rewards_size(); ++r) (*o.mutable_scores())[manifest_.rewards(r).name()] = scores[r];
+  o.set_image(files.image);
+  o.set_video(files.video);
+  o.set_preview(files.preview);
+  o.set_generation(best.state().generation());
+  o.set_candidate(best.state().candidate());
+  for (const auto& h : j.history) *o.add_generations() = h;
+  const Status saved = store_.save_outcome(*j.lease, o);
+  if (lease_lost(saved)) return abandon(j);  // the files written are the same answer another run writes
+  RETURN_IF_ERROR(saved);
+  remove_shards(spec_.output(), j.committed_shards);
+  j.committed_shards.clear();
+  keeper_.drop(j.index);
+  j.lease.reset();
+  j.finished = true;
+  outcomes_[j.index] = o;
+  RETURN_IF_ERROR(executor_.release_prompt(j.index));
+  log_progress();
+  return store_.log_event("run " + options_.owner + " finished prompt " + std::to_string(j.index));
+}
+
+Status JobRun::abandon(PromptJob& j) {
+  spdlog::warn("prompt {}: this run's lease was lost; it stops working on it", j.index);
+  keeper_.drop(j.index);
+  j.lease.reset();
+  if (!j.in_flight.empty()) {
+    j.draining = true;  // its results still come back; then its states are freed
+    return Status::Ok();
+  }
+  active_.erase(std::remove(active_.begin(), active_.end(), &j), active_.end());
+  return executor_.release_prompt(j.index);
+}
+
+void JobRun::release_leases() {
+  for (PromptJob& j : jobs_) {
+    if (!j.lease) continue;
+    keeper_.drop(j.index);
+    (void)store_.release(*j.lease);  // best effort: an unreleased lease expires by itself
+    j.lease.reset();
+  }
+}
+
+StatusOr<bool> JobRun::job_complete() {
+  ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> prompts, store_.prompts());
+  for (const proto::PromptRecord& p : prompts) {
+    if (p.state() != proto::PROMPT_DONE && p.state() != proto::PROMPT_FAILED) return false;
+  }
+  return true;
+}
+
+// Every candidate of the generation: images 8 to a row; a video's candidates one frame strip
+// per row, in candidate order. Particle segments that end before T have no final samples.
+StatusOr<std::string> JobRun::write_generation_grid(const PromptJob& j, uint32_t generation) {
+  std::vector<Image> images;
+  bool video = false;
+  for (const proto::RolloutTask& t : j.in_flight) {
+    if (t.end_step() != options_.steps) return std::string();
+    ASSIGN_OR_RETURN(const std::vector<Image> frames,
+                     executor_.decode(j.index, state_ref(t.generation(), t.candidate(), t.end_step())));
+    video = video || frames.size() > 1;
+    images.push_back(frame_strip(frames));
+  }
+  const int scale = std::max(1, 84 / std::max(1, images.empty() ? 1 : images[0].height));
+  const std::string file = "grids/" + stem(j) + "-gen" + std::to_string(generation) + ".png";
+  RETURN_IF_ERROR(store_.add_outputs({file}));
+  RETURN_IF_ERROR(write_png((fs::path(spec_.output()) / file).string(), make_grid(images, video ? 1 : 8, 2, scale)));
+  return file;
+}
+
+void JobRun::log_progress() {
+  last_progress_ = Clock::now();
+  double done = 0;
+  size_t finished = 0;
+  for (const PromptJob& j : jobs_) {
+    if (j.finished) {
+      done += 1;
+      ++finished;
+    } else if (j.lease) {
+      done += double(j.searcher->generation()) / j.searcher->generation_count();
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+  const double mine = finished + (done - finished);
+  std::string line = "[this run: " + std::to_string(finished) + " prompts done, " + format_seconds(elapsed) + " elapsed";
+  if (mine > 0) {
+    // ETA of the prompts this run holds now, from its pace so far.
+    double left = 0;
+    for (const PromptJob* j : active_) left += 1.0 - double(j->searcher->generation()) / j->searcher->generation_count();
+    line += ", ETA " + format_seconds(elapsed / mine * left);
+  }
+  line += "]";
+  for (const PromptJob* j : active_) {
+    if (j->draining) continue;
+    char best[32];
+    std::snprintf(best, sizeof best, "%.3f", j->searcher->best().fitness());
+    line += " '" + j->entry.text + "' gen " + std::to_string(j->searcher->generation()) + "/" +
+            std::to_string(j->searcher->generation_count()) + " best " + best + ";";
+  }
+  spdlog::info("{}", line);
+}
+
+RunTotals JobRun::totals() const {
+  RunTotals t;
+  t.wall_seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  t.model_seconds = executor_.model_seconds();
+  t.workers = executor_.workers();
+  t.coordinator_seconds = t.wall_seconds - wait_seconds_;
+  t.generations = generations_;
+  t.traffic = executor_.traffic();
+  return t;
+}
+
+}  // namespace evosearch

@@ -1,0 +1,97 @@
+// One coordinator's run of a job. It claims prompts from the job store (their leases kept alive
+// by a LeaseKeeper), searches up to prompts_in_flight of them at once with a searcher each, and
+// submits a prompt's next generation as soon as its previous one has every result, so
+// generations of different prompts overlap on the executor. Every finished generation is
+// checkpointed: the executor writes shards where the states are, then the checkpoint record is
+// committed to the store, fenced by the prompt's lease; every answer is saved once, fenced too.
+// The run ends when every prompt of the job is done or failed (it goes on claiming prompts that
+// other coordinators abandon, once their leases expire), or at a stop signal, abandoning the
+// generations in flight (they are redone on resume).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "coordinator/executor.h"
+#include "coordinator/job_results.h"
+#include "coordinator/lease_keeper.h"
+#include "coordinator/search/searcher.h"
+#include "evosearch/bundle.pb.h"
+#include "evosearch/job.pb.h"
+#include "jobs/job_store.h"
+#include "jobs/prompt_suite.h"
+
+namespace evosearch {
+
+struct JobRunOptions {
+  std::string owner;          // this coordinator's name in the store ("host:pid:nonce")
+  int steps = 50;             // the sampler's T
+  double lease_seconds = 60;  // a claimed prompt's lease
+  double poll_seconds = 1;    // how often an idle coordinator looks for prompts to take over
+};
+
+class JobRun {
+ public:
+  JobRun(const proto::JobSpec& spec, const proto::BundleManifest& manifest, JobRunOptions options, Executor& executor,
+         JobStore& store, LeaseKeeper& keeper);
+
+  // Makes a searcher per prompt (validating the search spec before anything is written).
+  Status add_prompts(const std::vector<PromptEntry>& suite);
+  // Runs until the job is complete; returns every prompt's outcome in prompt order. Unavailable
+  // when stopped by a signal (every prompt is checkpointed at its last finished generation).
+  StatusOr<std::vector<proto::PromptOutcome>> run();
+  // Gives back the leases this run still holds (after an error), best effort.
+  void release_leases();
+  RunTotals totals() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct PromptJob {
+    uint32_t index = 0;
+    PromptEntry entry;
+    uint64_t key = 0;
+    std::unique_ptr<Searcher> searcher;
+    std::optional<proto::Lease> lease;                 // while this run holds the prompt
+    std::vector<proto::RolloutTask> in_flight;         // the generation submitted
+    std::vector<proto::RolloutResult> collected;       // its results so far
+    Clock::time_point submitted;
+    std::vector<proto::ShardRef> committed_shards;     // of the latest committed checkpoint
+    std::vector<proto::GenerationRecord> history;
+    bool draining = false;  // lease lost: let its generation in flight finish, then drop it
+    bool finished = false;
+  };
+
+  Status claim_prompts();
+  Status begin(const proto::Lease& lease);
+  Status start_generation(PromptJob& j);
+  Status complete_generation(PromptJob& j);
+  Status checkpoint(PromptJob& j);
+  Status finish(PromptJob& j);
+  // The lease is lost: no more writes for this prompt from this run.
+  Status abandon(PromptJob& j);
+  StatusOr<bool> job_complete();
+  StatusOr<std::string> write_generation_grid(const PromptJob& j, uint32_t generation);
+  void log_progress();
+  std::string stem(const PromptJob& j) const;
+  size_t in_flight_limit() const;
+
+  const proto::JobSpec& spec_;
+  const proto::BundleManifest& manifest_;
+  const JobRunOptions options_;
+  Executor& executor_;
+  JobStore& store_;
+  LeaseKeeper& keeper_;
+  std::vector<PromptJob> jobs_;
+  std::vector<PromptJob*> active_;  // searching or draining
+  std::vector<proto::PromptOutcome> outcomes_;  // found by this run, by prompt
+  Clock::time_point start_;
+  Clock::time_point last_progress_;
+  double wait_seconds_ = 0;  // inside executor_.wait()
+  int generations_ = 0;
+};
+
+}  // namespace evosearch

@@ -1,0 +1,38 @@
+#include "coordinator/local_executor.h"
+
+#include "jobs/shard_files.h"
+
+namespace evosearch {
+
+Status LocalExecutor::submit(const std::vector<proto::PromptTask>& tasks) {
+  pending_.insert(pending_.end(), tasks.begin(), tasks.end());
+  return Status::Ok();
+}
+
+StatusOr<std::vector<proto::PromptResult>> LocalExecutor::wait() {
+  std::vector<proto::PromptTask> tasks;
+  tasks.swap(pending_);
+  if (tasks.empty()) return std::vector<proto::PromptResult>{};
+  return backend_.run(tasks);
+}
+
+StatusOr<std::vector<proto::ShardRef>> LocalExecutor::write_shards(uint32_t prompt,
+                                                                    const std::vector<proto::StateRef>& refs,
+                                                                    const ShardTarget& target) {
+  ASSIGN_OR_RETURN(std::vector<proto::StoredState> states, backend_.export_states(prompt, refs));
+  ASSIGN_OR_RETURN(proto::ShardRef shard, write_shard(target.output_dir, shard_path(prompt, target.generation, target.token, 0),
+                                                      prompt, std::move(states)));
+  traffic_.shard_bytes += shard.bytes();
+  return std::vector<proto::ShardRef>{std::move(shard)};
+}
+
+Status LocalExecutor::load_shards(uint32_t prompt, const std::string& output_dir,
+                                  const google::protobuf::RepeatedPtrField<proto::ShardRef>& shards) {
+  for (const proto::ShardRef& ref : shards) {
+    ASSIGN_OR_RETURN(const proto::StateShard shard, read_shard(output_dir, ref, prompt));
+    RETURN_IF_ERROR(backend_.import_states(prompt, shard.states()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace evosearch

@@ -1,0 +1,54 @@
+// Starting the evosearch program (or any command) in the background for tests that kill, stop
+// or race processes: its own process group, output to a log file.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace evosearch::testing_support {
+
+// Runs `command` with /bin/sh in a new process group, stdout and stderr into `log`.
+inline pid_t start_logged(const std::string& command, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits up to `seconds` for `pid`; its exit code (128 + signal when killed), or -1 after
+// killing its process group when it did not end in time. `took`: seconds until it ended.
+inline int wait_exit(pid_t pid, double seconds, double* took = nullptr) {
+  const auto start = std::chrono::steady_clock::now();
+  int status = 0;
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      if (took) *took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(-pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace evosearch::testing_support
