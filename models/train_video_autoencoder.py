@@ -12,7 +12,7 @@ import common as C
 import video_common as V
 
 if __name__ == "__main__":
-    args = C.train_args("train the video frame autoencoder", iters=1500, batch=64, lr=2e-3, seed=51)
+    args = C.train_args("train the video frame autoencoder", iters=2000, batch=64, lr=2e-3, seed=51)
     C.setup_threads()
     torch.manual_seed(args.seed)
     dev = C.pick_device()

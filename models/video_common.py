@@ -359,24 +359,26 @@ def eval_stats(x: Tensor) -> Tensor:
 
 
 class FrameGuidanceCNN(nn.Module):
-    """3x3 convs with global average pooling (video-match's frame classifier)."""
+    """video-match's frame classifier: the frame divided by its peak (+0.05), five 3x3 convs
+    with GroupNorm, two max-pools, global average pooling. Dividing by the peak makes a faint
+    (fading, dark) item look like a bright one."""
 
     def __init__(self):
         super().__init__()
-        self.c1 = nn.Conv2d(1, 16, 3, padding=1)
-        self.c2 = nn.Conv2d(16, 32, 3, padding=1)
-        self.c3 = nn.Conv2d(32, 32, 3, padding=1)
-        self.c4 = nn.Conv2d(32, 64, 3, padding=1)
-        self.c5 = nn.Conv2d(64, 64, 3, padding=1)
+        ch = [1, 16, 32, 32, 64, 64]
+        self.convs = nn.ModuleList([nn.Conv2d(ch[i], ch[i + 1], 3, padding=1) for i in range(5)])
+        self.norms = nn.ModuleList([nn.GroupNorm(8, ch[i + 1]) for i in range(5)])
         self.drop = nn.Dropout(0.2)
         self.fc = nn.Linear(64, 10)
 
     def features(self, x: Tensor) -> Tensor:
-        h = F.max_pool2d(F.relu(self.c1(x)), 2)          # 16
-        h = F.relu(self.c2(h))
-        h = F.max_pool2d(F.relu(self.c3(h)), 2)          # 8
-        h = F.relu(self.c4(h))
-        h = F.relu(self.c5(h))
+        h = x / (x.amax(dim=(1, 2, 3), keepdim=True) + 0.05)
+        i = 0
+        for conv, norm in zip(self.convs, self.norms):
+            h = F.relu(norm(conv(h)))
+            if i == 0 or i == 2:
+                h = F.max_pool2d(h, 2)                   # 32 -> 16 -> 8
+            i += 1
         return h.mean(dim=(2, 3))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -384,21 +386,26 @@ class FrameGuidanceCNN(nn.Module):
 
 
 class FrameEvalCNN(nn.Module):
-    """5x5 convs with a fully connected head (video-eval's frame classifier)."""
+    """video-eval's frame classifier: the frame standardised (zero mean, unit std + 0.02), 5x5
+    convs with BatchNorm and max-pools, a fully connected head."""
 
     def __init__(self):
         super().__init__()
         self.c1 = nn.Conv2d(1, 12, 5, padding=2)
+        self.b1 = nn.BatchNorm2d(12)
         self.c2 = nn.Conv2d(12, 24, 5, padding=2)
+        self.b2 = nn.BatchNorm2d(24)
         self.c3 = nn.Conv2d(24, 48, 3, padding=1)
+        self.b3 = nn.BatchNorm2d(48)
         self.fc1 = nn.Linear(48 * 4 * 4, 96)
         self.drop = nn.Dropout(0.3)
         self.fc2 = nn.Linear(96, 10)
 
     def features(self, x: Tensor) -> Tensor:
-        h = F.max_pool2d(F.relu(self.c1(x)), 2)          # 16
-        h = F.max_pool2d(F.relu(self.c2(h)), 2)          # 8
-        h = F.max_pool2d(F.relu(self.c3(h)), 2)          # 4
+        x = (x - x.mean(dim=(1, 2, 3), keepdim=True)) / (x.std(dim=(1, 2, 3), keepdim=True) + 0.02)
+        h = F.max_pool2d(F.relu(self.b1(self.c1(x))), 2)     # 16
+        h = F.max_pool2d(F.relu(self.b2(self.c2(h))), 2)     # 8
+        h = F.max_pool2d(F.relu(self.b3(self.c3(h))), 2)     # 4
         return F.relu(self.fc1(h.flatten(1)))
 
     def forward(self, x: Tensor) -> Tensor:
