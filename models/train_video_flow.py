@@ -31,7 +31,9 @@ if __name__ == "__main__":
     with torch.no_grad():
         for _ in range(0, POOL, 500):
             d = V.make_clips(items, labels, 500, gen)
-            z = enc(V.frames_of(d["clips"]).to(dev))
+            fr = V.frames_of(d["clips"]).to(dev)
+            # 256 frames per call: whole chunks of 4000 frames ran 2x slower on the CPU (cache)
+            z = torch.cat([enc(fr[i:i + 256]) for i in range(0, fr.shape[0], 256)])
             zs.append((V.clips_of(z, V.FRAMES) - shift) * scale)
             ys.append(d["labels"])
             ds.append(d["direction"])
