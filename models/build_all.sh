@@ -1,6 +1,8 @@
 #!/bin/bash
-# Rebuild the bundled Fashion-MNIST models from scratch:
-#   train (2 classifiers, DDPM, autoencoder, latent flow) -> export -> verify -> evaluate.
+# Rebuild the bundled Fashion-MNIST image models from scratch:
+#   train (2 classifiers, DDPM, autoencoder, latent flow) -> export -> verify -> evaluate,
+#   then the fashion-content metric (its classifier, trained on t10k, and rewards/fashion_content.pt).
+# The video bundle has its own script: build_video.sh.
 #
 #   bash models/build_all.sh              # the configuration of the shipped weights
 #                                         # (trained on one GPU: ~3.5 min there; many hours on 2 CPU cores)
@@ -35,5 +37,8 @@ else
   run train_flow.py         --iters 5940 --batch 256
 fi
 run export.py
+run train_content_clf.py --iters 1500 --batch 128
+run export_content.py
 run verify.py
 run evaluate.py --n-per-class 100
+run evaluate_content.py --n-per-class 30
