@@ -47,6 +47,8 @@ class JobRun {
   // Gives back the leases this run still holds (after an error), best effort.
   void release_leases();
   RunTotals totals() const;
+  // Prompts searched at once: the spec's prompts_in_flight, or max(8, 2 per worker).
+  size_t in_flight_limit() const;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -77,7 +79,6 @@ class JobRun {
   StatusOr<std::string> write_generation_grid(const PromptJob& j, uint32_t generation);
   void log_progress();
   std::string stem(const PromptJob& j) const;
-  size_t in_flight_limit() const;
 
   const proto::JobSpec& spec_;
   const proto::BundleManifest& manifest_;

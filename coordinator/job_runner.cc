@@ -3,13 +3,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "cluster/signals.h"
 #include "common/logging.h"
 #include "coordinator/job_run.h"
+#include "coordinator/memory_estimate.h"
 #include "jobs/job_identity.h"
 #include "jobs/output_lock.h"
 #include "jobs/prompt_suite.h"
@@ -59,13 +63,49 @@ Status take_back_stale_leases(JobStore& store, bool folder_locked) {
   return Status::Ok();
 }
 
-// --restart: the files the earlier job wrote (and nothing else), and its checkpoint shards.
-Status remove_outputs(const std::string& output, JobStore& store) {
-  auto outputs = store.outputs();
-  if (!outputs.ok() && outputs.status().code() == StatusCode::kNotFound) return Status::Ok();  // no job yet
-  if (!outputs.ok()) return outputs.status();
+// --restart deletes files, so it refuses a folder that is not plainly a job's: the root, a
+// home folder, or one holding files the job did not write (outside its state/ folder).
+Status check_restart_is_safe(const std::string& output, const std::vector<std::string>& outputs) {
   std::error_code ec;
-  for (const std::string& file : *outputs) {
+  const fs::path folder = fs::weakly_canonical(output, ec);
+  const char* home = std::getenv("HOME");
+  const bool home_folder = home && *home && fs::weakly_canonical(home, ec) == folder;
+  const bool a_home = home_folder || folder.parent_path() == "/home";
+  if (folder == folder.root_path() || a_home) {
+    return FailedPrecondition("--restart: " + output + " is " + (a_home ? "a home folder" : "the root folder") +
+                              "; a job's output folder must be a folder of its own");
+  }
+  const std::set<std::string> ours(outputs.begin(), outputs.end());
+  std::vector<std::string> foreign;
+  for (auto it = fs::recursive_directory_iterator(folder, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const fs::path relative = it->path().lexically_relative(folder);
+    if (relative.begin()->string() == "state") {
+      it.disable_recursion_pending();  // the job store's folder: it removes only its own files there
+      continue;
+    }
+    if (!it->is_directory() && !ours.count(relative.generic_string())) foreign.push_back(relative.generic_string());
+  }
+  if (ec) return Internal("--restart: cannot list " + output + ": " + ec.message());
+  if (foreign.empty() || outputs.empty()) return Status::Ok();  // no job there yet: --restart deletes nothing
+  std::sort(foreign.begin(), foreign.end());
+  std::string names;
+  for (size_t i = 0; i < foreign.size() && i < 5; ++i) names += (i ? ", " : "") + foreign[i];
+  if (foreign.size() > 5) names += " and " + std::to_string(foreign.size() - 5) + " more";
+  return FailedPrecondition("--restart: " + output + " holds files this job did not write (" + names +
+                            "); move them away or use another output folder. Nothing was deleted.");
+}
+
+// The files the earlier job wrote, as far as the store knows (none when there is no job yet).
+StatusOr<std::vector<std::string>> job_outputs(JobStore& store) {
+  auto outputs = store.outputs();
+  if (!outputs.ok() && outputs.status().code() == StatusCode::kNotFound) return std::vector<std::string>{};
+  return outputs;
+}
+
+// --restart: the files the earlier job wrote (and nothing else), and its checkpoint shards.
+Status remove_outputs(const std::string& output, const std::vector<std::string>& outputs) {
+  std::error_code ec;
+  for (const std::string& file : outputs) {
     fs::remove(fs::path(output) / file, ec);
     if (ec) return Internal("cannot remove " + (fs::path(output) / file).string() + ": " + ec.message());
   }
@@ -93,15 +133,21 @@ StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const pro
   run_options.poll_seconds = std::min(1.0, options.lease_seconds / 4);
   JobRun run(spec, manifest, run_options, executor, *store, keeper);
   RETURN_IF_ERROR(run.add_prompts(suite));  // validates the search spec before any output
+  RETURN_IF_ERROR(check_job_memory(spec, manifest, steps, options.pixel_shape, run.in_flight_limit(), executor.workers()));
   ASSIGN_OR_RETURN(const proto::JobRecord record, make_job_record(spec, static_cast<uint32_t>(suite.size())));
   std::vector<std::string> texts;
   for (const PromptEntry& e : suite) texts.push_back(e.text);
 
+  std::vector<std::string> earlier_outputs;
+  if (options.restart) {  // checked before anything is written
+    ASSIGN_OR_RETURN(earlier_outputs, job_outputs(*store));
+    RETURN_IF_ERROR(check_restart_is_safe(spec.output(), earlier_outputs));
+  }
   std::unique_ptr<OutputLock> lock;
   if (file_store) {
     ASSIGN_OR_RETURN(lock, OutputLock::acquire(spec.output()));
   }
-  if (options.restart) RETURN_IF_ERROR(remove_outputs(spec.output(), *store));
+  if (options.restart) RETURN_IF_ERROR(remove_outputs(spec.output(), earlier_outputs));
   RETURN_IF_ERROR(store->open(record, texts, options.restart));
   RETURN_IF_ERROR(take_back_stale_leases(*store, file_store));
   install_stop_signals();

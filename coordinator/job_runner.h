@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "coordinator/executor.h"
@@ -20,6 +21,7 @@ struct RunOptions {
   std::string job_store;       // overrides the spec's job_store ("" keeps it)
   double lease_seconds = 60;   // how long a claimed prompt stays this run's without renewal
   double store_timeout = 300;  // how long the job store may be out of reach before the run stops (exit 75)
+  std::vector<int64_t> pixel_shape;  // the decoder's output per sample, for the memory estimate (empty: unknown)
 };
 
 // Runs the job on `executor`. `manifest` names the rewards; `steps` is the sampler's T.

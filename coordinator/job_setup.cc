@@ -29,7 +29,9 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, 
   ASSIGN_OR_RETURN(std::unique_ptr<TorchBackend> backend,
                    make_torch_backend(spec, bundle, [] { return stop_requested() != 0; }));
   LocalExecutor executor(*backend);
-  return run_search_job(spec, bundle.manifest(), sampler.steps, executor, options);
+  RunOptions with_pixels = options;
+  with_pixels.pixel_shape = bundle.pixel_shape();
+  return run_search_job(spec, bundle.manifest(), sampler.steps, executor, with_pixels);
 }
 
 }  // namespace evosearch

@@ -1,6 +1,8 @@
 #include "coordinator/job_spec.h"
 
+#include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include <google/protobuf/util/json_util.h>
 
@@ -13,6 +15,35 @@
 
 namespace evosearch {
 namespace fs = std::filesystem;
+
+namespace {
+
+// Every real number a spec can set must be finite (JSON lets "NaN" and "Infinity" through), and
+// the guidance scale at least 0: errors name the field here rather than the model later.
+Status check_numbers(const proto::JobSpec& spec) {
+  const proto::SamplerSpec& sampler = spec.sampler();
+  const proto::SearchSpec& search = spec.search();
+  const std::pair<const char*, std::optional<double>> fields[] = {
+      {"sampler.eta", sampler.has_eta() ? std::optional<double>(sampler.eta()) : std::nullopt},
+      {"sampler.shift", sampler.has_shift() ? std::optional<double>(sampler.shift()) : std::nullopt},
+      {"sampler.guidance_scale", sampler.has_guidance_scale() ? std::optional<double>(sampler.guidance_scale()) : std::nullopt},
+      {"search.tournament_fraction", search.has_tournament_fraction() ? std::optional<double>(search.tournament_fraction()) : std::nullopt},
+      {"search.beta", search.has_beta() ? std::optional<double>(search.beta()) : std::nullopt},
+      {"search.lambda", search.has_lambda() ? std::optional<double>(search.lambda()) : std::nullopt},
+  };
+  for (const auto& [field, value] : fields) {
+    if (value && !std::isfinite(*value)) {
+      return InvalidArgument(std::string(field) + ": " + std::to_string(*value) + " is not a finite number");
+    }
+  }
+  if (sampler.has_guidance_scale() && sampler.guidance_scale() < 0) {
+    return InvalidArgument("sampler.guidance_scale: " + std::to_string(sampler.guidance_scale()) +
+                           " is negative; expected 0 or more (1 = no guidance)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::string& origin, const std::string& base_dir) {
   proto::JobSpec spec;
@@ -35,6 +66,8 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
   if (spec.batch_size() < 0) return InvalidArgument(origin + ": batch_size: expected a positive number");
   if (spec.device().empty()) spec.set_device("auto");
   if (spec.prompts_in_flight() < 0) return InvalidArgument(origin + ": prompts_in_flight: expected a positive number");
+  if (spec.memory_limit_mb() < 0) return InvalidArgument(origin + ": memory_limit_mb: expected a positive number of MiB, or 0 for 90% of the memory available");
+  RETURN_IF_ERROR(check_numbers(spec).with_context(origin));
   proto::SearchSpec* s = spec.mutable_search();
   if (s->method().empty()) s->set_method("evosearch");
   const std::string m = s->method();

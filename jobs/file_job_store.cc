@@ -3,8 +3,8 @@
 //
 //   job.json                 JobRecord (protobuf JSON)
 //   prompt-NNNNN.json        PromptRecord: state, owner, fencing token, lease expiry
-//   prompt-NNNNN.ckpt        CheckpointRecord (binary protobuf)
-//   prompt-NNNNN.done.json   PromptOutcome (protobuf JSON)
+//   prompt-NNNNN.ckpt        CheckpointRecord (sealed: binary protobuf with its SHA-256)
+//   prompt-NNNNN.done        PromptOutcome (sealed)
 //   progress/SSSSSSSS.jsonl  ProgressEvent per line, in segments of kSegmentEvents
 //   events.log               timestamped lines
 //   outputs.txt              files the job wrote, relative to the output folder, one per line
@@ -87,10 +87,13 @@ class FileJobStore final : public JobStore {
       auto stored = read_job();
       if (stored.ok()) {
         const std::string differences = job_differences(*stored, current);
-        if (!differences.empty()) return store::different_job(describe(), differences);
-        return Status::Ok();
+        if (differences.empty()) return Status::Ok();
+        ASSIGN_OR_RETURN(const bool progress, has_progress());
+        if (progress) return store::different_job(describe(), differences);
+        // No generation was ever committed: nothing to lose, the new record replaces the old
+        // (a run that failed before its first generation must not block the corrected spec).
       }
-      if (stored.status().code() != StatusCode::kNotFound) return stored.status();
+      if (!stored.ok() && stored.status().code() != StatusCode::kNotFound) return stored.status();
     }
     // A new job, or a restart. Everything but the lock goes first: a folder without job.json
     // holds no job, whatever a crashed earlier create or restart left behind.
@@ -169,7 +172,7 @@ class FileJobStore final : public JobStore {
   Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) override {
     if (checkpoint.prompt() != lease.prompt()) return wrong_prompt("checkpoint", checkpoint.prompt(), lease);
     return fenced(lease, [&](proto::PromptRecord& p) {
-      RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".ckpt")), checkpoint.SerializeAsString()));
+      RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".ckpt")), store::seal(checkpoint)));
       p.set_generation(checkpoint.generation());
       p.set_generation_count(checkpoint.generation_count());
       if (checkpoint.snapshot().best().found()) p.set_best_fitness(checkpoint.snapshot().best().fitness());
@@ -182,7 +185,7 @@ class FileJobStore final : public JobStore {
     const Status saved = fenced(lease, [&](proto::PromptRecord& p) {
       // The outcome before the record: a crash in between leaves a running prompt with an
       // outcome, which its next owner can mark done, rather than a done prompt without one.
-      RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".done.json")), store::to_json(outcome)));
+      RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".done")), store::seal(outcome)));
       p.set_state(proto::PROMPT_DONE);
       p.set_lease_expires_unix_ms(0);
       return Status::Ok();
@@ -212,17 +215,17 @@ class FileJobStore final : public JobStore {
     auto bytes = read_file(path);
     if (!bytes.ok()) return missing_or(bytes.status(), std::optional<proto::CheckpointRecord>());
     proto::CheckpointRecord checkpoint;
-    RETURN_IF_ERROR(store::from_bytes(*bytes, checkpoint, path));
+    RETURN_IF_ERROR(store::unseal(*bytes, checkpoint, path));
     if (checkpoint.prompt() != prompt) return DataLoss(path + ": holds the checkpoint of prompt " + std::to_string(checkpoint.prompt()));
     return std::optional<proto::CheckpointRecord>(std::move(checkpoint));
   }
 
   StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) override {
-    const std::string path = file(name(prompt, ".done.json"));
-    auto text = read_file(path);
-    if (!text.ok()) return missing_or(text.status(), std::optional<proto::PromptOutcome>());
+    const std::string path = file(name(prompt, ".done"));
+    auto bytes = read_file(path);
+    if (!bytes.ok()) return missing_or(bytes.status(), std::optional<proto::PromptOutcome>());
     proto::PromptOutcome outcome;
-    RETURN_IF_ERROR(store::from_json(*text, outcome, path));
+    RETURN_IF_ERROR(store::unseal(*bytes, outcome, path));
     return std::optional<proto::PromptOutcome>(std::move(outcome));
   }
 
@@ -347,6 +350,17 @@ class FileJobStore final : public JobStore {
     return Status::Ok();
   }
 
+  // Whether any prompt has a committed checkpoint or outcome.
+  StatusOr<bool> has_progress() const {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(state_, ec)) {
+      const std::string extension = entry.path().extension().string();
+      if (extension == ".ckpt" || extension == ".done") return true;
+    }
+    if (ec) return Internal("cannot list " + state_.string() + ": " + ec.message());
+    return false;
+  }
+
   static bool ours(const std::string& name) {
     const auto has_prefix = [&](const char* p) { return name.rfind(p, 0) == 0; };
     if (name == "progress" || name == "events.log" || name == "outputs.txt" || has_prefix("job.json.tmp.")) return true;
@@ -356,7 +370,7 @@ class FileJobStore final : public JobStore {
       if (name[i] < '0' || name[i] > '9') return false;
     }
     const std::string rest = name.substr(12);
-    for (const char* suffix : {".json", ".ckpt", ".done.json"}) {
+    for (const char* suffix : {".json", ".ckpt", ".done"}) {
       if (rest == suffix || rest.rfind(std::string(suffix) + ".tmp.", 0) == 0) return true;
     }
     return false;

@@ -80,6 +80,7 @@ proto::JobSpec answer_spec(const proto::JobSpec& spec) {
   s.clear_device();
   s.clear_generation_grids();  // extra pictures of each generation; the search never sees them
   s.clear_job_store();         // where the state is kept, not what it is
+  s.clear_memory_limit_mb();
   return s;
 }
 

@@ -9,8 +9,8 @@
 //                check leases and fencing tokens cannot read protobuf.
 //   queue        sorted set of queued prompts, scored by index (claims take the lowest first)
 //   leases       sorted set of running prompts, scored by lease expiry (unix ms, server clock)
-//   checkpoints  hash: "<i>" -> CheckpointRecord (binary protobuf)
-//   outcomes     hash: "<i>" -> PromptOutcome (binary protobuf)
+//   checkpoints  hash: "<i>" -> CheckpointRecord (sealed: binary protobuf with its SHA-256)
+//   outcomes     hash: "<i>" -> PromptOutcome (sealed)
 //   progress     stream (XADD MAXLEN ~ kProgressLimit), field "e" -> ProgressEvent (binary)
 //   events       list, newest first, capped at kEventLimit: "<ISO time> <text>"
 //   outputs      set of paths relative to the output folder
@@ -63,7 +63,14 @@ class RedisJobStore final : public JobStore {
     proto::JobRecord stored;
     RETURN_IF_ERROR(store::from_bytes(element(reply.get(), 1), stored, where(0, "record")));
     const std::string differences = job_differences(stored, current);
-    return differences.empty() ? Status::Ok() : store::different_job(describe(), differences);
+    if (differences.empty()) return Status::Ok();
+    // No generation was ever committed: nothing to lose, the new record replaces the old (a run
+    // that failed before its first generation must not block the corrected spec).
+    ASSIGN_OR_RETURN(const RedisReply checkpoints, redis_.command({"HLEN", keys_[4]}));
+    ASSIGN_OR_RETURN(const RedisReply outcomes, redis_.command({"HLEN", keys_[5]}));
+    if (checkpoints->integer > 0 || outcomes->integer > 0) return store::different_job(describe(), differences);
+    args[0] = "1";
+    return script(redis_scripts::kOpen, args).status();
   }
 
   StatusOr<proto::JobRecord> job() override {
@@ -111,7 +118,7 @@ class RedisJobStore final : public JobStore {
     char best[32] = "";
     if (checkpoint.snapshot().best().found()) std::snprintf(best, sizeof best, "%.17g", checkpoint.snapshot().best().fitness());
     return fenced(redis_scripts::kCommit, lease,
-                  {checkpoint.SerializeAsString(), std::to_string(checkpoint.generation()),
+                  {store::seal(checkpoint), std::to_string(checkpoint.generation()),
                    std::to_string(checkpoint.generation_count()), best})
         .status();
   }
@@ -121,7 +128,7 @@ class RedisJobStore final : public JobStore {
       return InvalidArgument("outcome of prompt " + std::to_string(outcome.index()) + " under the lease of prompt " +
                              std::to_string(lease.prompt()));
     }
-    return fenced(redis_scripts::kOutcome, lease, {outcome.SerializeAsString()}).status();
+    return fenced(redis_scripts::kOutcome, lease, {store::seal(outcome)}).status();
   }
 
   Status mark_failed(const proto::Lease& lease, const std::string& error) override {
@@ -217,7 +224,7 @@ class RedisJobStore final : public JobStore {
     ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HGET", keys_[key], std::to_string(prompt)}));
     if (reply->type == REDIS_REPLY_NIL) return std::optional<Record>();
     Record record;
-    RETURN_IF_ERROR(store::from_bytes(text(reply.get()), record, where(key, std::to_string(prompt))));
+    RETURN_IF_ERROR(store::unseal(text(reply.get()), record, where(key, std::to_string(prompt))));
     return std::optional<Record>(std::move(record));
   }
 

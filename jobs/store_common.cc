@@ -8,6 +8,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "jobs/checksum.h"
+
 namespace evosearch::store {
 
 int64_t unix_ms_now() {
@@ -108,6 +110,25 @@ Status from_bytes(const std::string& bytes, google::protobuf::Message& message, 
     return DataLoss(where + ": not a valid " + message.GetDescriptor()->name() + " record");
   }
   return Status::Ok();
+}
+
+std::string seal(const google::protobuf::Message& message) {
+  proto::SealedRecord sealed;
+  sealed.set_payload(message.SerializeAsString());
+  sealed.set_sha256(sha256_hex(sealed.payload()));
+  return sealed.SerializeAsString();
+}
+
+Status unseal(const std::string& bytes, google::protobuf::Message& message, const std::string& where) {
+  proto::SealedRecord sealed;
+  if (!sealed.ParseFromString(bytes) || sealed.sha256().size() != 64) {
+    return DataLoss(where + ": not a sealed " + message.GetDescriptor()->name() + " record");
+  }
+  if (sha256_hex(sealed.payload()) != sealed.sha256()) {
+    return DataLoss(where + ": the " + message.GetDescriptor()->name() +
+                    " does not match its checksum (changed after it was written); run with --restart to redo the job");
+  }
+  return from_bytes(sealed.payload(), message, where);
 }
 
 }  // namespace evosearch::store

@@ -45,4 +45,9 @@ Status from_json(const std::string& text, google::protobuf::Message& message, co
 // Binary protobuf back from bytes; DataLoss names `where`.
 Status from_bytes(const std::string& bytes, google::protobuf::Message& message, const std::string& where);
 
+// A record with the SHA-256 of its bytes (proto::SealedRecord), and back: DataLoss naming `where`
+// when the bytes do not match their checksum (the record was changed after it was written).
+std::string seal(const google::protobuf::Message& message);
+Status unseal(const std::string& bytes, google::protobuf::Message& message, const std::string& where);
+
 }  // namespace evosearch::store

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,8 +18,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "jobs/atomic_file.h"
 #include "jobs/job_store.h"
 #ifdef EVOSEARCH_CONTRACT_REDIS
+#include <hiredis/hiredis.h>
+
 #include "jobs/redis_connection.h"
 #include "jobs/redis_job_store.h"
 #include "redis_test_server.h"
@@ -147,6 +151,43 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
 #endif
   }
 
+  // Changes a stored checkpoint or outcome of `prompt` as an edit in place would: the envelope and
+  // the record still parse, only a number differs from what was written.
+  void tamper(const std::string& what, uint32_t prompt) {
+#ifdef EVOSEARCH_CONTRACT_REDIS
+    const auto keys = redis_job_keys(job_name_);
+    const std::string& key = what == "checkpoint" ? keys[4] : keys[5];
+    auto raw = redis().command({"HGET", key, std::to_string(prompt)});
+    ASSERT_TRUE(raw.ok());
+    const std::string bytes((*raw)->str, (*raw)->len);
+#else
+    char name[32];
+    std::snprintf(name, sizeof name, "prompt-%05u%s", prompt, what == "checkpoint" ? ".ckpt" : ".done");
+    const fs::path file = fs::path(dir_) / "state" / name;
+    auto read = read_file(file.string());
+    ASSERT_TRUE(read.ok());
+    const std::string bytes = *read;
+#endif
+    proto::SealedRecord sealed;
+    ASSERT_TRUE(sealed.ParseFromString(bytes));
+    if (what == "checkpoint") {
+      proto::CheckpointRecord c;
+      ASSERT_TRUE(c.ParseFromString(sealed.payload()));
+      c.mutable_snapshot()->mutable_best()->set_fitness(c.snapshot().best().fitness() * 2);
+      sealed.set_payload(c.SerializeAsString());
+    } else {
+      proto::PromptOutcome o;
+      ASSERT_TRUE(o.ParseFromString(sealed.payload()));
+      o.set_candidate(o.candidate() + 1);
+      sealed.set_payload(o.SerializeAsString());
+    }
+#ifdef EVOSEARCH_CONTRACT_REDIS
+    ASSERT_TRUE(redis().command({"HSET", key, std::to_string(prompt), sealed.SerializeAsString()}).ok());
+#else
+    std::ofstream(file, std::ios::trunc | std::ios::binary) << sealed.SerializeAsString();
+#endif
+  }
+
 #ifdef EVOSEARCH_CONTRACT_REDIS
   RedisConnection& redis() {
     if (!redis_) redis_ = std::make_unique<RedisConnection>(*parse_redis_url(url_));
@@ -218,6 +259,9 @@ TEST_P(JobStoreContract, CreatesTheJobAndBindsToIt) {
 
 TEST_P(JobStoreContract, RefusesADifferentJobNamingEveryDifference) {
   EXPECT_OK(store_->open(record(), texts(3), false));
+  auto leases = store_->claim(owner(1), 1, kLongLease);  // some progress: a committed generation
+  ASSERT_TRUE(leases.ok());
+  EXPECT_OK(store_->commit_checkpoint((*leases)[0], checkpoint(0, 1, 0.5)));
   proto::JobRecord changed = record(8);
   changed.mutable_spec()->mutable_search()->set_population(1, 5);
   changed.mutable_spec()->mutable_search()->add_population(2);
@@ -235,6 +279,21 @@ TEST_P(JobStoreContract, RefusesADifferentJobNamingEveryDifference) {
   auto job = store_->job();
   ASSERT_TRUE(job.ok());
   EXPECT_EQ(job->spec().seed(), 7u);  // the refusal wrote nothing
+}
+
+// A job that never committed a generation (its first run failed early) has nothing to lose: a
+// different record replaces it, so the corrected spec is not refused as "a different job".
+TEST_P(JobStoreContract, ADifferentJobWithoutProgressIsReplaced) {
+  EXPECT_OK(store_->open(record(), texts(3), false));
+  ASSERT_TRUE(store_->claim(owner(1), 2, kLongLease).ok());  // claimed, nothing committed
+  EXPECT_OK(make()->open(record(8), texts(2), false));
+  auto job = store_->job();
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->spec().seed(), 8u);
+  EXPECT_EQ(job->prompt_count(), 2u);
+  const auto prompts = store_->prompts();
+  ASSERT_TRUE(prompts.ok());
+  for (const auto& p : *prompts) EXPECT_EQ(p.state(), proto::PROMPT_QUEUED) << p.prompt();
 }
 
 TEST_P(JobStoreContract, RestartDiscardsTheState) {
@@ -464,6 +523,24 @@ TEST_P(JobStoreContract, OutputsRegister) {
     EXPECT_EQ(store_->add_outputs({bad}).code(), StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(store_->outputs()->size(), 3u);
+}
+
+TEST_P(JobStoreContract, ChangedCheckpointsAndOutcomesAreRefused) {
+  EXPECT_OK(store_->open(record(), texts(2), false));
+  auto leases = store_->claim(owner(1), 2, kLongLease);
+  ASSERT_TRUE(leases.ok());
+  EXPECT_OK(store_->commit_checkpoint((*leases)[0], checkpoint(0, 1, 0.5)));
+  EXPECT_OK(store_->save_outcome((*leases)[1], outcome(1)));
+  ASSERT_TRUE(store_->load_checkpoint(0).ok());
+  ASSERT_TRUE(store_->load_outcome(1).ok());
+  tamper("checkpoint", 0);
+  tamper("outcome", 1);
+  const Status checkpoint = store_->load_checkpoint(0).status();
+  EXPECT_EQ(checkpoint.code(), StatusCode::kDataLoss);
+  EXPECT_NE(checkpoint.message().find("does not match its checksum"), std::string::npos) << checkpoint.message();
+  const Status outcome = store_->load_outcome(1).status();
+  EXPECT_EQ(outcome.code(), StatusCode::kDataLoss);
+  EXPECT_NE(outcome.message().find("does not match its checksum"), std::string::npos) << outcome.message();
 }
 
 TEST_P(JobStoreContract, RecordsThatDoNotParseAreDataLoss) {

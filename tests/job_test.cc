@@ -147,18 +147,33 @@ TEST(Job, ASecondRunOnTheSameOutputFolderIsRefusedNamingTheFirst) {
   EXPECT_EQ(run("run " + spec).code, 0);
 }
 
-TEST(Job, RestartRemovesOnlyTheFilesTheJobWrote) {
+// --restart deletes only what the job wrote, and refuses a folder holding anything else.
+TEST(Job, RestartRefusesForeignFilesAndDeletesOnlyTheJobsOwn) {
   const std::string spec = make_job("job-restart", R"({"method": "none"})");
   ASSERT_EQ(run("run " + spec).code, 0);
   const fs::path out = fs::path(spec).parent_path() / "out";
   std::ofstream(out / "images" / "my-notes.txt") << "mine";
-  std::ofstream(out / "state" / "keep.me") << "mine too";
   std::ofstream(out / "mine.png") << "not the program's";
+  const CommandResult refused = run("run " + spec + " --restart");
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.output.find("holds files this job did not write (images/my-notes.txt, mine.png)"), std::string::npos)
+      << refused.output;
+  EXPECT_TRUE(fs::exists(out / "images" / "0000-a-bag.png")) << "nothing deleted";
+  EXPECT_TRUE(fs::exists(out / "results.json"));
+  fs::remove(out / "images" / "my-notes.txt");
+  fs::remove(out / "mine.png");
+  std::ofstream(out / "state" / "keep.me") << "a user's file in the state folder";
   ASSERT_EQ(run("run " + spec + " --restart").code, 0);
-  EXPECT_TRUE(fs::exists(out / "images" / "my-notes.txt"));
   EXPECT_TRUE(fs::exists(out / "state" / "keep.me"));
-  EXPECT_TRUE(fs::exists(out / "mine.png"));
   EXPECT_TRUE(fs::exists(out / "images" / "0000-a-bag.png"));
+  // A folder that is plainly not a job's own is refused before anything is written.
+  std::string text = *read_file(spec);
+  text.replace(text.find("\"output\": \"out\""), 15, "\"output\": \"/\"");
+  std::ofstream(spec) << text;
+  const CommandResult root = run("run " + spec + " --restart");
+  EXPECT_EQ(root.code, 1);
+  EXPECT_NE(root.output.find("is the root folder"), std::string::npos) << root.output;
+  EXPECT_FALSE(fs::exists("/state/run.lock"));
 }
 
 TEST(Job, BaselinesMatchTheEvoSearchBudget) {
@@ -207,6 +222,12 @@ TEST(Job, BadSpecsNameTheFieldAndWriteNothing) {
       {R"({"method": "genetic"})", "search.method"},
       {R"({"method": "particles", "potential": "huge"})", "potential"},
       {R"({"method": "none", "colour": 1})", "colour"},
+      // Sizes the machine cannot hold are refused before anything is allocated, naming the field.
+      {R"({"method": "evosearch", "evolution_steps": [0, 3, 6, 9], "population": [10000000, 6, 6, 6, 6]})",
+       "search.population"},
+      {R"({"method": "best-of-n", "nfe_budget": 9000000000000})", "search.nfe_budget"},
+      {R"({"method": "particles", "particles": 2000000000})", "search.particles"},
+      {R"({"method": "best-of-n", "n": 100000}, "memory_limit_mb": 1)", "memory_limit_mb allows"},
   };
   for (const auto& [search, field] : cases) {
     const std::string spec = make_job("job-bad", search);

@@ -50,8 +50,7 @@ std::string make_job(const std::string& dir, const std::string& method) {
 bool progressed(const fs::path& state_dir, fs::file_time_type since) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    const bool result = entry.path().extension() == ".ckpt" || name.find(".done.json") != std::string::npos;
+    const bool result = entry.path().extension() == ".ckpt" || entry.path().extension() == ".done";
     if (result && entry.last_write_time(ec) > since) return true;
   }
   return false;

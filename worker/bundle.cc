@@ -63,10 +63,17 @@ StatusOr<std::unique_ptr<Bundle>> Bundle::open(const std::string& dir, const at:
   bundle->dir_ = dir;
   bundle->device_ = device;
   ASSIGN_OR_RETURN(bundle->manifest_, load_manifest(dir));
+  RETURN_IF_ERROR(check_latent_fits(bundle->manifest_, dir));
   ASSIGN_OR_RETURN(std::unique_ptr<ModuleLoader> loader, make_module_loader(bundle->manifest_.format()));
-  RETURN_IF_ERROR(bundle->load_modules(*loader));
-  c10::InferenceMode guard;
-  RETURN_IF_ERROR(bundle->dry_run());
+  // Anything LibTorch throws while loading and dry-running (an allocation that fails, an op on
+  // tensors of the wrong shape outside a module) becomes a Status naming the bundle.
+  try {
+    RETURN_IF_ERROR(bundle->load_modules(*loader));
+    c10::InferenceMode guard;
+    RETURN_IF_ERROR(bundle->dry_run());
+  } catch (const std::exception& e) {
+    return Internal(dir + ": loading and dry-running the bundle failed: " + short_torch_error(e));
+  }
   return bundle;
 }
 
@@ -209,7 +216,12 @@ Status Bundle::dry_run() {
   if (!schedule.ok()) return schedule.status().with_context(dir_ + "/manifest.json");
   const at::Tensor t = at::tensor({schedule->model_t[0], schedule->model_t[d.steps() / 2]},
                                   at::TensorOptions().dtype(at::kFloat)).to(device_);
-  RETURN_IF_ERROR(denoise(x, t, cond).status());
+  const Status denoised = denoise(x, t, cond).status();
+  if (!denoised.ok()) {
+    return denoised.with_context("dry run of the denoiser on a batch of 2 latents of latent_shape " +
+                                 shape_string(latent) + " with conditions of condition_dim " +
+                                 std::to_string(manifest_.condition_dim()) + " (both from manifest.json)");
+  }
   ASSIGN_OR_RETURN(at::Tensor pixels, decode(x));  // checks the rank: pixels are shaped like latents
   pixel_shape_.assign(pixels.sizes().begin() + 1, pixels.sizes().end());
   for (int i = 0; i < reward_count(); ++i) {

@@ -6,6 +6,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "common/system_memory.h"
 #include "worker/prediction.h"
 #include "worker/schedule.h"
 
@@ -38,8 +39,13 @@ Status check(const proto::BundleManifest& m) {
     return InvalidArgument("latent_shape: expected [C,H,W] (image) or [C,F,H,W] (video), got " +
                            std::to_string(m.latent_shape_size()) + " numbers");
   }
+  int64_t elements = 1;
   for (int64_t d : m.latent_shape()) {
     if (d <= 0) return InvalidArgument("latent_shape: every size must be positive");
+    if (d > (int64_t{1} << 31) / elements) {
+      return InvalidArgument("latent_shape: more than 2^31 numbers per sample; no bundle this build can run is that large");
+    }
+    elements *= d;
   }
   if (m.condition_dim() <= 0) return InvalidArgument("condition_dim: expected a positive width");
   if (m.encoder().empty() == m.condition_file().empty()) {
@@ -103,6 +109,19 @@ int guidance_reward_index(const proto::BundleManifest& manifest) {
     if (manifest.rewards(i).guidance()) return i;
   }
   return 0;
+}
+
+Status check_latent_fits(const proto::BundleManifest& manifest, const std::string& bundle_dir) {
+  double latent = 4;  // float32
+  for (int64_t d : manifest.latent_shape()) latent *= static_cast<double>(d);
+  const double available = 0.9 * static_cast<double>(available_memory_bytes());
+  // The dry run denoises and decodes a batch of 2 with CFG: about 16 latents live at once.
+  if (available > 0 && 16 * latent > available) {
+    return InvalidArgument(bundle_dir + "/manifest.json: latent_shape: one latent is " + human_bytes(latent) +
+                           "; opening the bundle needs about " + human_bytes(16 * latent) + " but " +
+                           human_bytes(available) + " (90% of the memory available) is there");
+  }
+  return Status::Ok();
 }
 
 }  // namespace evosearch

@@ -15,6 +15,10 @@ StatusOr<proto::BundleManifest> parse_manifest(const std::string& json, const st
 // Reads <bundle_dir>/manifest.json and parses it.
 StatusOr<proto::BundleManifest> load_manifest(const std::string& bundle_dir);
 
+// Refuses a manifest whose latent_shape would not fit in the memory available to this process:
+// opening the bundle dry-runs the modules on a batch of such latents.
+Status check_latent_fits(const proto::BundleManifest& manifest, const std::string& bundle_dir);
+
 // Index of the reward marked "guidance".
 int guidance_reward_index(const proto::BundleManifest& manifest);
 

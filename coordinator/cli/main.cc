@@ -1,6 +1,7 @@
 // evosearch: test-time evolutionary search over diffusion and flow models.
 #include <CLI/CLI.hpp>
 
+#include "coordinator/cli/command_setup.h"
 #include "coordinator/cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -86,9 +87,15 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--out", report.out, "the page to write (default: OUTPUT/report.html; required for several jobs)");
 
   CLI11_PARSE(app, argc, argv);
-  if (sample_cmd->parsed()) return run_sample(common, sample);
-  if (run_cmd->parsed()) return run_job_command(common, run);
-  if (status_cmd->parsed()) return run_status(status);
-  if (report_cmd->parsed()) return run_report(report);
-  return run_check(common, check);
+  // The last edge: whatever a library throws past its own checks ends the command with a message,
+  // never with a stack trace or a signal.
+  try {
+    if (sample_cmd->parsed()) return run_sample(common, sample);
+    if (run_cmd->parsed()) return run_job_command(common, run);
+    if (status_cmd->parsed()) return run_status(status);
+    if (report_cmd->parsed()) return run_report(report);
+    return run_check(common, check);
+  } catch (const std::exception& e) {
+    return fail(Internal(std::string("unexpected error (please report it): ") + e.what()));
+  }
 }

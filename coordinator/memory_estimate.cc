@@ -1,0 +1,117 @@
+#include "coordinator/memory_estimate.h"
+
+#include <algorithm>
+
+#include "common/system_memory.h"
+#include "coordinator/job_spec.h"
+#include "coordinator/search/budget.h"
+
+namespace evosearch {
+namespace {
+
+constexpr double kFloatBytes = 4;
+// Protobuf task and result, keyed-noise bookkeeping and archive entry per candidate (measured
+// sizes are 100-300 bytes; rounded up).
+constexpr double kPerCandidateBytes = 512;
+// Per sampler step and prompt: timesteps, sigmas and coefficients of the schedule (doubles).
+constexpr double kPerStepBytes = 64;
+
+double elements(const google::protobuf::RepeatedField<int64_t>& shape) {
+  double n = 1;
+  for (int64_t d : shape) n *= static_cast<double>(std::max<int64_t>(d, 1));
+  return n;
+}
+
+double elements(const std::vector<int64_t>& shape) {
+  double n = 1;
+  for (int64_t d : shape) n *= static_cast<double>(std::max<int64_t>(d, 1));
+  return n;
+}
+
+// Latents one prompt's searcher keeps at its peak, and the most candidates of one generation.
+struct SearchSize {
+  double kept_states = 0;
+  double candidates = 0;
+  std::string field;  // what sizes it, for the message
+};
+
+StatusOr<SearchSize> search_size(const proto::SearchSpec& s, int steps) {
+  SearchSize size;
+  const std::string& m = s.method();
+  if (m == "none") return SearchSize{1, 1, "search.method"};
+  ASSIGN_OR_RETURN(const EvoSearchConfig evo, evosearch_config(s, steps));
+  const double budget = s.nfe_budget() > 0 ? static_cast<double>(s.nfe_budget()) : static_cast<double>(evosearch_nfe(evo));
+  if (m == "evosearch") {
+    // Generation g keeps its candidates' states at every later evolution step and at T
+    // (EvoSearcher::keep_steps); bounded by keeping all of them at once.
+    const size_t n = evo.evolution_steps.size();
+    for (size_t g = 0; g < evo.population.size(); ++g) {
+      const double k = evo.population[g];
+      size.kept_states += k * static_cast<double>(n + 1 - std::min(g, n));
+      size.candidates = std::max(size.candidates, k);
+    }
+    size.field = "search.population";
+    return size;
+  }
+  if (m == "best-of-n") {
+    size.candidates = s.n() > 0 ? s.n() : std::max(1.0, budget / std::max(steps, 1));
+    size.kept_states = size.candidates;  // every final sample, until the generation is scored
+    size.field = s.n() > 0 ? "search.n" : "search.nfe_budget";
+    return size;
+  }
+  // Particles: each keeps its state and its x0 estimate, and its parent until resampled.
+  size.candidates = s.particles() > 0 ? s.particles() : std::max(1.0, budget / std::max(steps, 1));
+  size.kept_states = 3 * size.candidates;
+  size.field = s.particles() > 0 ? "search.particles" : "search.nfe_budget";
+  return size;
+}
+
+}  // namespace
+
+std::string MemoryEstimate::describe() const {
+  return "states kept " + human_bytes(states) + " + model batch " + human_bytes(batch) + " + bookkeeping " +
+         human_bytes(bookkeeping);
+}
+
+StatusOr<MemoryEstimate> estimate_job_memory(const proto::JobSpec& spec, const proto::BundleManifest& manifest,
+                                             int steps, const std::vector<int64_t>& pixel_shape,
+                                             size_t prompts_in_flight, int workers) {
+  ASSIGN_OR_RETURN(const SearchSize size, search_size(spec.search(), steps));
+  const double latent = elements(manifest.latent_shape()) * kFloatBytes;
+  const double pixels = (pixel_shape.empty() ? elements(manifest.latent_shape()) : elements(pixel_shape)) * kFloatBytes;
+  const double prompts = static_cast<double>(std::max<size_t>(prompts_in_flight, 1));
+  const double batch = std::max(1, spec.batch_size());
+  MemoryEstimate e;
+  e.states = prompts * size.kept_states * latent / std::max(workers, 1);
+  // A batch holds x, its CFG copy, the prediction, noise and the sampler's history (~8 latents
+  // per candidate), then the decoded pixels and one reward's activations (~3 images).
+  e.batch = batch * (8 * latent + 3 * pixels);
+  e.bookkeeping = prompts * (size.candidates * kPerCandidateBytes + steps * kPerStepBytes);
+  return e;
+}
+
+Status check_job_memory(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
+                        const std::vector<int64_t>& pixel_shape, size_t prompts_in_flight, int workers) {
+  ASSIGN_OR_RETURN(const SearchSize size, search_size(spec.search(), steps));
+  ASSIGN_OR_RETURN(const MemoryEstimate e,
+                   estimate_job_memory(spec, manifest, steps, pixel_shape, prompts_in_flight, workers));
+  const bool explicit_limit = spec.memory_limit_mb() > 0;
+  const double limit = explicit_limit ? static_cast<double>(spec.memory_limit_mb()) * 1024 * 1024
+                                      : 0.9 * static_cast<double>(available_memory_bytes());
+  if (limit <= 0 || e.total() <= limit) return Status::Ok();
+  const std::string per_worker = workers > 1 ? " per worker (" + std::to_string(workers) + " workers share the states)" : "";
+  std::string hint;
+  if (e.states >= e.batch && e.states >= e.bookkeeping) {
+    hint = "lower " + size.field + " or prompts_in_flight (now " + std::to_string(prompts_in_flight) + ")";
+  } else if (e.batch >= e.bookkeeping) {
+    hint = "lower batch_size (now " + std::to_string(spec.batch_size()) + ")";
+  } else {
+    hint = "lower " + size.field + ", sampler.steps or prompts_in_flight";
+  }
+  return InvalidArgument("the job would need about " + human_bytes(e.total()) + per_worker + " (" + e.describe() +
+                           ") but " +
+                           (explicit_limit ? "memory_limit_mb allows " : "90% of the memory available is ") +
+                           human_bytes(limit) + ": " + hint + (explicit_limit ? "" : ", or set memory_limit_mb to override"));
+}
+
+}  // namespace evosearch

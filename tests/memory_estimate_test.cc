@@ -1,0 +1,84 @@
+// The memory estimate that refuses jobs the machine cannot hold: its parts grow with the fields
+// that size them, and the refusal names the field to change.
+#include <gtest/gtest.h>
+
+#include "common/system_memory.h"
+#include "coordinator/memory_estimate.h"
+
+namespace evosearch {
+namespace {
+
+proto::BundleManifest manifest(std::vector<int64_t> latent) {
+  proto::BundleManifest m;
+  for (int64_t d : latent) m.add_latent_shape(d);
+  return m;
+}
+
+proto::JobSpec evosearch_spec(int k_init) {
+  proto::JobSpec spec;
+  spec.set_batch_size(8);
+  proto::SearchSpec* s = spec.mutable_search();
+  s->set_method("evosearch");
+  for (int step : {0, 4, 8}) s->add_evolution_steps(step);
+  for (int k : {k_init, 4, 4, 4}) s->add_population(k);
+  return spec;
+}
+
+TEST(MemoryEstimate, StatesFollowTheScheduleThePromptsAndTheLatent) {
+  const proto::BundleManifest m = manifest({4, 8, 8});  // 1 KiB per latent
+  auto small = estimate_job_memory(evosearch_spec(8), m, 20, {}, 1);
+  ASSERT_TRUE(small.ok()) << small.status().to_string();
+  // Generation g keeps its candidates at every later evolution step and at T: 8*4 + 4*3 + 4*2 + 4*1.
+  EXPECT_DOUBLE_EQ(small->states, (8 * 4 + 4 * 3 + 4 * 2 + 4 * 1) * 1024.0);
+  auto more_prompts = estimate_job_memory(evosearch_spec(8), m, 20, {}, 10);
+  EXPECT_DOUBLE_EQ(more_prompts->states, 10 * small->states);
+  EXPECT_DOUBLE_EQ(more_prompts->batch, small->batch);  // the batch does not grow with prompts
+  auto shared = estimate_job_memory(evosearch_spec(8), m, 20, {}, 10, 5);
+  EXPECT_DOUBLE_EQ(shared->states, 2 * small->states);  // 5 workers hold a fifth each
+  auto video = estimate_job_memory(evosearch_spec(8), manifest({16, 21, 60, 104}), 20, {3, 81, 480, 832}, 1);
+  EXPECT_GT(video->batch, 8 * 3 * 81 * 480 * 832 * 4.0);  // decoded frames of a whole batch
+}
+
+TEST(MemoryEstimate, AHugePopulationIsRefusedNamingTheField) {
+  const Status s = check_job_memory(evosearch_spec(10000000), manifest({4, 8, 8}), 20, {}, 8);
+  if (available_memory_bytes() > (int64_t{1} << 40)) GTEST_SKIP() << "this machine holds more than 1 TiB";
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("search.population"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("prompts_in_flight"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("memory_limit_mb"), std::string::npos) << s.message();
+  EXPECT_TRUE(check_job_memory(evosearch_spec(8), manifest({4, 8, 8}), 20, {}, 8).ok());
+}
+
+TEST(MemoryEstimate, AnExplicitLimitIsObeyedBothWays) {
+  proto::JobSpec spec = evosearch_spec(8);
+  const proto::BundleManifest wan = manifest({16, 21, 60, 104});  // 8 MiB per latent
+  spec.set_memory_limit_mb(100);
+  const Status refused = check_job_memory(spec, wan, 50, {}, 8);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("memory_limit_mb allows 100.0 MB"), std::string::npos) << refused.message();
+  spec.set_memory_limit_mb(64 * 1024);
+  EXPECT_TRUE(check_job_memory(spec, wan, 50, {}, 8).ok());
+}
+
+TEST(MemoryEstimate, BaselinesAreSizedByTheirOwnFields) {
+  proto::JobSpec spec;
+  spec.set_batch_size(8);
+  spec.mutable_search()->set_method("best-of-n");
+  spec.mutable_search()->set_n(1000);
+  auto bon = estimate_job_memory(spec, manifest({4, 8, 8}), 10, {}, 1);
+  EXPECT_DOUBLE_EQ(bon->states, 1000 * 1024.0);
+  spec.mutable_search()->set_method("particles");
+  spec.mutable_search()->set_particles(10);
+  auto particles = estimate_job_memory(spec, manifest({4, 8, 8}), 10, {}, 1);
+  EXPECT_DOUBLE_EQ(particles->states, 3 * 10 * 1024.0);
+}
+
+TEST(SystemMemory, ReportsSomethingAndFormatsSizes) {
+  EXPECT_GT(available_memory_bytes(), 0);
+  EXPECT_EQ(human_bytes(512), "512 bytes");
+  EXPECT_EQ(human_bytes(1536), "1.5 KB");
+  EXPECT_EQ(human_bytes(3.0 * 1024 * 1024 * 1024), "3.0 GB");
+}
+
+}  // namespace
+}  // namespace evosearch
