@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "cluster/data_plane.h"
 #include "cluster/mpi_channel.h"
 #include "common/logging.h"
@@ -72,9 +74,19 @@ int job(const std::map<std::string, std::string>& flags) {
     std::ofstream suite(dir / "suite.txt");
     for (int p = 0; p < prompts; ++p) suite << "simulated prompt " << p << "\n";
   }
+  proto::BundleManifest manifest;
+  manifest.set_name("simulated");
+  auto* reward = manifest.add_rewards();
+  reward->set_name("simulated");
+  reward->set_guidance(true);
+  // The job record digests the bundle's files: the simulated bundle is its manifest alone.
+  fs::create_directories(dir / "bundle");
+  std::string manifest_json;
+  die(google::protobuf::util::MessageToJsonString(manifest, &manifest_json).ok() ? Status::Ok() : Internal("manifest"));
+  std::ofstream(dir / "bundle" / "manifest.json") << manifest_json;
   proto::JobSpec spec;
   spec.set_name("scaling");
-  spec.set_bundle("simulated");
+  spec.set_bundle((dir / "bundle").string());
   spec.set_prompts((dir / "suite.txt").string());
   spec.set_output((dir / "out").string());
   spec.set_seed(1);
@@ -84,10 +96,6 @@ int job(const std::map<std::string, std::string>& flags) {
   for (int s : {5, 20, 30, 45}) search->add_evolution_steps(s);
   for (int k : {10, 5, 5, 5, 5}) search->add_population(k);
   search->set_elites(1);
-  proto::BundleManifest manifest;
-  auto* reward = manifest.add_rewards();
-  reward->set_name("simulated");
-  reward->set_guidance(true);
   std::vector<int> workers;
   for (int r = 1; r < size; ++r) workers.push_back(r);
   MpiChannel channel(**session);

@@ -150,6 +150,7 @@ TEST(Job, ASecondRunOnTheSameOutputFolderIsRefusedNamingTheFirst) {
 // --restart deletes only what the job wrote, and refuses a folder holding anything else.
 TEST(Job, RestartRefusesForeignFilesAndDeletesOnlyTheJobsOwn) {
   const std::string spec = make_job("job-restart", R"({"method": "none"})");
+  ASSERT_EQ(run("run " + spec + " --restart").code, 0);  // an output folder not made yet
   ASSERT_EQ(run("run " + spec).code, 0);
   const fs::path out = fs::path(spec).parent_path() / "out";
   std::ofstream(out / "images" / "my-notes.txt") << "mine";
