@@ -225,7 +225,12 @@ Status Bundle::dry_run() {
   ASSIGN_OR_RETURN(at::Tensor pixels, decode(x));  // checks the rank: pixels are shaped like latents
   pixel_shape_.assign(pixels.sizes().begin() + 1, pixels.sizes().end());
   for (int i = 0; i < reward_count(); ++i) {
-    RETURN_IF_ERROR(score(i, pixels, cond).status());
+    const Status scored = score(i, pixels, cond).status();
+    if (!scored.ok()) {
+      return scored.with_context("dry run of reward '" + manifest_.rewards(i).name() + "' on decoded pixels " +
+                                 shape_string(pixel_shape_) + " from latents of latent_shape " + shape_string(latent) +
+                                 " (manifest.json; is latent_shape what the decoder and rewards were made for?)");
+    }
     const auto f = features(i, pixels);
     if (!f.ok() && f.status().code() != StatusCode::kNotFound) return f.status();
   }
