@@ -8,6 +8,7 @@
 
 #include "common/system_memory.h"
 #include "worker/prediction.h"
+#include "worker/sampler_config.h"
 #include "worker/schedule.h"
 
 namespace evosearch {
@@ -69,6 +70,12 @@ Status check(const proto::BundleManifest& m) {
   }
   const proto::SamplerDefaults& d = m.defaults();
   if (d.steps() < 1) return InvalidArgument("defaults.steps: expected at least 1");
+  if (d.steps() > kMaxSamplerSteps) {
+    return InvalidArgument("defaults.steps: more than " + std::to_string(kMaxSamplerSteps));
+  }
+  if (m.model_kind() == proto::DIFFUSION && m.diffusion().train_timesteps() > kMaxTrainTimesteps) {
+    return InvalidArgument("diffusion.train_timesteps: more than " + std::to_string(kMaxTrainTimesteps));
+  }
   if (d.eta() < 0 || d.eta() > 1) return InvalidArgument("defaults.eta: expected a value in [0, 1]");
   if (d.order() != 1 && d.order() != 2) return InvalidArgument("defaults.order: expected 1 or 2");
   if (m.model_kind() == proto::FLOW && m.flow().shift() <= 0) return InvalidArgument("flow.shift: expected > 0");

@@ -11,6 +11,11 @@ StatusOr<proto::SamplerKind> parse_sampler_kind(const std::string& name) {
 
 Status validate_sampler(const SamplerConfig& c, proto::ModelKind model) {
   if (c.steps < 1) return InvalidArgument("steps: expected at least 1, got " + std::to_string(c.steps));
+  // Far beyond any sampler's use (published samplers take 4-1000 steps); bounds every per-step
+  // table and per-prompt history the job keeps.
+  if (c.steps > kMaxSamplerSteps) {
+    return InvalidArgument("steps: " + std::to_string(c.steps) + " is more than " + std::to_string(kMaxSamplerSteps));
+  }
   switch (c.kind) {
     case proto::DDIM:
       if (!(c.eta >= 0 && c.eta <= 1)) return InvalidArgument("eta: expected a value in [0, 1]");

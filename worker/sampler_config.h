@@ -19,6 +19,10 @@ struct SamplerConfig {
 
 Status validate_sampler(const SamplerConfig& config, proto::ModelKind model);
 
+// Upper bounds on step counts a spec, flag or manifest may ask for.
+constexpr int kMaxSamplerSteps = 10000;
+constexpr int kMaxTrainTimesteps = 1000000;
+
 // The sampler named on a command line or in a job spec: "ddim", "euler" or "dpmpp-sde".
 StatusOr<proto::SamplerKind> parse_sampler_kind(const std::string& name);
 
