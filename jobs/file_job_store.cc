@@ -216,7 +216,7 @@ class FileJobStore final : public JobStore {
     if (!bytes.ok()) return missing_or(bytes.status(), std::optional<proto::CheckpointRecord>());
     proto::CheckpointRecord checkpoint;
     RETURN_IF_ERROR(store::unseal(*bytes, checkpoint, path));
-    if (checkpoint.prompt() != prompt) return DataLoss(path + ": holds the checkpoint of prompt " + std::to_string(checkpoint.prompt()));
+    RETURN_IF_ERROR(store::check_prompt(checkpoint, prompt, path));
     return std::optional<proto::CheckpointRecord>(std::move(checkpoint));
   }
 
@@ -226,6 +226,7 @@ class FileJobStore final : public JobStore {
     if (!bytes.ok()) return missing_or(bytes.status(), std::optional<proto::PromptOutcome>());
     proto::PromptOutcome outcome;
     RETURN_IF_ERROR(store::unseal(*bytes, outcome, path));
+    RETURN_IF_ERROR(store::check_prompt(outcome, prompt, path));
     return std::optional<proto::PromptOutcome>(std::move(outcome));
   }
 

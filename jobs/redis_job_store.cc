@@ -225,6 +225,7 @@ class RedisJobStore final : public JobStore {
     if (reply->type == REDIS_REPLY_NIL) return std::optional<Record>();
     Record record;
     RETURN_IF_ERROR(store::unseal(text(reply.get()), record, where(key, std::to_string(prompt))));
+    RETURN_IF_ERROR(store::check_prompt(record, prompt, where(key, std::to_string(prompt))));
     return std::optional<Record>(std::move(record));
   }
 
