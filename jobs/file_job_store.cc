@@ -263,7 +263,15 @@ class FileJobStore final : public JobStore {
     return write_file_atomic(file("outputs.txt"), text);
   }
 
-  StatusOr<std::vector<std::string>> outputs() override { return read_lines(state_ / "outputs.txt"); }
+  StatusOr<std::vector<std::string>> outputs() override {
+    ASSIGN_OR_RETURN(const std::vector<std::string> paths, read_lines(state_ / "outputs.txt"));
+    // --restart deletes these: an edited list must not reach outside the output folder.
+    for (const std::string& path : paths) {
+      const Status inside = store::check_output_path(path);
+      if (!inside.ok()) return DataLoss(file("outputs.txt") + ": " + inside.message() + "; nothing was deleted");
+    }
+    return paths;
+  }
 
  private:
   std::string file(const std::string& name) const { return (state_ / name).string(); }
