@@ -10,7 +10,9 @@ StatusOr<proto::SamplerKind> parse_sampler_kind(const std::string& name) {
 }
 
 Status validate_sampler(const SamplerConfig& c, proto::ModelKind model) {
-  if (c.steps < 1) return InvalidArgument("steps: expected at least 1, got " + std::to_string(c.steps));
+  if (c.steps < 1 || c.steps > kMaxSteps) {
+    return InvalidArgument("steps: expected 1.." + std::to_string(kMaxSteps) + ", got " + std::to_string(c.steps));
+  }
   switch (c.kind) {
     case proto::DDIM:
       if (!(c.eta >= 0 && c.eta <= 1)) return InvalidArgument("eta: expected a value in [0, 1]");

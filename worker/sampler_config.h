@@ -17,6 +17,10 @@ struct SamplerConfig {
   double shift = 1.0;  // FLOW time shift (Wan uses 5)
 };
 
+// The most sampler steps (and diffusion train_timesteps) accepted: far beyond any model (1000 is
+// usual), and bounded because schedules are allocated per step before the job's memory estimate.
+constexpr int kMaxSteps = 100000;
+
 Status validate_sampler(const SamplerConfig& config, proto::ModelKind model);
 
 // The sampler named on a command line or in a job spec: "ddim", "euler" or "dpmpp-sde".
