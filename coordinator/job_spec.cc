@@ -110,8 +110,13 @@ StatusOr<EvoSearchConfig> evosearch_config(const proto::SearchSpec& s, int steps
   EvoSearchConfig c;
   c.steps = steps;
   if (s.evolution_steps().empty() && s.population().empty()) {
-    c.evolution_steps = {0, steps / 5, 2 * steps / 5, 3 * steps / 5};
-    c.population = {8, 4, 4, 4, 4};
+    // The paper's schedule: evolution at 0, 20%, 40% and 60% of the steps (fewer on schedules
+    // shorter than 5 steps, where some of those coincide).
+    for (int step : {0, steps / 5, 2 * steps / 5, 3 * steps / 5}) {
+      if (c.evolution_steps.empty() || step > c.evolution_steps.back()) c.evolution_steps.push_back(step);
+    }
+    c.population.assign(c.evolution_steps.size() + 1, 4);
+    c.population[0] = 8;
   } else {
     c.evolution_steps.assign(s.evolution_steps().begin(), s.evolution_steps().end());
     c.population.assign(s.population().begin(), s.population().end());

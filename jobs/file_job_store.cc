@@ -216,7 +216,7 @@ class FileJobStore final : public JobStore {
     if (!bytes.ok()) return missing_or(bytes.status(), std::optional<proto::CheckpointRecord>());
     proto::CheckpointRecord checkpoint;
     RETURN_IF_ERROR(store::unseal(*bytes, checkpoint, path));
-    if (checkpoint.prompt() != prompt) return DataLoss(path + ": holds the checkpoint of prompt " + std::to_string(checkpoint.prompt()));
+    RETURN_IF_ERROR(store::check_prompt(checkpoint, prompt, path));
     return std::optional<proto::CheckpointRecord>(std::move(checkpoint));
   }
 
@@ -226,6 +226,7 @@ class FileJobStore final : public JobStore {
     if (!bytes.ok()) return missing_or(bytes.status(), std::optional<proto::PromptOutcome>());
     proto::PromptOutcome outcome;
     RETURN_IF_ERROR(store::unseal(*bytes, outcome, path));
+    RETURN_IF_ERROR(store::check_prompt(outcome, prompt, path));
     return std::optional<proto::PromptOutcome>(std::move(outcome));
   }
 
@@ -262,7 +263,15 @@ class FileJobStore final : public JobStore {
     return write_file_atomic(file("outputs.txt"), text);
   }
 
-  StatusOr<std::vector<std::string>> outputs() override { return read_lines(state_ / "outputs.txt"); }
+  StatusOr<std::vector<std::string>> outputs() override {
+    ASSIGN_OR_RETURN(const std::vector<std::string> paths, read_lines(state_ / "outputs.txt"));
+    // --restart deletes these: an edited list must not reach outside the output folder.
+    for (const std::string& path : paths) {
+      const Status inside = store::check_output_path(path);
+      if (!inside.ok()) return DataLoss(file("outputs.txt") + ": " + inside.message() + "; nothing was deleted");
+    }
+    return paths;
+  }
 
  private:
   std::string file(const std::string& name) const { return (state_ / name).string(); }

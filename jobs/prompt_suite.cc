@@ -139,7 +139,11 @@ StatusOr<std::vector<PromptEntry>> parse_csv(const std::string& bytes, const std
     }
   }
   if (prompts < 0) {
-    return InvalidArgument(at_header + "header has no \"Prompts\" column (found: " + joined(names, ", ") + ")");
+    // The first few names: a header can have any number of columns.
+    const size_t shown = std::min<size_t>(names.size(), 10);
+    const std::string found = joined(std::vector<std::string>(names.begin(), names.begin() + shown), ", ") +
+                              (names.size() > shown ? " and " + std::to_string(names.size() - shown) + " more" : "");
+    return InvalidArgument(at_header + "header has no \"Prompts\" column (found: " + found + ")");
   }
   std::vector<PromptEntry> entries;
   for (size_t r = 1; r < records.size(); ++r) {

@@ -179,7 +179,12 @@ class RedisJobStore final : public JobStore {
   StatusOr<std::vector<std::string>> outputs() override {
     ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"SMEMBERS", keys_[8]}));
     std::vector<std::string> paths;
-    for (size_t i = 0; i < reply->elements; ++i) paths.push_back(element(reply.get(), i));
+    for (size_t i = 0; i < reply->elements; ++i) {
+      paths.push_back(element(reply.get(), i));
+      // --restart deletes these: an edited set must not reach outside the output folder.
+      const Status inside = store::check_output_path(paths.back());
+      if (!inside.ok()) return DataLoss(keys_[8] + ": " + inside.message() + "; nothing was deleted");
+    }
     std::sort(paths.begin(), paths.end());
     return paths;
   }
@@ -225,6 +230,7 @@ class RedisJobStore final : public JobStore {
     if (reply->type == REDIS_REPLY_NIL) return std::optional<Record>();
     Record record;
     RETURN_IF_ERROR(store::unseal(text(reply.get()), record, where(key, std::to_string(prompt))));
+    RETURN_IF_ERROR(store::check_prompt(record, prompt, where(key, std::to_string(prompt))));
     return std::optional<Record>(std::move(record));
   }
 

@@ -131,4 +131,22 @@ Status unseal(const std::string& bytes, google::protobuf::Message& message, cons
   return from_bytes(sealed.payload(), message, where);
 }
 
+namespace {
+
+Status check_prompt(uint32_t held, uint32_t prompt, const std::string& what, const std::string& where) {
+  if (held == prompt) return Status::Ok();
+  return DataLoss(where + ": holds the " + what + " of prompt " + std::to_string(held) + ", not of prompt " +
+                  std::to_string(prompt) + "; run with --restart to redo the job");
+}
+
+}  // namespace
+
+Status check_prompt(const proto::CheckpointRecord& record, uint32_t prompt, const std::string& where) {
+  return check_prompt(record.prompt(), prompt, "checkpoint", where);
+}
+
+Status check_prompt(const proto::PromptOutcome& record, uint32_t prompt, const std::string& where) {
+  return check_prompt(record.index(), prompt, "outcome", where);
+}
+
 }  // namespace evosearch::store

@@ -50,4 +50,9 @@ Status from_bytes(const std::string& bytes, google::protobuf::Message& message, 
 std::string seal(const google::protobuf::Message& message);
 Status unseal(const std::string& bytes, google::protobuf::Message& message, const std::string& where);
 
+// DataLoss naming `where` unless the checkpoint or outcome read for `prompt` is that prompt's: a
+// sealed record copied over another prompt's still matches its own checksum.
+Status check_prompt(const proto::CheckpointRecord& record, uint32_t prompt, const std::string& where);
+Status check_prompt(const proto::PromptOutcome& record, uint32_t prompt, const std::string& where);
+
 }  // namespace evosearch::store

@@ -1,5 +1,6 @@
 #include "worker/manifest.h"
 
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -69,16 +70,19 @@ Status check(const proto::BundleManifest& m) {
     return InvalidArgument("rewards: exactly one reward must have \"guidance\": true, found " + std::to_string(guidance));
   }
   const proto::SamplerDefaults& d = m.defaults();
-  if (d.steps() < 1) return InvalidArgument("defaults.steps: expected at least 1");
-  if (d.steps() > kMaxSamplerSteps) {
-    return InvalidArgument("defaults.steps: more than " + std::to_string(kMaxSamplerSteps));
-  }
-  if (m.model_kind() == proto::DIFFUSION && m.diffusion().train_timesteps() > kMaxTrainTimesteps) {
-    return InvalidArgument("diffusion.train_timesteps: more than " + std::to_string(kMaxTrainTimesteps));
-  }
+  if (d.steps() < 1 || d.steps() > kMaxSteps) return InvalidArgument("defaults.steps: expected 1.." + std::to_string(kMaxSteps));
+  if (!std::isfinite(d.guidance_scale())) return InvalidArgument("defaults.guidance_scale: expected a finite number");
   if (d.eta() < 0 || d.eta() > 1) return InvalidArgument("defaults.eta: expected a value in [0, 1]");
   if (d.order() != 1 && d.order() != 2) return InvalidArgument("defaults.order: expected 1 or 2");
-  if (m.model_kind() == proto::FLOW && m.flow().shift() <= 0) return InvalidArgument("flow.shift: expected > 0");
+  if (m.model_kind() == proto::FLOW && !(m.flow().shift() > 0 && std::isfinite(m.flow().shift()))) {
+    return InvalidArgument("flow.shift: expected a finite number > 0");
+  }
+  if (m.model_kind() == proto::FLOW && !(m.flow().time_scale() > 0 && std::isfinite(m.flow().time_scale()))) {
+    return InvalidArgument("flow.time_scale: expected a finite number > 0");
+  }
+  if (m.model_kind() == proto::DIFFUSION && m.diffusion().train_timesteps() > kMaxSteps) {
+    return InvalidArgument("diffusion.train_timesteps: expected at most " + std::to_string(kMaxSteps));
+  }
   if (m.model_kind() == proto::DIFFUSION && d.steps() > m.diffusion().train_timesteps()) {
     return InvalidArgument("defaults.steps: more steps than diffusion.train_timesteps");
   }
