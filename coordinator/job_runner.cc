@@ -75,6 +75,7 @@ Status check_restart_is_safe(const std::string& output, const std::vector<std::s
     return FailedPrecondition("--restart: " + output + " is " + (a_home ? "a home folder" : "the root folder") +
                               "; a job's output folder must be a folder of its own");
   }
+  if (!fs::exists(folder, ec)) return Status::Ok();  // a fresh output folder: nothing to delete
   const std::set<std::string> ours(outputs.begin(), outputs.end());
   std::vector<std::string> foreign;
   for (auto it = fs::recursive_directory_iterator(folder, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {

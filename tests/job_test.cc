@@ -150,7 +150,8 @@ TEST(Job, ASecondRunOnTheSameOutputFolderIsRefusedNamingTheFirst) {
 // --restart deletes only what the job wrote, and refuses a folder holding anything else.
 TEST(Job, RestartRefusesForeignFilesAndDeletesOnlyTheJobsOwn) {
   const std::string spec = make_job("job-restart", R"({"method": "none"})");
-  ASSERT_EQ(run("run " + spec).code, 0);
+  const CommandResult fresh = run("run " + spec + " --restart");  // no output folder yet: nothing to delete
+  ASSERT_EQ(fresh.code, 0) << fresh.output;
   const fs::path out = fs::path(spec).parent_path() / "out";
   std::ofstream(out / "images" / "my-notes.txt") << "mine";
   std::ofstream(out / "mine.png") << "not the program's";
