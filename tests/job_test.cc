@@ -59,6 +59,15 @@ TEST(Job, EvoSearchWritesImagesAndResults) {
   EXPECT_EQ(results.totals().nfe(), 3 * nfe);
   EXPECT_EQ(results.totals().reward_calls(), 3 * 14);
   EXPECT_GT(results.totals().wall_seconds(), 0);
+  // Where the time went: every phase was measured, the model's add up to model_seconds and the
+  // job loop's lie inside coordinator_seconds.
+  const proto::PhaseSeconds& phases = results.totals().phases();
+  for (const double s : {phases.encode(), phases.denoise(), phases.decode(), phases.score(), phases.selection(),
+                         phases.checkpoint(), phases.output()}) {
+    EXPECT_GT(s, 0) << results.totals().DebugString();
+  }
+  EXPECT_NEAR(phases.encode() + phases.denoise() + phases.decode() + phases.score(), results.totals().model_seconds(), 1e-9);
+  EXPECT_LE(phases.selection() + phases.checkpoint() + phases.output(), results.totals().coordinator_seconds());
   const fs::path out = fs::path(spec).parent_path() / "out";
   for (const auto& p : results.prompts()) {
     EXPECT_EQ(p.nfe(), nfe);
