@@ -8,8 +8,9 @@
 //      T = 10 gives S = 1,4,6,9).
 // It prints end-to-end NFE/s divided by the standalone best (how close the search comes to the
 // model's own speed; the best batch is timed again after the run and the two averaged) and the
-// share of wall time outside model calls (results.json model_seconds / wall_seconds). With CUDA it
-// also prints the caching allocator's peak memory during the run.
+// share of wall time outside model calls (results.json model_seconds / wall_seconds), then where the
+// time went by phase (results.json totals.phases: encode, denoise, decode, score; selection,
+// checkpoint, output). With CUDA it also prints the caching allocator's peak memory during the run.
 //
 //   build/bench/bench_throughput BUNDLE [--device cpu|cuda] [--prompts N] [--batch B]
 //       [--batches 1,2,4,8,16,32] [--steps T] [--in-flight P] [--threads N] [--seconds S]
@@ -237,6 +238,24 @@ void reset_cuda_peak(const at::Device& device) {
   (void)device;
 }
 
+// results.json's totals.phases by name: the model's four phases, then the job loop's three.
+std::vector<std::pair<std::string, double>> phase_list(const proto::PhaseSeconds& p) {
+  return {{"encode", p.encode()},       {"denoise", p.denoise()},       {"decode", p.decode()}, {"score", p.score()},
+          {"selection", p.selection()}, {"checkpoint", p.checkpoint()}, {"output", p.output()}};
+}
+
+// Where the end-to-end run's time went, as seconds and shares of wall time.
+void print_phases(const proto::Totals& t) {
+  const auto phases = phase_list(t.phases());
+  std::printf("phases of the end-to-end run (results.json totals.phases; share of wall time):\n");
+  for (size_t i = 0; i < phases.size(); ++i) {
+    std::printf("  %-12s %-11s %9.4f s %6.1f%%\n", i < 4 ? "model calls" : "job loop", phases[i].first.c_str(),
+                phases[i].second, 100 * phases[i].second / t.wall_seconds());
+  }
+  std::printf("  %-24s %9.4f s %6.1f%%\n", "job loop, all of it", t.coordinator_seconds(),
+              100 * t.coordinator_seconds() / t.wall_seconds());
+}
+
 void write_json(const std::string& path, const google::protobuf::Struct& out) {
   std::string text;
   google::protobuf::util::JsonPrintOptions options;
@@ -324,6 +343,7 @@ int main(int argc, char** argv) {
     fields["end_to_end_over_standalone"].set_number_value(nfe_rate / reference);
   }
   std::printf("share of wall time outside model calls: %.1f%%\n", 100 * outside);
+  print_phases(t);
   if (device->is_cuda()) {
     std::printf("peak CUDA memory of the end-to-end run: %.1f MiB allocated, %.1f MiB reserved\n",
                 peak_allocated / 1048576.0, peak_reserved / 1048576.0);
@@ -339,6 +359,9 @@ int main(int argc, char** argv) {
   fields["model_seconds"].set_number_value(t.model_seconds());
   fields["nfe_per_second"].set_number_value(nfe_rate);
   fields["outside_model_share"].set_number_value(outside);
+  fields["coordinator_seconds"].set_number_value(t.coordinator_seconds());
+  auto& phases = *fields["phase_seconds"].mutable_struct_value()->mutable_fields();
+  for (const auto& [name, seconds] : phase_list(t.phases())) phases[name].set_number_value(seconds);
   fields["cuda_peak_allocated_bytes"].set_number_value(static_cast<double>(peak_allocated));
   fields["cuda_peak_reserved_bytes"].set_number_value(static_cast<double>(peak_reserved));
   fields["load_average_end"].set_string_value(load_average());
