@@ -35,12 +35,21 @@ done
 
 scratch=$(mktemp -d /tmp/evosearch-compare-official.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-# The suite's first N prompts, repeated with a number when it has fewer.
-mapfile -t lines < <(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$suite")
-for ((i = 0; i < prompts; i++)); do
-  line=${lines[i % ${#lines[@]}]}
-  ((i < ${#lines[@]})) && echo "$line" || echo "$line ($((i / ${#lines[@]} + 1)))"
-done > "$scratch/prompts.txt"
+# The suite's first N prompts (a .txt, DrawBench-style .csv or VBench-style .json suite), repeated
+# with a number when it has fewer, as a .txt suite both runs read.
+"$PY" - "$suite" "$prompts" > "$scratch/prompts.txt" <<'PY'
+import csv, json, sys
+path, n = sys.argv[1], int(sys.argv[2])
+if path.endswith(".json"):
+    texts = [entry["prompt_en"] for entry in json.load(open(path))]
+elif path.endswith(".csv"):
+    texts = [row["Prompts"] for row in csv.DictReader(open(path))]
+else:
+    texts = [line.strip() for line in open(path) if line.strip() and not line.strip().startswith("#")]
+for i in range(n):
+    text = texts[i % len(texts)]
+    print(text if i < len(texts) else f"{text} ({i // len(texts) + 1})")
+PY
 S=$(for s in 5 20 30 45; do echo $(((s * steps * 2 + 50) / 100)); done | paste -sd,)
 K=10,5,5,5,5
 cat > "$scratch/spec.json" <<JSON
