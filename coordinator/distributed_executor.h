@@ -61,6 +61,7 @@ class DistributedExecutor final : public Executor {
   StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
   double model_seconds() const override { return health_.model_seconds(); }
+  proto::PhaseSeconds model_phases() const override { return health_.model_phases(); }
   int workers() const override { return static_cast<int>(options_.workers.size()); }
   TrafficStats traffic() const override { return traffic_; }
 

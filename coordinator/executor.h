@@ -67,6 +67,7 @@ class Executor {
   virtual StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) = 0;
   virtual StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) = 0;
   virtual double model_seconds() const = 0;
+  virtual proto::PhaseSeconds model_phases() const = 0;  // model_seconds by phase (encode, denoise, decode, score)
   virtual int workers() const { return 1; }
   virtual TrafficStats traffic() const { return {}; }
 };

@@ -74,6 +74,7 @@ proto::JobResults make_results(const proto::JobSpec& spec, const std::vector<pro
   totals->set_state_move_bytes(run.traffic.state_move_bytes);
   totals->set_checkpoint_bytes(run.traffic.shard_bytes);
   totals->set_coordinator_bytes_in(run.traffic.coordinator_bytes_in);
+  *totals->mutable_phases() = run.phases;
   for (const auto& [name, values] : per_metric) (*r.mutable_metrics())[name] = stats_of(values);
   return r;
 }

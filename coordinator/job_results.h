@@ -22,6 +22,7 @@ struct RunTotals {
   double coordinator_seconds = 0;  // the job loop's own time (not waiting for rollouts)
   int generations = 0;             // prompt-generations completed in this run
   TrafficStats traffic;
+  proto::PhaseSeconds phases;
 };
 
 // Results of `outcomes` (prompt order); NFE, reward and decoder calls are summed over them.

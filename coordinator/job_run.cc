@@ -8,6 +8,7 @@
 
 #include "cluster/signals.h"
 #include "common/logging.h"
+#include "common/stopwatch.h"
 #include "coordinator/job_spec.h"
 #include "jobs/image_io.h"
 #include "jobs/output_names.h"
@@ -171,7 +172,10 @@ Status JobRun::begin(const proto::Lease& lease) {
 }
 
 Status JobRun::start_generation(PromptJob& j) {
-  j.in_flight = j.searcher->next_generation();
+  {
+    Stopwatch watch(selection_seconds_);
+    j.in_flight = j.searcher->next_generation();
+  }
   j.collected.clear();
   j.submitted = Clock::now();
   std::vector<proto::PromptTask> tasks;
@@ -202,7 +206,10 @@ Status JobRun::complete_generation(PromptJob& j) {
     record.add_fitness(r.fitness());
     nfe += r.nfe();
   }
-  RETURN_IF_ERROR(j.searcher->on_results(j.collected).with_context("prompt " + std::to_string(j.index)));
+  {
+    Stopwatch watch(selection_seconds_);
+    RETURN_IF_ERROR(j.searcher->on_results(j.collected).with_context("prompt " + std::to_string(j.index)));
+  }
   if (j.searcher->best().found()) record.set_best_so_far(j.searcher->best().fitness());
   if (spec_.generation_grids()) {
     ASSIGN_OR_RETURN(const std::string grid, write_generation_grid(j, generation));
@@ -229,6 +236,7 @@ Status JobRun::complete_generation(PromptJob& j) {
 }
 
 Status JobRun::checkpoint(PromptJob& j) {
+  Stopwatch watch(checkpoint_seconds_);
   proto::CheckpointRecord c;
   c.set_prompt(j.index);
   c.set_generation(j.searcher->generation());
@@ -254,8 +262,12 @@ Status JobRun::finish(PromptJob& j) {
   ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score(j.index, best.state()));
   if (static_cast<int>(scores.size()) != manifest_.rewards_size()) return Internal("scoring the answer gave the wrong number of rewards");
   ASSIGN_OR_RETURN(const std::vector<Image> frames, executor_.decode(j.index, best.state()));
-  RETURN_IF_ERROR(store_.add_outputs(sample_file_names(stem(j))));  // before writing: --restart must find them
-  ASSIGN_OR_RETURN(const SampleFiles files, write_sample_files(frames, spec_.output(), stem(j)));
+  const auto write_answer = [&]() -> StatusOr<SampleFiles> {
+    Stopwatch watch(output_seconds_);
+    RETURN_IF_ERROR(store_.add_outputs(sample_file_names(stem(j))));  // before writing: --restart must find them
+    return write_sample_files(frames, spec_.output(), stem(j));
+  };
+  ASSIGN_OR_RETURN(const SampleFiles files, write_answer());
   proto::PromptOutcome o;
   o.set_index(j.index);
   o.set_prompt(j.entry.text);
@@ -326,6 +338,7 @@ StatusOr<std::string> JobRun::write_generation_grid(const PromptJob& j, uint32_t
     video = video || frames.size() > 1;
     images.push_back(frame_strip(frames));
   }
+  Stopwatch watch(output_seconds_);
   const int scale = std::max(1, 84 / std::max(1, images.empty() ? 1 : images[0].height));
   const std::string file = "grids/" + stem(j) + "-gen" + std::to_string(generation) + ".png";
   RETURN_IF_ERROR(store_.add_outputs({file}));
@@ -373,6 +386,10 @@ RunTotals JobRun::totals() const {
   t.coordinator_seconds = t.wall_seconds - wait_seconds_;
   t.generations = generations_;
   t.traffic = executor_.traffic();
+  t.phases = executor_.model_phases();
+  t.phases.set_selection(selection_seconds_);
+  t.phases.set_checkpoint(checkpoint_seconds_);
+  t.phases.set_output(output_seconds_);
   return t;
 }
 

@@ -92,6 +92,8 @@ class JobRun {
   Clock::time_point start_;
   Clock::time_point last_progress_;
   double wait_seconds_ = 0;  // inside executor_.wait()
+  // The serial phases of the job loop (PhaseSeconds): inside the searchers, checkpoints, output files.
+  double selection_seconds_ = 0, checkpoint_seconds_ = 0, output_seconds_ = 0;
   int generations_ = 0;
 };
 

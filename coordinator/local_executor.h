@@ -38,6 +38,7 @@ class LocalExecutor final : public Executor {
     return backend_.score(prompt, ref);
   }
   double model_seconds() const override { return backend_.model_seconds(); }
+  proto::PhaseSeconds model_phases() const override { return backend_.model_phases(); }
   TrafficStats traffic() const override { return traffic_; }
 
  private:

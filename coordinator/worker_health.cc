@@ -31,6 +31,7 @@ void WorkerHealth::heard(int rank, const proto::WorkerReport& report, Clock::tim
   Worker& w = workers_.at(rank);
   w.heard = now;
   w.model_seconds = report.model_seconds();
+  w.model_phases = report.model_phases();
   if (report.has_hello()) w.hello = report.hello();
   if (report.has_heartbeat()) {
     if (report.heartbeat().steps() != w.steps) w.progressed = now;
@@ -65,6 +66,17 @@ std::vector<int> WorkerHealth::missing() const {
 double WorkerHealth::model_seconds() const {
   double total = 0;
   for (const auto& [rank, w] : workers_) total += w.model_seconds;
+  return total;
+}
+
+proto::PhaseSeconds WorkerHealth::model_phases() const {
+  proto::PhaseSeconds total;
+  for (const auto& [rank, w] : workers_) {
+    total.set_encode(total.encode() + w.model_phases.encode());
+    total.set_denoise(total.denoise() + w.model_phases.denoise());
+    total.set_decode(total.decode() + w.model_phases.decode());
+    total.set_score(total.score() + w.model_phases.score());
+  }
   return total;
 }
 

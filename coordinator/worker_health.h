@@ -35,6 +35,7 @@ class WorkerHealth {
   // Ranks that have not said hello yet.
   std::vector<int> missing() const;
   double model_seconds() const;  // the latest total each worker reported, summed
+  proto::PhaseSeconds model_phases() const;  // the same by phase
 
   // OK, or the first problem found (Aborted for a dead process, DeadlineExceeded for silence or
   // no progress). Checks at most every 0.2 s; in between it returns OK at once.
@@ -49,6 +50,7 @@ class WorkerHealth {
     int64_t steps = -1;            // denoiser steps in the latest heartbeat
     size_t batch_tasks = 0;        // tasks of the batch it runs; 0 when idle
     double model_seconds = 0;
+    proto::PhaseSeconds model_phases;
     proto::WorkerHello hello;
   };
 

@@ -76,6 +76,10 @@ void same_answers_on_any_worker_count(const std::string& search, const std::stri
     const proto::JobResults results = results_of(spec);
     const int workers = c.evosearch_flags.empty() ? c.ranks - 1 : c.ranks;
     EXPECT_EQ(results.totals().workers(), workers) << c.dir;
+    const proto::PhaseSeconds& phases = results.totals().phases();  // the workers' model time by phase reached rank 0
+    EXPECT_GT(phases.denoise(), 0) << c.dir;
+    EXPECT_NEAR(phases.encode() + phases.denoise() + phases.decode() + phases.score(), results.totals().model_seconds(), 1e-6)
+        << c.dir;
     if (workers > 1) {
       EXPECT_GT(results.totals().state_moves(), 0) << c.dir << ": no state moved between workers";
     }

@@ -66,6 +66,13 @@ class Backend : public RolloutCompute, public ResidentStates {
   // Seconds inside model calls so far, and denoiser steps run so far (progress for heartbeats).
   virtual double model_seconds() const = 0;
   virtual int64_t steps_done() const = 0;
+  // The model seconds by phase (encode, denoise, decode, score). A backend that does not tell its
+  // model calls apart reports them all as denoising.
+  virtual proto::PhaseSeconds model_phases() const {
+    proto::PhaseSeconds p;
+    p.set_denoise(model_seconds());
+    return p;
+  }
 };
 
 }  // namespace evosearch

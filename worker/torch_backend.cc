@@ -1,27 +1,17 @@
 // TorchBackend's compute side: prompts, rollout batches, decoding and scoring.
 #include "worker/torch_backend.h"
 
-#include <chrono>
 #include <cmath>
 #include <set>
 #include <tuple>
 
+#include "common/stopwatch.h"
 #include "worker/guidance.h"
 #include "worker/keyed_noise.h"
 #include "worker/pixels.h"
 
 namespace evosearch {
 namespace {
-
-class Stopwatch {
- public:
-  explicit Stopwatch(std::atomic<double>& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
-  ~Stopwatch() { total_.store(total_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()); }
-
- private:
-  std::atomic<double>& total_;
-  std::chrono::steady_clock::time_point start_;
-};
 
 // Thrown through the sampler when should_stop() says so; caught by guarded().
 struct BatchAbandoned {};
@@ -58,7 +48,7 @@ Status TorchBackend::check_prompt(uint32_t prompt) const {
 Status TorchBackend::add_prompt(uint32_t prompt, const std::string& text, uint64_t key) {
   return guarded(compute_thread_, "encoding a prompt", [&]() -> Status {
     c10::InferenceMode guard;
-    Stopwatch watch(model_seconds_);
+    Stopwatch watch(encode_seconds_);
     if (!null_condition_.defined()) {
       ASSIGN_OR_RETURN(const at::Tensor null_cond, bundle_.encode({bundle_.manifest().null_prompt()}));
       null_condition_ = null_cond[0];
@@ -68,6 +58,19 @@ Status TorchBackend::add_prompt(uint32_t prompt, const std::string& text, uint64
     prompt_keys_[prompt] = key;
     return Status::Ok();
   });
+}
+
+double TorchBackend::model_seconds() const {
+  return encode_seconds_.load() + denoise_seconds_.load() + decode_seconds_.load() + score_seconds_.load();
+}
+
+proto::PhaseSeconds TorchBackend::model_phases() const {
+  proto::PhaseSeconds p;
+  p.set_encode(encode_seconds_.load());
+  p.set_denoise(denoise_seconds_.load());
+  p.set_decode(decode_seconds_.load());
+  p.set_score(score_seconds_.load());
+  return p;
 }
 
 StatusOr<at::Tensor> TorchBackend::start_state(const proto::PromptTask& pt) {
@@ -140,7 +143,7 @@ StatusOr<std::vector<proto::PromptResult>> TorchBackend::run_batch(const std::ve
   const DenoiseFn model = guided_denoiser(bundle_, schedule_, cond, null_condition_, options_.guidance_scale);
   const DenoiseFn timed = [this, &model](const at::Tensor& x, int64_t step) {
     if (options_.should_stop && options_.should_stop()) throw BatchAbandoned{};
-    Stopwatch watch(model_seconds_);
+    Stopwatch watch(denoise_seconds_);
     model_calls_.fetch_add(1);
     return model(x, step);
   };
@@ -152,10 +155,13 @@ StatusOr<std::vector<proto::PromptResult>> TorchBackend::run_batch(const std::ve
     ++rollout.model_calls;
   }
   const at::Tensor scored = x0_at_end.defined() ? x0_at_end : rollout.x;
-  at::Tensor fitness;
+  at::Tensor pixels, fitness;
   {
-    Stopwatch watch(model_seconds_);
-    ASSIGN_OR_RETURN(const at::Tensor pixels, bundle_.decode(scored));
+    Stopwatch watch(decode_seconds_);
+    ASSIGN_OR_RETURN(pixels, bundle_.decode(scored));
+  }
+  {
+    Stopwatch watch(score_seconds_);
     ASSIGN_OR_RETURN(fitness, bundle_.score(bundle_.guidance_reward(), pixels, cond));
   }
   fitness = fitness.to(at::kCPU, at::kDouble);
@@ -189,7 +195,7 @@ StatusOr<at::Tensor> TorchBackend::decode_pixels(uint32_t prompt, const proto::S
     const std::optional<StateStore::Entry> entry = store_.find(prompt, ref);
     if (!entry) return NotFound(describe_state(prompt, ref) + " is not resident");
     c10::InferenceMode guard;
-    Stopwatch watch(model_seconds_);
+    Stopwatch watch(decode_seconds_);
     ASSIGN_OR_RETURN(const at::Tensor pixels, bundle_.decode(entry->state.unsqueeze(0)));
     return pixels.to(at::kCPU);
   });
@@ -209,7 +215,7 @@ StatusOr<std::vector<double>> TorchBackend::score(uint32_t prompt, const proto::
     c10::InferenceMode guard;
     const at::Tensor on_device = pixels.to(bundle_.device());
     const at::Tensor cond = conditions_.at(prompt).unsqueeze(0);
-    Stopwatch watch(model_seconds_);
+    Stopwatch watch(score_seconds_);
     std::vector<double> scores;
     for (int r = 0; r < bundle_.reward_count(); ++r) {
       ASSIGN_OR_RETURN(const at::Tensor s, bundle_.score(r, on_device, cond));

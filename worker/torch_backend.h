@@ -50,8 +50,9 @@ class TorchBackend final : public Backend {
 
   int64_t state_bytes() const override;
   std::string device() const override { return bundle_.device().str(); }
-  double model_seconds() const override { return model_seconds_.load(); }
+  double model_seconds() const override;
   int64_t steps_done() const override { return model_calls_.load(); }
+  proto::PhaseSeconds model_phases() const override;
 
   const Schedule& schedule() const { return schedule_; }
   size_t resident_states() const { return store_.size(); }
@@ -73,7 +74,7 @@ class TorchBackend final : public Backend {
   std::map<uint32_t, uint64_t> prompt_keys_;
   // Any thread: the store locks itself; the counters are written by the compute thread only.
   StateStore store_;
-  std::atomic<double> model_seconds_{0};
+  std::atomic<double> encode_seconds_{0}, denoise_seconds_{0}, decode_seconds_{0}, score_seconds_{0};
   std::atomic<int64_t> model_calls_{0};
 };
 

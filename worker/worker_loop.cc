@@ -49,6 +49,7 @@ Status exchange(const proto::Exchange& x, DataPlane& plane, Backend& backend) {
 Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, const WorkerLoopOptions& options) {
   auto report = [&](proto::WorkerReport r) {
     r.set_model_seconds(backend.model_seconds());
+    *r.mutable_model_phases() = backend.model_phases();
     return channel.send(options.coordinator, kReportTag, r);
   };
   proto::WorkerReport hello;

@@ -1,0 +1,371 @@
+// bench/throughput: is the hardware busy with model work during a search? Two measurements side
+// by side in one process, on the same device:
+//   1. the denoiser alone: sample-steps per second through Bundle::denoise, called as the
+//      product calls it (guided_denoiser: one call on [cond; null] per step), over a sweep of
+//      batch sizes; the best of them is what the device can do with this model;
+//   2. an end-to-end EvoSearch run through run_job (the product's own code path) with the Wan
+//      schedule, S = 5,20,30,45 and K = 10,5,5,5,5 at T = 50 (for a shorter T, S is scaled:
+//      T = 10 gives S = 1,4,6,9).
+// It prints end-to-end NFE/s divided by the standalone best (how close the search comes to the
+// model's own speed; the best batch is timed again after the run and the two averaged) and the
+// share of wall time outside model calls (results.json model_seconds / wall_seconds), then where the
+// time went by phase (results.json totals.phases: encode, denoise, decode, score; selection,
+// checkpoint, output). With CUDA it also prints the caching allocator's peak memory during the run.
+//
+//   build/bench/bench_throughput BUNDLE [--device cpu|cuda] [--prompts N] [--batch B]
+//       [--batches 1,2,4,8,16,32] [--steps T] [--in-flight P] [--threads N] [--seconds S]
+//       [--suite FILE] [--no-sweep] [--json FILE]
+//
+// --batch is the end-to-end batch_size (default: the sweep's best); --no-sweep runs only the
+// end-to-end job (bench_memory runs it so, in a child process); --json writes every number.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "bench_common.h"
+#include "common/logging.h"
+#include "coordinator/job_spec.h"
+#include "jobs/prompt_suite.h"
+#include "worker/guidance.h"
+#include "worker/runtime.h"
+#include "worker/schedule.h"
+
+#ifdef EVOSEARCH_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+using namespace evosearch;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string bundle, device = "cpu", suite = std::string(EVOSEARCH_SOURCE_DIR) + "/examples/fashion-holdout.txt";
+  std::string json;
+  std::vector<int> batches{1, 2, 4, 8, 16, 32};
+  int prompts = 8, batch = 0, steps = 50, in_flight = 8, threads = 0;
+  double seconds = 1.0;  // timed calls per batch size last at least this long
+  bool sweep = true;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "bench_throughput: %s\nusage: bench_throughput BUNDLE [--device cpu|cuda] [--prompts N] [--batch B] "
+               "[--batches 1,2,4] [--steps T] [--in-flight P] [--threads N] [--seconds S] [--suite FILE] "
+               "[--no-sweep] [--json FILE]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+int positive(const std::string& flag, const std::string& value) {
+  try {
+    size_t used = 0;
+    const int v = std::stoi(value, &used);
+    if (used == value.size() && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  usage(flag + " " + value + ": expected a positive integer");
+}
+
+double positive_real(const std::string& flag, const std::string& value) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(value, &used);
+    if (used == value.size() && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  usage(flag + " " + value + ": expected a positive number");
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(arg + ": missing value");
+      return argv[++i];
+    };
+    if (arg == "--device") o.device = value();
+    else if (arg == "--prompts") o.prompts = positive(arg, value());
+    else if (arg == "--batch") o.batch = positive(arg, value());
+    else if (arg == "--steps") o.steps = positive(arg, value());
+    else if (arg == "--in-flight") o.in_flight = positive(arg, value());
+    else if (arg == "--threads") o.threads = positive(arg, value());
+    else if (arg == "--seconds") o.seconds = positive_real(arg, value());
+    else if (arg == "--suite") o.suite = value();
+    else if (arg == "--json") o.json = value();
+    else if (arg == "--no-sweep") o.sweep = false;
+    else if (arg == "--batches") {
+      o.batches.clear();
+      std::stringstream in(value());
+      for (std::string item; std::getline(in, item, ',');) o.batches.push_back(positive(arg, item));
+    } else if (!arg.empty() && arg[0] == '-') usage("unknown flag " + arg);
+    else if (o.bundle.empty()) o.bundle = arg;
+    else usage("unexpected argument " + arg);
+  }
+  if (o.bundle.empty()) usage("missing BUNDLE");
+  if (!o.sweep && o.batch == 0) usage("--no-sweep needs --batch");
+  return o;
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+// The first `count` prompts of the suite (repeated with a number when it has fewer), as a .txt suite.
+std::string write_prompts(const Options& o, const std::string& dir) {
+  auto suite = read_prompt_suite(o.suite);
+  bench::check(suite.status());
+  const std::string path = dir + "/prompts.txt";
+  std::ofstream out(path);
+  for (int i = 0; i < o.prompts; ++i) {
+    const size_t n = suite->size();
+    out << (*suite)[i % n].text;
+    if (i >= static_cast<int>(n)) out << " (" << i / n + 1 << ")";
+    out << "\n";
+  }
+  return path;
+}
+
+// The guided denoiser at one batch size, timed: sample-steps per second, after warm-up calls (the
+// TorchScript executor profiles and optimises a graph during its first calls for each shape).
+class Standalone {
+ public:
+  Standalone(Bundle& bundle, const Schedule& schedule, double guidance, double seconds)
+      : bundle_(bundle), schedule_(schedule), guidance_(guidance), seconds_(seconds) {
+    c10::InferenceMode guard;
+    auto null_cond = bundle.encode({bundle.manifest().null_prompt()});
+    auto cond = bundle.encode({"a benchmark prompt"});
+    bench::check(null_cond.status());
+    bench::check(cond.status());
+    cond_ = *cond;
+    null_cond_ = (*null_cond)[0];
+  }
+
+  // Throws (an out-of-memory error, say) when the denoiser fails at this batch size.
+  double rate(int batch) const {
+    c10::InferenceMode guard;
+    std::vector<int64_t> shape = bundle_.latent_shape();
+    shape.insert(shape.begin(), batch);
+    const at::Tensor x = at::randn(shape, at::TensorOptions().device(bundle_.device()));
+    const DenoiseFn model = guided_denoiser(bundle_, schedule_, cond_.expand({batch, -1}), null_cond_, guidance_);
+    const int64_t step = schedule_.steps() / 2;
+    for (int i = 0; i < 3; ++i) model(x, step);
+    int calls = 0;
+    const auto start = Clock::now();
+    double elapsed = 0;
+    // Each call ends with the bundle's finite-value check, which waits for the device.
+    while (calls < 2 || elapsed < seconds_) {
+      model(x, step);
+      ++calls;
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    }
+    return batch * calls / elapsed;
+  }
+
+ private:
+  Bundle& bundle_;
+  const Schedule& schedule_;
+  const double guidance_, seconds_;
+  at::Tensor cond_, null_cond_;
+};
+
+struct Sweep {
+  std::vector<std::pair<int, double>> rate;  // batch size, sample-steps per second
+  int best_batch = 0;
+  double best = 0;
+};
+
+Sweep sweep(const std::vector<int>& batches, const Standalone& standalone) {
+  Sweep s;
+  std::printf("%-8s %14s %12s\n", "batch", "sample-steps/s", "ms/call");
+  for (int b : batches) {
+    try {
+      const double rate = standalone.rate(b);
+      s.rate.emplace_back(b, rate);
+      std::printf("%-8d %14.2f %12.2f\n", b, rate, 1e3 * b / rate);
+      std::fflush(stdout);
+      if (rate > s.best) s.best = rate, s.best_batch = b;
+    } catch (const std::exception& e) {
+      // Out of memory ends the sweep: larger batches would fail too.
+      std::printf("%-8d failed: %s\n", b, e.what());
+      break;
+    }
+  }
+  if (s.best_batch == 0) bench::check(Internal("the denoiser failed at every batch size"));
+  return s;
+}
+
+proto::SearchSpec wan_schedule(int steps) {
+  proto::SearchSpec search;
+  search.set_method("evosearch");
+  for (int s : {5, 20, 30, 45}) search.add_evolution_steps(static_cast<int>(std::lround(s * steps / 50.0)));
+  for (int k : {10, 5, 5, 5, 5}) search.add_population(k);
+  return search;
+}
+
+// Peak bytes the CUDA caching allocator handed out and reserved since the last reset; zero on CPU.
+std::pair<int64_t, int64_t> cuda_peak(const at::Device& device) {
+#ifdef EVOSEARCH_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return {stats.allocated_bytes[0].peak, stats.reserved_bytes[0].peak};  // [0]: StatType::AGGREGATE
+  }
+#endif
+  (void)device;
+  return {0, 0};
+}
+
+void reset_cuda_peak(const at::Device& device) {
+#ifdef EVOSEARCH_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+#endif
+  (void)device;
+}
+
+// results.json's totals.phases by name: the model's four phases, then the job loop's three.
+std::vector<std::pair<std::string, double>> phase_list(const proto::PhaseSeconds& p) {
+  return {{"encode", p.encode()},       {"denoise", p.denoise()},       {"decode", p.decode()}, {"score", p.score()},
+          {"selection", p.selection()}, {"checkpoint", p.checkpoint()}, {"output", p.output()}};
+}
+
+// Where the end-to-end run's time went, as seconds and shares of wall time.
+void print_phases(const proto::Totals& t) {
+  const auto phases = phase_list(t.phases());
+  std::printf("phases of the end-to-end run (results.json totals.phases; share of wall time):\n");
+  for (size_t i = 0; i < phases.size(); ++i) {
+    std::printf("  %-12s %-11s %9.4f s %6.1f%%\n", i < 4 ? "model calls" : "job loop", phases[i].first.c_str(),
+                phases[i].second, 100 * phases[i].second / t.wall_seconds());
+  }
+  std::printf("  %-24s %9.4f s %6.1f%%\n", "job loop, all of it", t.coordinator_seconds(),
+              100 * t.coordinator_seconds() / t.wall_seconds());
+}
+
+void write_json(const std::string& path, const google::protobuf::Struct& out) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  if (!google::protobuf::util::MessageToJsonString(out, &text, options).ok()) {
+    bench::check(Internal("could not write " + path + " as JSON"));
+  }
+  std::ofstream(path) << text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  bench::check(setup_logging("warn", {}));
+  set_compute_threads(o.threads);
+  auto device = choose_device(o.device);
+  bench::check(device.status());
+  auto bundle = Bundle::open(o.bundle, *device);
+  bench::check(bundle.status());
+  // One folder per process: bench_memory's runs, or a user's, may overlap.
+  const std::string scratch =
+      (fs::temp_directory_path() / ("evosearch-bench-throughput-" + std::to_string(::getpid()))).string();
+  fs::create_directories(scratch);
+
+  proto::JobSpec spec = bench::job(o.bundle, write_prompts(o, scratch), scratch, "end-to-end");
+  spec.set_device(o.device);
+  spec.mutable_sampler()->set_steps(o.steps);
+  *spec.mutable_search() = wan_schedule(o.steps);
+  spec.set_prompts_in_flight(o.in_flight);
+  auto sampler = sampler_config(spec, (*bundle)->manifest());
+  bench::check(sampler.status());
+  auto schedule = make_schedule((*bundle)->manifest(), *sampler);
+  bench::check(schedule.status());
+  const double guidance = (*bundle)->manifest().defaults().guidance_scale();
+
+  std::printf("bench/throughput: %s, %s, load average %s\n", o.bundle.c_str(), runtime_summary(*device).c_str(),
+              load_average().c_str());
+  google::protobuf::Struct out;
+  auto& fields = *out.mutable_fields();
+  fields["bundle"].set_string_value(o.bundle);
+  fields["runtime"].set_string_value(runtime_summary(*device));
+  fields["load_average_start"].set_string_value(load_average());
+
+  const Standalone standalone(**bundle, *schedule, guidance, o.seconds);
+  Sweep s;
+  if (o.sweep) {
+    std::printf("-- the denoiser alone (guidance %g: one call on [cond; null] per sample-step)\n", guidance);
+    s = sweep(o.batches, standalone);
+    std::printf("best: %.2f sample-steps/s at batch %d\n", s.best, s.best_batch);
+    auto* sweep_list = fields["sweep"].mutable_list_value();
+    for (const auto& [b, rate] : s.rate) {
+      auto& row = *sweep_list->add_values()->mutable_struct_value()->mutable_fields();
+      row["batch"].set_number_value(b);
+      row["sample_steps_per_second"].set_number_value(rate);
+    }
+    fields["best_batch"].set_number_value(s.best_batch);
+    fields["best_sample_steps_per_second"].set_number_value(s.best);
+  }
+
+  spec.set_batch_size(o.batch > 0 ? o.batch : s.best_batch);
+  std::string evolution_steps;
+  for (int x : spec.search().evolution_steps()) evolution_steps += (evolution_steps.empty() ? "" : ",") + std::to_string(x);
+  std::printf("-- end to end: EvoSearch, %d prompts, T %d, S %s, K 10,5,5,5,5, batch %d, %d prompts in flight\n",
+              o.prompts, o.steps, evolution_steps.c_str(), spec.batch_size(), spec.prompts_in_flight());
+  std::fflush(stdout);
+  reset_cuda_peak(*device);
+  auto r = bench::run(spec, **bundle);
+  bench::check(r.status());
+  const auto& t = r->totals();
+  const double nfe_rate = t.nfe() / t.wall_seconds();
+  const double outside = 1 - t.model_seconds() / t.wall_seconds();
+  const auto [peak_allocated, peak_reserved] = cuda_peak(*device);
+  std::printf("NFE %d, wall %.2f s, model %.2f s: %.2f NFE/s end to end\n", t.nfe(), t.wall_seconds(),
+              t.model_seconds(), nfe_rate);
+  if (o.sweep) {
+    // Measured again after the run: on a shared machine the load moves, and the two bracket it.
+    const double after = standalone.rate(s.best_batch);
+    const double reference = (s.best + after) / 2;
+    std::printf("standalone at batch %d again after the run: %.2f sample-steps/s (before: %.2f)\n", s.best_batch,
+                after, s.best);
+    std::printf("end-to-end NFE/s / standalone best sample-steps/s (mean of before and after): %.3f\n",
+                nfe_rate / reference);
+    fields["best_sample_steps_per_second_after"].set_number_value(after);
+    fields["end_to_end_over_standalone"].set_number_value(nfe_rate / reference);
+  }
+  std::printf("share of wall time outside model calls: %.1f%%\n", 100 * outside);
+  print_phases(t);
+  if (device->is_cuda()) {
+    std::printf("peak CUDA memory of the end-to-end run: %.1f MiB allocated, %.1f MiB reserved\n",
+                peak_allocated / 1048576.0, peak_reserved / 1048576.0);
+  }
+  std::printf("load average at the end: %s\n", load_average().c_str());
+
+  fields["prompts"].set_number_value(o.prompts);
+  fields["steps"].set_number_value(o.steps);
+  fields["batch_size"].set_number_value(spec.batch_size());
+  fields["prompts_in_flight"].set_number_value(spec.prompts_in_flight());
+  fields["nfe"].set_number_value(t.nfe());
+  fields["wall_seconds"].set_number_value(t.wall_seconds());
+  fields["model_seconds"].set_number_value(t.model_seconds());
+  fields["nfe_per_second"].set_number_value(nfe_rate);
+  fields["outside_model_share"].set_number_value(outside);
+  fields["coordinator_seconds"].set_number_value(t.coordinator_seconds());
+  auto& phases = *fields["phase_seconds"].mutable_struct_value()->mutable_fields();
+  for (const auto& [name, seconds] : phase_list(t.phases())) phases[name].set_number_value(seconds);
+  fields["cuda_peak_allocated_bytes"].set_number_value(static_cast<double>(peak_allocated));
+  fields["cuda_peak_reserved_bytes"].set_number_value(static_cast<double>(peak_reserved));
+  fields["load_average_end"].set_string_value(load_average());
+  if (!o.json.empty()) write_json(o.json, out);
+  fs::remove_all(scratch);
+  return 0;
+}
