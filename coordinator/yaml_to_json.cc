@@ -39,26 +39,39 @@ std::string scalar(const YAML::Node& node) {
   return quoted(v);
 }
 
-std::string to_json(const YAML::Node& node) {
+// A spec is a few kB; aliases can repeat a node exponentially often ("billion laughs"), so the
+// JSON a spec expands to is bounded.
+constexpr size_t kMaxJsonBytes = size_t{1} << 20;
+
+struct TooLarge {};
+
+void append_json(const YAML::Node& node, std::string& out) {
+  if (out.size() > kMaxJsonBytes) throw TooLarge{};
   switch (node.Type()) {
     case YAML::NodeType::Map: {
-      std::string out = "{";
+      out += "{";
       bool first = true;
       for (const auto& kv : node) {
-        out += (first ? "" : ",") + quoted(kv.first.as<std::string>()) + ":" + to_json(kv.second);
+        out += (first ? "" : ",") + quoted(kv.first.as<std::string>()) + ":";
+        append_json(kv.second, out);
         first = false;
       }
-      return out + "}";
+      out += "}";
+      return;
     }
-    case YAML::NodeType::Sequence: {
-      std::string out = "[";
-      for (size_t i = 0; i < node.size(); ++i) out += (i ? "," : "") + to_json(node[i]);
-      return out + "]";
-    }
+    case YAML::NodeType::Sequence:
+      out += "[";
+      for (size_t i = 0; i < node.size(); ++i) {
+        if (i) out += ",";
+        append_json(node[i], out);
+      }
+      out += "]";
+      return;
     case YAML::NodeType::Scalar:
-      return scalar(node);
+      out += scalar(node);
+      return;
     default:
-      return "null";
+      out += "null";
   }
 }
 
@@ -68,7 +81,12 @@ bool yaml_supported() { return true; }
 
 StatusOr<std::string> yaml_to_json(const std::string& yaml, const std::string& origin) {
   try {
-    return to_json(YAML::Load(yaml));
+    std::string json;
+    append_json(YAML::Load(yaml), json);
+    return json;
+  } catch (const TooLarge&) {
+    return InvalidArgument(origin + ": expands to more than " + std::to_string(kMaxJsonBytes >> 20) +
+                           " MiB (YAML aliases repeating a node?); a job spec is a few kB");
   } catch (const YAML::Exception& e) {
     return InvalidArgument(origin + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }

@@ -43,7 +43,10 @@ StatusOr<std::vector<fs::path>> SegmentedLog::segments() const {
   std::vector<fs::path> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(folder_, ec)) {
-    if (entry.path().extension() == ".jsonl") found.push_back(entry.path());
+    // Only the log's own segments (zero-padded numbers): a stray file there is not ours to read.
+    const std::string stem = entry.path().stem().string();
+    const bool numbered = !stem.empty() && stem.size() <= 16 && stem.find_first_not_of("0123456789") == std::string::npos;
+    if (entry.path().extension() == ".jsonl" && numbered) found.push_back(entry.path());
   }
   if (ec && ec != std::errc::no_such_file_or_directory) return Internal("cannot list " + folder_.string() + ": " + ec.message());
   std::sort(found.begin(), found.end());  // the names are zero-padded numbers

@@ -1,6 +1,7 @@
 #include "jobs/prompt_suite.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cctype>
 #include <filesystem>
 
@@ -205,6 +206,27 @@ StatusOr<std::vector<PromptEntry>> parse_json(const std::string& bytes, const st
   return entries;
 }
 
+// The offset of the first byte that makes `text` other than UTF-8 text without control
+// characters (tabs allowed), or npos. Records and results store prompts as JSON strings, which
+// cannot hold either faithfully: the prompt searched and the prompt reported would differ.
+size_t first_non_text_byte(const std::string& text) {
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t') || c == 0x7f) return i;
+      ++i;
+      continue;
+    }
+    const size_t length = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    if (length == 0 || i + length > text.size()) return i;
+    for (size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return i;
+    }
+    i += length;
+  }
+  return std::string::npos;
+}
+
 }  // namespace
 
 StatusOr<std::vector<PromptEntry>> read_prompt_suite(const std::string& path) {
@@ -225,6 +247,15 @@ StatusOr<std::vector<PromptEntry>> read_prompt_suite(const std::string& path) {
     ASSIGN_OR_RETURN(entries, parse_json(bytes, path));
   }
   if (entries.empty()) return InvalidArgument(path + ": no prompts");
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const size_t bad = first_non_text_byte(entries[i].text);
+    if (bad == std::string::npos) continue;
+    const std::string where = entries[i].line > 0 ? path + ":" + std::to_string(entries[i].line) : path + ": prompt " + std::to_string(i + 1);
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(entries[i].text[bad]));
+    return InvalidArgument(where + ": prompt is not UTF-8 text (byte " + byte + " at offset " + std::to_string(bad) +
+                           "); expected text without control characters");
+  }
   return entries;
 }
 

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   auto add_common = [&](CLI::App* cmd) {
     cmd->add_option("--log-level", common.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
     cmd->add_option("--device", common.device, "auto (CUDA when available), cpu, cuda or cuda:N (default: auto, or the job spec's)");
-    cmd->add_option("--threads", common.threads, "CPU compute threads; 0 = one per core")->capture_default_str();
+    cmd->add_option("--threads", common.threads, "CPU compute threads; 0 = one per core")->capture_default_str()->check(CLI::Range(0, 4096));
   };
 
   SampleOptions sample;
@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--seed", sample.seed, "job seed; the same seed gives the same images")->capture_default_str();
   sample_cmd->add_option("--batch", sample.batch, "samples per model call")->capture_default_str()->check(CLI::PositiveNumber);
   sample_cmd->add_option("--columns", sample.columns, "grid columns (default: about square)");
-  sample_cmd->add_option("--scale", sample.scale, "enlarge each image by this factor (default: to about 112 px)");
+  sample_cmd->add_option("--scale", sample.scale, "enlarge each image by this factor (default: to about 112 px)")->check(CLI::Range(1, 256));
   add_common(sample_cmd);
 
   RunCommandOptions run;

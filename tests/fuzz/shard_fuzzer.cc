@@ -1,6 +1,6 @@
-// Checkpoint shard files through read_shard. The first byte picks the prompt and how many states
-// the shard's record lists, the second whether the record's checksum matches; the rest is the
-// file. With a matching checksum the bytes reach the protobuf parse and the record checks.
+// Checkpoint shard files through read_shard. The first byte picks the prompt, the second how
+// many states the shard's record lists (bits 1-7) and whether its checksum matches (bit 0); the
+// rest is the file. With a matching checksum the bytes reach the protobuf parse and the record checks.
 //
 // Checks: a refused shard is DataLoss naming the file; an accepted one holds the prompt's states,
 // as many as its record lists.
@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace evosearch;
   if (size < 2) return 0;
   const uint32_t prompt = data[0] % 4;
-  const int listed = data[0] / 4 % 8;
+  const int listed = data[1] >> 1;
   const bool matching = (data[1] & 1) == 0;
   const std::string bytes(reinterpret_cast<const char*>(data) + 2, size - 2);
   const std::string relative = "state/shards/prompt-00000-g001-t1-r0.shard";
