@@ -2,7 +2,7 @@
 # `evosearch run` against the official EvoSearch code's execution strategy (bench/official_loop.py)
 # over the same bundle, prompts, schedule and device, at equal NFE (checked), one after the other.
 # Prints both runs and the speed-up of evosearch: search time (results.json wall_seconds against
-# the loop's own timer, model loading excluded from both) and whole-process time.
+# the loop's own timer, model loading excluded from both), whole-process time and process CPU time.
 #
 #   bash bench/compare_official.sh BUNDLE [--device cpu|cuda] [--prompts N] [--steps T] [--batch B]
 #        [--threads N] [--suite FILE] [--json OUT]
@@ -61,34 +61,39 @@ JSON
 
 echo "compare_official: $bundle, $prompts prompts, T $steps, S $S, K $K, device $device, $threads threads," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-t0=$EPOCHREALTIME
-"$BUILD/evosearch" run "$scratch/spec.json" --restart --threads "$threads" --log-level warn > "$scratch/evosearch.log"
-t1=$EPOCHREALTIME
+# Each process's wall, user and system seconds (bash's time): on a CPU shared with other work the
+# CPU seconds say more than the wall time.
+TIMEFORMAT='%3R %3U %3S'
+{ time "$BUILD/evosearch" run "$scratch/spec.json" --restart --threads "$threads" --log-level warn \
+    > "$scratch/evosearch.log" 2>&1; } 2> "$scratch/evosearch.time" || { cat "$scratch/evosearch.log" >&2; exit 1; }
 read -r nfe wall model < <("$PY" -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["nfe"], t["wall_seconds"], t["model_seconds"])' "$scratch/evosearch/results.json")
 
-t2=$EPOCHREALTIME
-"$PY" "$root/bench/official_loop.py" "$bundle" "$scratch/prompts.txt" --steps "$steps" --evolution-steps "$S" \
-  --population "$K" --device "$device" --threads "$threads" --expect-nfe "$nfe" --json "$scratch/official.json" \
-  > "$scratch/official.log"
-t3=$EPOCHREALTIME
+{ time "$PY" "$root/bench/official_loop.py" "$bundle" "$scratch/prompts.txt" --steps "$steps" --evolution-steps "$S" \
+    --population "$K" --device "$device" --threads "$threads" --expect-nfe "$nfe" --json "$scratch/official.json" \
+    > "$scratch/official.log" 2>&1; } 2> "$scratch/official.time" || { cat "$scratch/official.log" >&2; exit 1; }
 
-"$PY" - "$scratch/official.json" "$nfe" "$wall" "$model" "$t0" "$t1" "$t2" "$t3" "$json" <<'PY'
+"$PY" - "$scratch/official.json" "$nfe" "$wall" "$model" "$scratch/evosearch.time" "$scratch/official.time" "$json" <<'PY'
 import json, sys
 official = json.load(open(sys.argv[1]))
-nfe, (wall, model, t0, t1, t2, t3) = int(sys.argv[2]), map(float, sys.argv[3:9])
-ev_proc, off_proc, out = t1 - t0, t3 - t2, sys.argv[9]
+nfe, wall, model = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+(ev_proc, ev_user, ev_sys), (off_proc, off_user, off_sys) = (map(float, open(f).read().split()) for f in sys.argv[5:7])
+ev_cpu, off_cpu, out = ev_user + ev_sys, off_user + off_sys, sys.argv[7]
 fmt = lambda v: "-" if v is None else f"{v:.2f}"
-print(f"{'run':<46} {'NFE':>6} {'search s':>9} {'model s':>8} {'process s':>10}")
-print(f"{'evosearch run (batched, prompts interleaved)':<46} {nfe:>6} {wall:>9.2f} {model:>8.2f} {ev_proc:>10.2f}")
+print(f"{'run':<46} {'NFE':>6} {'search s':>9} {'model s':>8} {'process s':>10} {'CPU s':>8}")
+print(f"{'evosearch run (batched, prompts interleaved)':<46} {nfe:>6} {wall:>9.2f} {model:>8.2f} {ev_proc:>10.2f} "
+      f"{ev_cpu:>8.2f}")
 print(f"{'official loop (' + official['strategy'].split(':')[0] + ')':<46} {official['nfe']:>6} "
-      f"{official['wall_seconds']:>9.2f} {fmt(official['model_seconds']):>8} {off_proc:>10.2f}")
+      f"{official['wall_seconds']:>9.2f} {fmt(official['model_seconds']):>8} {off_proc:>10.2f} {off_cpu:>8.2f}")
 print(f"  official strategy: {official['strategy']}")
 print(f"speed-up of evosearch run over the official loop at equal NFE: {official['wall_seconds'] / wall:.2f}x search time, "
-      f"{off_proc / ev_proc:.2f}x whole process")
+      f"{off_proc / ev_proc:.2f}x whole process, {off_cpu / ev_cpu:.2f}x process CPU time")
 if out:
-    json.dump({"nfe": nfe, "evosearch": {"wall_seconds": wall, "model_seconds": model, "process_seconds": ev_proc},
-               "official": dict(official, process_seconds=off_proc),
-               "speedup_search": official["wall_seconds"] / wall, "speedup_process": off_proc / ev_proc},
+    json.dump({"nfe": nfe,
+               "evosearch": {"wall_seconds": wall, "model_seconds": model, "process_seconds": ev_proc,
+                             "process_cpu_seconds": ev_cpu},
+               "official": dict(official, process_seconds=off_proc, process_cpu_seconds=off_cpu),
+               "speedup_search": official["wall_seconds"] / wall, "speedup_process": off_proc / ev_proc,
+               "speedup_process_cpu": off_cpu / ev_cpu},
               open(out, "w"), indent=2)
 PY
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
