@@ -1,15 +1,18 @@
 // bench/quality: no search, Best-of-N, particle sampling and EvoSearch at equal NFE, at
 // several budgets (multiples of one sample's NFE), on a prompt suite kept apart from any
 // tuning (examples/fashion-holdout.txt), for the bundled models. One table: guidance reward,
-// unseen evaluator, diversity, NFE and guidance-reward calls per prompt, wall time. Every method runs with seeds 1 and
+// every other reward of the bundle (the unseen evaluator first, then e.g. the content metric),
+// diversity, NFE and guidance-reward calls per prompt, wall time. Every method runs with seeds 1 and
 // 2; diversity is the mean over prompts of the squared distance between the two seeds'
-// answers in the evaluator's L2-normalised feature space (as the paper's CLIP diversity).
+// answers in the evaluator's L2-normalised feature space (as the paper's CLIP diversity). For a
+// video bundle the answers' clips are cut back out of their frame strips.
 // `particles=calls` is particle sampling with fewer particles, so that its model calls
 // (denoiser + decoder + reward) per prompt match EvoSearch's: particles score an x0 prediction
 // at every resampling step, calls that NFE does not count.
 //
 //   build/bench/bench_quality [--bundles fashion-flow,fashion-ddpm] [--budgets 5,20,50]
 //                             [--suite FILE] [--device D]
+//   build/bench/bench_quality --bundles fashion-video --suite examples/fashion-video-holdout.json
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -55,22 +58,37 @@ void set_schedule(proto::SearchSpec* s, int budget, int steps) {
   s->set_elites(b >= 8 ? 2 : 1);
 }
 
-// L2-normalised evaluator features of every answer image of a run, by prompt index.
-std::map<uint32_t, at::Tensor> answer_features(Bundle& bundle, const proto::JobResults& r, const std::string& output) {
-  std::map<uint32_t, at::Tensor> out;
-  int evaluator = 0;
-  for (int i = 0; i < bundle.reward_count(); ++i) {
-    if (!bundle.manifest().rewards(i).guidance()) evaluator = i;
+// The answer's pixels [1, *pixel_shape] from its PNG: the image, or for a video [C,F,H,W] its
+// frames cut out of the frame strip (frames side by side, 1-px gaps and border: frame_strip in
+// jobs/sample_files.h).
+at::Tensor answer_pixels(const Image& image, const std::vector<int64_t>& pixel_shape) {
+  const at::Tensor png = at::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, image.channels},
+                                       at::kByte)
+                             .permute({2, 0, 1})
+                             .to(at::kFloat)
+                             .div(255.0);
+  if (pixel_shape.size() != 4) return png.unsqueeze(0);
+  const int64_t frames = pixel_shape[1], h = pixel_shape[2], w = pixel_shape[3];
+  if (image.width != 1 + frames * (w + 1) || image.height != h + 2) {
+    bench::check(InvalidArgument("a frame strip of " + std::to_string(frames) + " frames of " + std::to_string(w) + "x" +
+                                 std::to_string(h) + " is " + std::to_string(1 + frames * (w + 1)) + "x" +
+                                 std::to_string(h + 2) + ", not " + std::to_string(image.width) + "x" +
+                                 std::to_string(image.height)));
   }
+  std::vector<at::Tensor> clip;
+  for (int64_t f = 0; f < frames; ++f) clip.push_back(png.slice(1, 1, 1 + h).slice(2, 1 + f * (w + 1), 1 + f * (w + 1) + w));
+  return at::stack(clip, 1).unsqueeze(0);
+}
+
+// L2-normalised features of every answer of a run from reward `evaluator`, by prompt index.
+std::map<uint32_t, at::Tensor> answer_features(Bundle& bundle, int evaluator, const proto::JobResults& r,
+                                               const std::string& output) {
+  std::map<uint32_t, at::Tensor> out;
   c10::InferenceMode guard;
   for (const auto& p : r.prompts()) {
     auto image = read_png((std::filesystem::path(output) / p.image()).string());
     bench::check(image.status());
-    at::Tensor pixels = at::from_blob(image->pixels.data(), {1, image->height, image->width, image->channels}, at::kByte)
-                            .permute({0, 3, 1, 2})
-                            .to(at::kFloat)
-                            .div(255.0)
-                            .to(bundle.device());
+    const at::Tensor pixels = answer_pixels(*image, bundle.pixel_shape()).to(bundle.device());
     auto f = bundle.features(evaluator, pixels);
     bench::check(f.status());
     const at::Tensor features = f->to(at::kCPU, at::kDouble);
@@ -98,15 +116,30 @@ int main(int argc, char** argv) {
   bench::check(dev.status());
   const std::string scratch = (std::filesystem::temp_directory_path() / "evosearch-bench-quality").string();
   std::printf("bench/quality: suite %s, %s\n", suite.c_str(), runtime_summary(*dev).c_str());
-  std::printf("%-13s %6s %-15s %9s %9s %9s %13s %13s %10s %8s %8s\n", "bundle", "budget", "method", "NFE/prm", "rewards",
-              "calls", "guidance", "evaluator", "diversity", "model s", "wall s");
   for (const std::string& name : split(bundles)) {
     const std::string dir = root + "/models/" + name;
     auto bundle = Bundle::open(dir, *dev);
     bench::check(bundle.status());
     const int steps = (*bundle)->manifest().defaults().steps();
-    std::string guidance_name, evaluator_name;
-    for (const auto& r : (*bundle)->manifest().rewards()) (r.guidance() ? guidance_name : evaluator_name) = r.name();
+    // Every reward but the guidance one is a column; the first of them is the unseen evaluator,
+    // whose features measure diversity.
+    std::string guidance_name;
+    std::vector<std::string> metric_names;
+    int evaluator = -1;
+    for (int i = 0; i < (*bundle)->reward_count(); ++i) {
+      const proto::RewardSpec& r = (*bundle)->manifest().rewards(i);
+      if (r.guidance()) {
+        guidance_name = r.name();
+        continue;
+      }
+      if (evaluator < 0) evaluator = i;
+      metric_names.push_back(r.name());
+    }
+    if (evaluator < 0) bench::check(InvalidArgument(name + ": the bundle has no reward besides the guidance one"));
+    std::printf("\n%-13s %6s %-15s %9s %9s %9s %13s", "bundle", "budget", "method", "NFE/prm", "rewards", "calls",
+                guidance_name.c_str());
+    for (const std::string& metric : metric_names) std::printf(" %13s", metric.c_str());
+    std::printf(" %10s %8s %8s\n", "diversity", "model s", "wall s");
     for (const std::string& budget_text : split(budgets)) {
       const int budget = std::stoi(budget_text);
       double evo_nfe = 0, evo_calls = 0, particle_calls = 0;
@@ -123,15 +156,18 @@ int main(int argc, char** argv) {
             const int k = population_for_budget(static_cast<int64_t>(evo_nfe), steps);  // the equal-NFE run's particles
             spec.mutable_search()->set_particles(std::max(1, static_cast<int>(evo_calls / (particle_calls / k))));
           }
+          // --restart refuses an output folder that does not exist yet (job_runner's check_restart_is_safe).
+          std::filesystem::create_directories(spec.output());
           auto r = bench::run(spec, **bundle);
           bench::check(r.status());
-          features.push_back(answer_features(**bundle, *r, spec.output()));
+          features.push_back(answer_features(**bundle, evaluator, *r, spec.output()));
           runs.push_back(std::move(*r));
         }
-        double guidance = 0, evaluator = 0, wall = 0, diversity = 0, model = 0;
+        double guidance = 0, wall = 0, diversity = 0, model = 0;
+        std::vector<double> metrics(metric_names.size(), 0.0);
         for (const auto& r : runs) {
           guidance += r.metrics().at(guidance_name).mean() / runs.size();
-          evaluator += r.metrics().at(evaluator_name).mean() / runs.size();
+          for (size_t m = 0; m < metric_names.size(); ++m) metrics[m] += r.metrics().at(metric_names[m]).mean() / runs.size();
           wall += r.totals().wall_seconds();
           model += r.totals().model_seconds();
         }
@@ -143,9 +179,10 @@ int main(int argc, char** argv) {
         const double calls = nfe + rewards + double(runs[0].totals().decode_calls()) / runs[0].prompts_size();
         if (method == "evosearch") evo_nfe = nfe, evo_calls = calls;
         if (method == "particles") particle_calls = calls;
-        std::printf("%-13s %5dx %-15s %9.0f %9.0f %9.0f %13.4f %13.4f %10.4f %8.1f %8.1f\n", name.c_str(),
-                    method == "none" ? 1 : budget, method.c_str(), nfe, rewards, calls, guidance, evaluator, diversity,
-                    model, wall);
+        std::printf("%-13s %5dx %-15s %9.0f %9.0f %9.0f %13.4f", name.c_str(), method == "none" ? 1 : budget,
+                    method.c_str(), nfe, rewards, calls, guidance);
+        for (double m : metrics) std::printf(" %13.4f", m);
+        std::printf(" %10.4f %8.1f %8.1f\n", diversity, model, wall);
         std::fflush(stdout);
       }
     }

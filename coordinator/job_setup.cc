@@ -4,18 +4,28 @@
 #include "common/logging.h"
 #include "coordinator/job_spec.h"
 #include "coordinator/local_executor.h"
+#include "coordinator/memory_estimate.h"
 
 namespace evosearch {
 
 StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec& spec, Bundle& bundle,
-                                                           std::function<bool()> should_stop) {
+                                                           std::function<bool()> should_stop, int workers) {
   ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
   ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle.manifest(), sampler));
+  ASSIGN_OR_RETURN(const MemoryEstimate memory,
+                   estimate_job_memory(spec, bundle.manifest(), sampler.steps, bundle.pixel_shape(),
+                                       prompts_in_flight(spec, workers), workers));
   BackendOptions options;
   options.sampler = sampler;
   options.guidance_scale =
       spec.sampler().has_guidance_scale() ? spec.sampler().guidance_scale() : bundle.manifest().defaults().guidance_scale();
   options.batch_size = spec.batch_size();
+  options.decode_batch = memory.decode_batch;
+  if (memory.decode_batch < spec.batch_size()) {
+    spdlog::info("decoding and scoring {} of a batch's {} samples at a time: the memory limit leaves room for no more "
+                 "decoded pixels",
+                 memory.decode_batch, spec.batch_size());
+  }
   options.seed = spec.seed();
   options.should_stop = std::move(should_stop);
   spdlog::info("sampler {} {} steps, guidance {}, device {}", proto::SamplerKind_Name(sampler.kind), sampler.steps,

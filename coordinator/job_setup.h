@@ -13,9 +13,10 @@
 namespace evosearch {
 
 // A backend that runs the spec's rollouts on `bundle`; `should_stop` is asked before every
-// denoiser call (BackendOptions).
+// denoiser call (BackendOptions). It decodes in sub-batches when the job's memory estimate on one
+// of `workers` workers needs that to fit memory_limit_mb (coordinator/memory_estimate.h).
 StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec& spec, Bundle& bundle,
-                                                           std::function<bool()> should_stop);
+                                                           std::function<bool()> should_stop, int workers = 1);
 
 // The whole job in this process (the embedded default).
 StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options);

@@ -1,6 +1,7 @@
 #include "coordinator/memory_estimate.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/system_memory.h"
 #include "coordinator/job_spec.h"
@@ -66,7 +67,18 @@ StatusOr<SearchSize> search_size(const proto::SearchSpec& s, int steps) {
   return size;
 }
 
+// The job's memory limit in bytes: memory_limit_mb when set, else 90% of what is available.
+double memory_limit(const proto::JobSpec& spec) {
+  return spec.memory_limit_mb() > 0 ? static_cast<double>(spec.memory_limit_mb()) * 1024 * 1024
+                                    : 0.9 * static_cast<double>(available_memory_bytes());
+}
+
 }  // namespace
+
+size_t prompts_in_flight(const proto::JobSpec& spec, int workers) {
+  if (spec.prompts_in_flight() > 0) return static_cast<size_t>(spec.prompts_in_flight());
+  return static_cast<size_t>(std::max(8, 2 * workers));
+}
 
 std::string MemoryEstimate::describe() const {
   return "states kept " + human_bytes(states) + " + model batch " + human_bytes(batch) + " + bookkeeping " +
@@ -80,13 +92,18 @@ StatusOr<MemoryEstimate> estimate_job_memory(const proto::JobSpec& spec, const p
   const double latent = elements(manifest.latent_shape()) * kFloatBytes;
   const double pixels = (pixel_shape.empty() ? elements(manifest.latent_shape()) : elements(pixel_shape)) * kFloatBytes;
   const double prompts = static_cast<double>(std::max<size_t>(prompts_in_flight, 1));
-  const double batch = std::max(1, spec.batch_size());
+  const int batch = std::max(1, spec.batch_size());
   MemoryEstimate e;
   e.states = prompts * size.kept_states * latent / std::max(workers, 1);
-  // A batch holds x, its CFG copy, the prediction, noise and the sampler's history (~8 latents
-  // per candidate), then the decoded pixels and one reward's activations (~3 images).
-  e.batch = batch * (8 * latent + 3 * pixels);
   e.bookkeeping = prompts * (size.candidates * kPerCandidateBytes + steps * kPerStepBytes);
+  // A batch holds x, its CFG copy, the prediction, noise and the sampler's history (~8 latents
+  // per candidate), then per sample decoded at once its pixels and one reward's activations
+  // (~3 images): as many samples as the limit leaves room for.
+  const double latents = batch * 8 * latent, per_decoded = 3 * pixels;
+  const double limit = memory_limit(spec), room = limit - e.states - e.bookkeeping - latents;
+  e.decode_batch = limit <= 0 ? batch  // nothing known to fit into
+                              : std::clamp(static_cast<int>(std::min<double>(batch, std::floor(room / per_decoded))), 1, batch);
+  e.batch = latents + e.decode_batch * per_decoded;
   return e;
 }
 
@@ -96,8 +113,7 @@ Status check_job_memory(const proto::JobSpec& spec, const proto::BundleManifest&
   ASSIGN_OR_RETURN(const MemoryEstimate e,
                    estimate_job_memory(spec, manifest, steps, pixel_shape, prompts_in_flight, workers));
   const bool explicit_limit = spec.memory_limit_mb() > 0;
-  const double limit = explicit_limit ? static_cast<double>(spec.memory_limit_mb()) * 1024 * 1024
-                                      : 0.9 * static_cast<double>(available_memory_bytes());
+  const double limit = memory_limit(spec);
   if (limit <= 0 || e.total() <= limit) return Status::Ok();
   const std::string per_worker = workers > 1 ? " per worker (" + std::to_string(workers) + " workers share the states)" : "";
   std::string hint;

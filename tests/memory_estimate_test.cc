@@ -35,7 +35,9 @@ TEST(MemoryEstimate, StatesFollowTheScheduleThePromptsAndTheLatent) {
   EXPECT_DOUBLE_EQ(more_prompts->batch, small->batch);  // the batch does not grow with prompts
   auto shared = estimate_job_memory(evosearch_spec(8), m, 20, {}, 10, 5);
   EXPECT_DOUBLE_EQ(shared->states, 2 * small->states);  // 5 workers hold a fifth each
-  auto video = estimate_job_memory(evosearch_spec(8), manifest({16, 21, 60, 104}), 20, {3, 81, 480, 832}, 1);
+  proto::JobSpec roomy = evosearch_spec(8);
+  roomy.set_memory_limit_mb(1024 * 1024);  // a whole batch's frames fit: no sub-batches
+  auto video = estimate_job_memory(roomy, manifest({16, 21, 60, 104}), 20, {3, 81, 480, 832}, 1);
   EXPECT_GT(video->batch, 8 * 3 * 81 * 480 * 832 * 4.0);  // decoded frames of a whole batch
 }
 

@@ -154,17 +154,7 @@ StatusOr<std::vector<proto::PromptResult>> TorchBackend::run_batch(const std::ve
     x0_at_end = timed(rollout.x, range.end);
     ++rollout.model_calls;
   }
-  const at::Tensor scored = x0_at_end.defined() ? x0_at_end : rollout.x;
-  at::Tensor pixels, fitness;
-  {
-    Stopwatch watch(decode_seconds_);
-    ASSIGN_OR_RETURN(pixels, bundle_.decode(scored));
-  }
-  {
-    Stopwatch watch(score_seconds_);
-    ASSIGN_OR_RETURN(fitness, bundle_.score(bundle_.guidance_reward(), pixels, cond));
-  }
-  fitness = fitness.to(at::kCPU, at::kDouble);
+  ASSIGN_OR_RETURN(const at::Tensor fitness, guidance_fitness(x0_at_end.defined() ? x0_at_end : rollout.x, cond));
   std::vector<proto::PromptResult> out;
   for (size_t b = 0; b < batch.size(); ++b) {
     const proto::RolloutTask& t = batch[b]->task();
@@ -188,6 +178,26 @@ StatusOr<std::vector<proto::PromptResult>> TorchBackend::run_batch(const std::ve
     out.push_back(std::move(r));
   }
   return out;
+}
+
+StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, const at::Tensor& cond) {
+  const int64_t n = latents.size(0);
+  const int64_t chunk = options_.decode_batch > 0 ? std::min<int64_t>(options_.decode_batch, n) : n;
+  std::vector<at::Tensor> parts;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t end = std::min(n, begin + chunk);
+    at::Tensor pixels, scores;
+    {
+      Stopwatch watch(decode_seconds_);
+      ASSIGN_OR_RETURN(pixels, bundle_.decode(latents.slice(0, begin, end)));
+    }
+    {
+      Stopwatch watch(score_seconds_);
+      ASSIGN_OR_RETURN(scores, bundle_.score(bundle_.guidance_reward(), pixels, cond.slice(0, begin, end)));
+    }
+    parts.push_back(scores.to(at::kCPU, at::kDouble));
+  }
+  return at::cat(parts);
 }
 
 StatusOr<at::Tensor> TorchBackend::decode_pixels(uint32_t prompt, const proto::StateRef& ref) {

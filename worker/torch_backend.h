@@ -21,6 +21,10 @@ struct BackendOptions {
   SamplerConfig sampler;
   double guidance_scale = 1.0;
   int batch_size = 16;  // candidates per denoiser call, across prompts
+  // Samples decoded and scored at once (0: the whole batch). Fewer bound the decoded pixels a
+  // batch holds (coordinator/memory_estimate.h sizes it to the job's memory limit); answers do not
+  // change, since the decoder and rewards score every sample on its own.
+  int decode_batch = 0;
   uint64_t seed = 0;    // the job seed: keys every noise draw
   // Asked before every denoiser call: true abandons the batch (Unavailable), so a stop request
   // never waits for a long batch. Compute thread.
@@ -60,6 +64,8 @@ class TorchBackend final : public Backend {
  private:
   StatusOr<std::vector<proto::PromptResult>> run_batch(const std::vector<const proto::PromptTask*>& batch);
   StatusOr<at::Tensor> start_state(const proto::PromptTask& t);
+  // The guidance reward of every sample of `latents` [B, *latent], decode_batch samples at a time.
+  StatusOr<at::Tensor> guidance_fitness(const at::Tensor& latents, const at::Tensor& cond);
   Status check_prompt(uint32_t prompt) const;
 
   // Set at construction, then read-only (any thread).

@@ -65,7 +65,7 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
     auto opened = open_bundle_for_command(effective, spec->bundle(), spec->name(), rank, launch.local_rank);
     if (!opened.ok()) abort_job(*session, opened.status().with_context("rank " + std::to_string(rank)), *spec);
     bundle = std::move(*opened);
-    auto made = make_torch_backend(*spec, *bundle, [&] { return shutting_down.load(); });
+    auto made = make_torch_backend(*spec, *bundle, [&] { return shutting_down.load(); }, static_cast<int>(workers.size()));
     if (!made.ok()) abort_job(*session, made.status(), *spec);
     backend = std::move(*made);
   } else if (const Status s = setup_logging(common.log_level, LogContext{rank, spec->name()}); !s.ok()) {
