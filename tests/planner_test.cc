@@ -47,7 +47,9 @@ TEST(Planner, SchedulesFitTheBudgetAndAreValid) {
         EXPECT_GT(b.of(evosearch_cost(evo)), b.amount - sample);  // nothing a sample could use is left
         const LookaheadConfig look = plan_lookahead(b, base);
         EXPECT_TRUE(validate(look).ok()) << validate(look).to_string() << " at " << multiple << "x";
-        if (multiple >= 5) EXPECT_LE(b.of(lookahead_cost(look)), b.amount) << multiple << "x";
+        if (multiple >= 5) {
+          EXPECT_LE(b.of(lookahead_cost(look)), b.amount) << multiple << "x";
+        }
         EXPECT_EQ(b.of(best_of_n_cost(plan_best_of_n(b, steps), steps)), multiple * sample);
         ParticleConfig p;
         p.steps = steps;
@@ -103,7 +105,7 @@ TEST(Planner, BudgetOnlySpecsAreFilledInAndRecorded) {
   proto::SearchSpec bon;
   bon.set_method("best-of-n");
   for (int v : {0, 10, 20, 30}) bon.add_evolution_steps(v);
-  for (int v : {16, 16, 16, 16, 16}) bon.add_population(v);
+  for (int v : {32, 16, 16, 16, 16}) bon.add_population(v);
   ASSERT_TRUE(plan_search(bon, 50).ok());
   EXPECT_EQ(bon.n(), 76);
   EXPECT_EQ(bon.plan().budget(), "evosearch_nfe");
