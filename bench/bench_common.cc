@@ -25,6 +25,9 @@ proto::JobSpec job(const std::string& bundle, const std::string& prompts, const 
 StatusOr<proto::JobResults> run(const proto::JobSpec& spec, Bundle& bundle) {
   RunOptions options;
   options.restart = true;
+  // --restart lists the output folder first; a fresh benchmark folder must exist for that.
+  std::error_code ec;
+  std::filesystem::create_directories(spec.output(), ec);
   return run_job(spec, bundle, options);
 }
 

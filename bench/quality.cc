@@ -1,18 +1,27 @@
-// bench/quality: no search, Best-of-N, particle sampling and EvoSearch at equal NFE, at
-// several budgets (multiples of one sample's NFE), on a prompt suite kept apart from any
-// tuning (examples/fashion-holdout.txt), for the bundled models. One table: guidance reward,
-// every other reward of the bundle (the unseen evaluator first, then e.g. the content metric),
-// diversity, NFE and guidance-reward calls per prompt, wall time. Every method runs with seeds 1 and
-// 2; diversity is the mean over prompts of the squared distance between the two seeds'
-// answers in the evaluator's L2-normalised feature space (as the paper's CLIP diversity). For a
-// video bundle the answers' clips are cut back out of their frame strips.
-// `particles=calls` is particle sampling with fewer particles, so that its model calls
-// (denoiser + decoder + reward) per prompt match EvoSearch's: particles score an x0 prediction
-// at every resampling step, calls that NFE does not count.
+// bench/quality: no search, Best-of-N, particle sampling, EvoSearch and evosearch-lookahead at
+// several budgets (multiples of one sample's cost), on a prompt suite kept apart from any tuning
+// (examples/fashion-holdout.txt; tuning used examples/fashion-dev.txt), for the bundled models.
+// One table: guidance reward, the unseen evaluator, the other metrics (fashion-content),
+// diversity, NFE, reward and model calls per prompt, model and wall time. Every method runs with
+// seeds 1 and 2; diversity is the mean over prompts of the squared distance between the two
+// seeds' answers in the evaluator's L2-normalised feature space (as the paper's CLIP diversity);
+// for a video bundle the answers' clips are cut back out of their frame strips.
+//
+// Rows at equal NFE (budget x T): `best-of-n`, `evosearch-hand` (the hand-made schedule of
+// earlier benchmarks), `evosearch` (planned from the budget alone), `particles`. Rows at equal
+// model calls (denoiser + decoder + reward; budget x (T + 2), one sample's calls), all planned
+// from the budget alone: `best-of-n@calls`, `evosearch@calls`, `particles@calls`,
+// `lookahead@calls` (evosearch-lookahead). After each budget, per-prompt paired wins of
+// lookahead@calls (seed means) against the other rows.
 //
 //   build/bench/bench_quality [--bundles fashion-flow,fashion-ddpm] [--budgets 5,20,50]
-//                             [--suite FILE] [--device D]
+//                             [--suite FILE] [--device D] [--methods ROW,ROW,...]
+//                             [--lookahead-rules k=v,...] [--evo-rules k=v,...]
 //   build/bench/bench_quality --bundles fashion-video --suite examples/fashion-video-holdout.json
+//
+// --lookahead-rules / --evo-rules plan those rows with other planner rules (tuning; fields of
+// LookaheadRules / EvoRules in coordinator/search/planner.h, lists separated by ':').
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -23,8 +32,8 @@
 
 #include "bench_common.h"
 #include "common/logging.h"
-#include "coordinator/search/budget.h"
-#include "coordinator/search/evo_searcher.h"
+#include "coordinator/job_spec.h"
+#include "coordinator/search/planner.h"
 #include "jobs/image_io.h"
 #include "worker/runtime.h"
 
@@ -32,15 +41,64 @@ using namespace evosearch;
 
 namespace {
 
-std::vector<std::string> split(const std::string& s) {
+std::vector<std::string> split(const std::string& s, char separator = ',') {
   std::vector<std::string> out;
   std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  for (std::string item; std::getline(in, item, separator);) out.push_back(item);
   return out;
 }
 
-// An EvoSearch schedule costing about `budget` samples' worth of NFE at T steps.
-void set_schedule(proto::SearchSpec* s, int budget, int steps) {
+// "key=value,..." over a rules struct's fields.
+std::map<std::string, std::string> key_values(const std::string& text) {
+  std::map<std::string, std::string> out;
+  for (const std::string& item : split(text)) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) bench::check(InvalidArgument("expected key=value, got '" + item + "'"));
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+std::vector<double> fractions(const std::string& text) {
+  std::vector<double> out;
+  for (const std::string& f : split(text, ':')) out.push_back(std::stod(f));
+  return out;
+}
+
+LookaheadRules lookahead_rules(const std::string& text) {
+  LookaheadRules r;
+  for (const auto& [k, v] : key_values(text)) {
+    if (k == "initial_share") r.initial_share = std::stod(v);
+    else if (k == "initial_ratio") r.initial_ratio = std::stoi(v);
+    else if (k == "lookahead_fraction") r.lookahead_fraction = std::stod(v);
+    else if (k == "evolution_fractions") r.evolution_fractions = fractions(v);
+    else if (k == "ratio") r.ratio = std::stoi(v);
+    else bench::check(InvalidArgument("--lookahead-rules: unknown '" + k + "'"));
+  }
+  return r;
+}
+
+EvoRules evo_rules(const std::string& text) {
+  EvoRules r;
+  for (const auto& [k, v] : key_values(text)) {
+    if (k == "min_samples") r.min_samples = std::stod(v);
+    else if (k == "initial_share") r.initial_share = std::stod(v);
+    else if (k == "evolution_fractions") r.evolution_fractions = fractions(v);
+    else bench::check(InvalidArgument("--evo-rules: unknown '" + k + "'"));
+  }
+  return r;
+}
+
+void set_evo_fields(proto::SearchSpec* s, const EvoSearchConfig& c) {
+  s->clear_evolution_steps();
+  s->clear_population();
+  for (int v : c.evolution_steps) s->add_evolution_steps(v);
+  for (int v : c.population) s->add_population(v);
+  s->set_elites(c.elites);
+}
+
+// The hand-made EvoSearch schedule of earlier benchmarks, costing about `budget` samples' NFE.
+void set_hand_schedule(proto::SearchSpec* s, int budget, int steps) {
   s->clear_evolution_steps();
   s->clear_population();
   if (budget < 10) {  // S = [0, T/2], K = [2, 2, 2]: 2T + 2T + T = 5T
@@ -80,10 +138,15 @@ at::Tensor answer_pixels(const Image& image, const std::vector<int64_t>& pixel_s
   return at::stack(clip, 1).unsqueeze(0);
 }
 
-// L2-normalised features of every answer of a run from reward `evaluator`, by prompt index.
-std::map<uint32_t, at::Tensor> answer_features(Bundle& bundle, int evaluator, const proto::JobResults& r,
-                                               const std::string& output) {
+// L2-normalised evaluator features of every answer of a run (images, or clips cut out of their
+// frame strips), by prompt index.
+std::map<uint32_t, at::Tensor> answer_features(Bundle& bundle, const proto::JobResults& r, const std::string& output) {
   std::map<uint32_t, at::Tensor> out;
+  int evaluator = -1;  // the first metric that is not the guidance reward (fashion-eval, video-eval)
+  for (int i = 0; i < bundle.reward_count(); ++i) {
+    if (evaluator < 0 && !bundle.manifest().rewards(i).guidance()) evaluator = i;
+  }
+  if (evaluator < 0) bench::check(InvalidArgument(bundle.dir() + ": the bundle has no reward besides the guidance one"));
   c10::InferenceMode guard;
   for (const auto& p : r.prompts()) {
     auto image = read_png((std::filesystem::path(output) / p.image()).string());
@@ -97,18 +160,57 @@ std::map<uint32_t, at::Tensor> answer_features(Bundle& bundle, int evaluator, co
   return out;
 }
 
+// One row's answers: per metric, per prompt, the mean over both seeds.
+struct Row {
+  std::string name;
+  std::map<std::string, std::vector<double>> per_prompt;
+};
+
+// The search spec of one row at `budget` x one sample.
+void set_row(proto::SearchSpec* s, const std::string& row, int budget, int steps, const std::string& look_rules,
+             const std::string& evo_rule_text) {
+  const bool calls = row.size() > 6 && row.substr(row.size() - 6) == "@calls";
+  const std::string method = calls ? row.substr(0, row.size() - 6) : row;
+  s->set_method(method == "lookahead" ? "evosearch-lookahead" : method == "evosearch-hand" ? "evosearch" : method);
+  if (method == "none") return;
+  if (method == "evosearch-hand") return set_hand_schedule(s, budget, steps);
+  const Budget b{calls, int64_t{budget} * (steps + (calls ? 2 : 0))};
+  if (calls) {
+    s->set_model_calls_budget(b.amount);
+  } else {
+    s->set_nfe_budget(b.amount);
+  }
+  EvoSearchConfig base;
+  base.steps = steps;
+  if (method == "lookahead" && !look_rules.empty()) {
+    const LookaheadConfig c = plan_lookahead(b, base, lookahead_rules(look_rules));
+    set_evo_fields(s, c.evo);
+    for (int v : c.screened) s->add_screened(v);
+    for (int v : c.lookahead_steps) s->add_lookahead_steps(v);
+  } else if (method == "evosearch" && !evo_rule_text.empty()) {
+    set_evo_fields(s, plan_evosearch(b, base, evo_rules(evo_rule_text)));
+  }
+  bench::check(plan_search(*s, steps));  // what `evosearch run` does with a budget-only spec
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string root = EVOSEARCH_SOURCE_DIR;
   std::string bundles = "fashion-flow,fashion-ddpm", budgets = "5,20,50", suite = root + "/examples/fashion-holdout.txt";
-  std::string device = "cpu";
+  std::string device = "cpu", look_rules, evo_rule_text;
+  std::string methods = "none,best-of-n,evosearch-hand,evosearch,particles,best-of-n@calls,evosearch@calls,"
+                        "particles@calls,lookahead@calls";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--bundles") bundles = value;
     else if (flag == "--budgets") budgets = value;
     else if (flag == "--suite") suite = value;
     else if (flag == "--device") device = value;
+    else if (flag == "--methods") methods = value;
+    else if (flag == "--lookahead-rules") look_rules = value;
+    else if (flag == "--evo-rules") evo_rule_text = value;
+    else bench::check(InvalidArgument("unknown flag " + flag));
   }
   bench::check(setup_logging("warn", {}));
   set_compute_threads(0);
@@ -121,55 +223,40 @@ int main(int argc, char** argv) {
     auto bundle = Bundle::open(dir, *dev);
     bench::check(bundle.status());
     const int steps = (*bundle)->manifest().defaults().steps();
-    // Every reward but the guidance one is a column; the first of them is the unseen evaluator,
-    // whose features measure diversity.
-    std::string guidance_name;
-    std::vector<std::string> metric_names;
-    int evaluator = -1;
-    for (int i = 0; i < (*bundle)->reward_count(); ++i) {
-      const proto::RewardSpec& r = (*bundle)->manifest().rewards(i);
-      if (r.guidance()) {
-        guidance_name = r.name();
-        continue;
-      }
-      if (evaluator < 0) evaluator = i;
-      metric_names.push_back(r.name());
+    std::vector<std::string> metrics;  // guidance reward first, then the others in manifest order
+    for (const auto& r : (*bundle)->manifest().rewards()) {
+      if (r.guidance()) metrics.insert(metrics.begin(), r.name());
+      else metrics.push_back(r.name());
     }
-    if (evaluator < 0) bench::check(InvalidArgument(name + ": the bundle has no reward besides the guidance one"));
-    std::printf("\n%-13s %6s %-15s %9s %9s %9s %13s", "bundle", "budget", "method", "NFE/prm", "rewards", "calls",
-                guidance_name.c_str());
-    for (const std::string& metric : metric_names) std::printf(" %13s", metric.c_str());
+    std::printf("%-13s %6s %-16s %7s %7s %7s", "bundle", "budget", "method", "NFE/prm", "rewards", "calls");
+    for (const auto& m : metrics) std::printf(" %15s", m.c_str());
     std::printf(" %10s %8s %8s\n", "diversity", "model s", "wall s");
     for (const std::string& budget_text : split(budgets)) {
       const int budget = std::stoi(budget_text);
-      double evo_nfe = 0, evo_calls = 0, particle_calls = 0;
-      for (const std::string method : {"none", "best-of-n", "evosearch", "particles", "particles=calls"}) {
+      std::vector<Row> rows;
+      for (const std::string& method : split(methods)) {
         if (method == "none" && budget_text != split(budgets)[0]) continue;  // its cost does not depend on the budget
         std::vector<proto::JobResults> runs;
         std::vector<std::map<uint32_t, at::Tensor>> features;
         for (uint64_t seed : {1, 2}) {
           proto::JobSpec spec = bench::job(dir, suite, scratch, name + "-" + method + "-" + budget_text + "-" + std::to_string(seed));
           spec.set_seed(seed);
-          spec.mutable_search()->set_method(method == "particles=calls" ? "particles" : method);
-          set_schedule(spec.mutable_search(), budget, steps);
-          if (method == "particles=calls") {
-            const int k = population_for_budget(static_cast<int64_t>(evo_nfe), steps);  // the equal-NFE run's particles
-            spec.mutable_search()->set_particles(std::max(1, static_cast<int>(evo_calls / (particle_calls / k))));
-          }
-          // --restart refuses an output folder that does not exist yet (job_runner's check_restart_is_safe).
-          std::filesystem::create_directories(spec.output());
+          set_row(spec.mutable_search(), method, budget, steps, look_rules, evo_rule_text);
           auto r = bench::run(spec, **bundle);
           bench::check(r.status());
-          features.push_back(answer_features(**bundle, evaluator, *r, spec.output()));
+          features.push_back(answer_features(**bundle, *r, spec.output()));
           runs.push_back(std::move(*r));
         }
-        double guidance = 0, wall = 0, diversity = 0, model = 0;
-        std::vector<double> metrics(metric_names.size(), 0.0);
+        Row row{method, {}};
+        double wall = 0, diversity = 0, model = 0;
         for (const auto& r : runs) {
-          guidance += r.metrics().at(guidance_name).mean() / runs.size();
-          for (size_t m = 0; m < metric_names.size(); ++m) metrics[m] += r.metrics().at(metric_names[m]).mean() / runs.size();
           wall += r.totals().wall_seconds();
           model += r.totals().model_seconds();
+          for (const auto& m : metrics) {
+            auto& v = row.per_prompt[m];
+            v.resize(r.prompts_size());
+            for (int p = 0; p < r.prompts_size(); ++p) v[p] += r.prompts(p).scores().at(m) / runs.size();
+          }
         }
         for (const auto& [prompt, f] : features[0]) {
           diversity += (f - features[1].at(prompt)).pow(2).sum().item<double>() / features[0].size();
@@ -177,14 +264,34 @@ int main(int argc, char** argv) {
         const double nfe = double(runs[0].totals().nfe()) / runs[0].prompts_size();
         const double rewards = double(runs[0].totals().reward_calls()) / runs[0].prompts_size();
         const double calls = nfe + rewards + double(runs[0].totals().decode_calls()) / runs[0].prompts_size();
-        if (method == "evosearch") evo_nfe = nfe, evo_calls = calls;
-        if (method == "particles") particle_calls = calls;
-        std::printf("%-13s %5dx %-15s %9.0f %9.0f %9.0f %13.4f", name.c_str(), method == "none" ? 1 : budget,
-                    method.c_str(), nfe, rewards, calls, guidance);
-        for (double m : metrics) std::printf(" %13.4f", m);
+        std::printf("%-13s %5dx %-16s %7.0f %7.0f %7.0f", name.c_str(), method == "none" ? 1 : budget, method.c_str(), nfe,
+                    rewards, calls);
+        for (const auto& m : metrics) {
+          double mean = 0;
+          for (double v : row.per_prompt[m]) mean += v / row.per_prompt[m].size();
+          std::printf(" %15.4f", mean);
+        }
         std::printf(" %10.4f %8.1f %8.1f\n", diversity, model, wall);
+        const proto::SearchSpec& planned = runs[0].spec().search();
+        if (planned.has_plan()) std::printf("    %s\n", planned.plan().summary().c_str());
         std::fflush(stdout);
+        rows.push_back(std::move(row));
       }
+      // Paired wins: on how many prompts (seed means) lookahead@calls is above each other row.
+      const auto look = std::find_if(rows.begin(), rows.end(), [](const Row& r) { return r.name == "lookahead@calls"; });
+      if (look == rows.end()) continue;
+      for (const Row& other : rows) {
+        if (&other == &*look) continue;
+        std::printf("    paired wins, lookahead@calls vs %-16s", other.name.c_str());
+        for (const auto& m : metrics) {
+          int wins = 0;
+          const auto &a = look->per_prompt.at(m), &b = other.per_prompt.at(m);
+          for (size_t p = 0; p < a.size(); ++p) wins += a[p] > b[p];
+          std::printf("  %s %d/%zu", m.c_str(), wins, a.size());
+        }
+        std::printf("\n");
+      }
+      std::fflush(stdout);
     }
   }
   return 0;

@@ -131,6 +131,7 @@ std::string summary_table(const proto::JobResults& r) {
                 static_cast<long long>(r.totals().nfe()), static_cast<long long>(r.totals().reward_calls()),
                 static_cast<long long>(r.totals().decode_calls()), r.totals().wall_seconds());
   out << buf;
+  if (r.spec().search().has_plan()) out << r.spec().search().plan().summary() << "\n";
   return out.str();
 }
 

@@ -155,6 +155,7 @@ StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const pro
   spdlog::info("job {} ({}): {} prompts, method {}, {} steps, batch {}, {} worker{}; this run is {}", spec.name(),
                store->describe(), suite.size(), spec.search().method(), steps, spec.batch_size(), executor.workers(),
                executor.workers() == 1 ? "" : "s", run_options.owner);
+  if (spec.search().has_plan()) spdlog::info("{}", spec.search().plan().summary());
   auto outcomes = run.run();
   if (!outcomes.ok()) {
     run.release_leases();

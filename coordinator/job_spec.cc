@@ -9,9 +9,12 @@
 #include "coordinator/search/best_of_n_searcher.h"
 #include "coordinator/search/budget.h"
 #include "coordinator/search/evo_searcher.h"
+#include "coordinator/search/lookahead_searcher.h"
 #include "coordinator/search/particle_searcher.h"
+#include "coordinator/search/planner.h"
 #include "coordinator/yaml_to_json.h"
 #include "jobs/atomic_file.h"
+#include "worker/manifest.h"
 
 namespace evosearch {
 namespace fs = std::filesystem;
@@ -71,9 +74,14 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
   proto::SearchSpec* s = spec.mutable_search();
   if (s->method().empty()) s->set_method("evosearch");
   const std::string m = s->method();
-  if (m != "evosearch" && m != "best-of-n" && m != "particles" && m != "none") {
-    return InvalidArgument(origin + ": search.method: unknown '" + m + "'; expected evosearch, best-of-n, particles or none");
+  if (m != "evosearch" && m != "evosearch-lookahead" && m != "best-of-n" && m != "particles" && m != "none") {
+    return InvalidArgument(origin + ": search.method: unknown '" + m +
+                           "'; expected evosearch, evosearch-lookahead, best-of-n, particles or none");
   }
+  if (s->nfe_budget() < 0 || s->model_calls_budget() < 0 || (s->nfe_budget() > 0 && s->model_calls_budget() > 0)) {
+    return InvalidArgument(origin + ": search.nfe_budget, search.model_calls_budget: expected at most one, positive");
+  }
+  s->clear_plan();
   return spec;
 }
 
@@ -86,7 +94,13 @@ StatusOr<proto::JobSpec> load_job_spec(const std::string& path) {
     return InvalidArgument(path + ": expected a job spec ending in .json, .yaml or .yml");
   }
   // Absolute paths, so the same spec run from another folder is recognised as the same job.
-  return parse_job_spec(text, path, fs::absolute(path).parent_path().string());
+  ASSIGN_OR_RETURN(proto::JobSpec spec, parse_job_spec(text, path, fs::absolute(path).parent_path().string()));
+  // The spec as run names the planned schedule; the step count it depends on may be the bundle's.
+  if (needs_plan(spec.search())) {
+    ASSIGN_OR_RETURN(const proto::BundleManifest manifest, load_manifest(spec.bundle()));
+    RETURN_IF_ERROR(plan_job_spec(spec, manifest).with_context(path));
+  }
+  return spec;
 }
 
 StatusOr<SamplerConfig> sampler_config(const proto::JobSpec& spec, const proto::BundleManifest& m) {
@@ -129,19 +143,30 @@ StatusOr<EvoSearchConfig> evosearch_config(const proto::SearchSpec& s, int steps
   return c;
 }
 
-StatusOr<std::unique_ptr<Searcher>> make_searcher(const proto::SearchSpec& s, int steps, SearchKey key) {
-  ASSIGN_OR_RETURN(const EvoSearchConfig evo, evosearch_config(s, steps));
-  const int64_t budget = s.nfe_budget() > 0 ? s.nfe_budget() : evosearch_nfe(evo);
-  if (s.method() == "evosearch") return std::unique_ptr<Searcher>(new EvoSearcher(evo, key));
-  if (s.method() == "none") return std::unique_ptr<Searcher>(new BestOfNSearcher(1, steps, "none"));
-  if (s.method() == "best-of-n") {
-    if (s.n() < 0) return InvalidArgument("search.n: expected a positive number");
-    const int n = s.n() > 0 ? s.n() : population_for_budget(budget, steps);
-    return std::unique_ptr<Searcher>(new BestOfNSearcher(n, steps));
+StatusOr<LookaheadConfig> lookahead_config(const proto::SearchSpec& s, int steps) {
+  LookaheadConfig c;
+  ASSIGN_OR_RETURN(c.evo, evosearch_config(s, steps));
+  if (s.screened().empty()) {
+    for (int k : c.evo.population) c.screened.push_back(4 * k);
+  } else {
+    c.screened.assign(s.screened().begin(), s.screened().end());
   }
+  if (s.lookahead_steps().empty()) {
+    c.lookahead_steps = default_lookahead_steps(c.evo);
+  } else {
+    c.lookahead_steps.assign(s.lookahead_steps().begin(), s.lookahead_steps().end());
+  }
+  const Status valid = validate(c);
+  if (!valid.ok()) return valid.with_context("search");
+  return c;
+}
+
+namespace {
+
+StatusOr<ParticleConfig> particle_config(const proto::SearchSpec& s, int steps) {
   ParticleConfig p;
   p.steps = steps;
-  p.particles = s.particles() > 0 ? s.particles() : population_for_budget(budget, steps);
+  p.particles = std::max(1, s.particles());
   if (s.has_lambda()) p.lambda = s.lambda();
   if (s.resample_interval() != 0) p.interval = s.resample_interval();
   p.window_start = s.resample_window_start();
@@ -152,6 +177,116 @@ StatusOr<std::unique_ptr<Searcher>> make_searcher(const proto::SearchSpec& s, in
   p.adaptive = s.adaptive_resampling();
   const Status valid = validate(p);
   if (!valid.ok()) return valid.with_context("search");
+  return p;
+}
+
+std::string join(const std::vector<int>& v) {
+  std::string out;
+  for (int x : v) out += (out.empty() ? "" : ", ") + std::to_string(x);
+  return "[" + out + "]";
+}
+
+}  // namespace
+
+bool needs_plan(const proto::SearchSpec& s) {
+  const std::string& m = s.method();
+  const bool budget = s.nfe_budget() > 0 || s.model_calls_budget() > 0;
+  const bool schedule = !s.evolution_steps().empty() || !s.population().empty();
+  if (m == "evosearch") return budget && !schedule;
+  if (m == "evosearch-lookahead") return !schedule && s.screened().empty() && s.lookahead_steps().empty();
+  if (m == "best-of-n") return s.n() == 0;
+  if (m == "particles") return s.particles() == 0;
+  return false;
+}
+
+Status plan_search(proto::SearchSpec& s, int steps) {
+  if (!needs_plan(s)) return Status::Ok();
+  proto::SearchPlan plan;
+  Budget budget;
+  if (s.model_calls_budget() > 0) {
+    plan.set_budget("model_calls_budget");
+    budget = Budget{true, s.model_calls_budget()};
+  } else if (s.nfe_budget() > 0) {
+    plan.set_budget("nfe_budget");
+    budget = Budget{false, s.nfe_budget()};
+  } else {  // equal NFE with the spec's EvoSearch schedule (its default when unset)
+    ASSIGN_OR_RETURN(const EvoSearchConfig evo, evosearch_config(s, steps));
+    plan.set_budget("evosearch_nfe");
+    budget = Budget{false, evosearch_nfe(evo)};
+  }
+  ASSIGN_OR_RETURN(EvoSearchConfig base, evosearch_config(proto::SearchSpec(), steps));
+  if (s.has_tournament_fraction()) base.tournament_fraction = s.tournament_fraction();
+  if (s.has_beta()) base.beta = s.beta();
+  SearchCost cost;
+  std::string schedule;
+  auto set_schedule = [&](const EvoSearchConfig& evo) {
+    s.clear_evolution_steps();
+    s.clear_population();
+    for (int v : evo.evolution_steps) s.add_evolution_steps(v);
+    for (int v : evo.population) s.add_population(v);
+    s.set_elites(evo.elites);
+    for (const char* f : {"evolution_steps", "population", "elites"}) plan.add_fields(f);
+    schedule = "S = " + join(evo.evolution_steps) + ", K = " + join(evo.population) + ", elites " + std::to_string(evo.elites);
+  };
+  if (s.method() == "evosearch") {
+    const EvoSearchConfig evo = plan_evosearch(budget, base);
+    set_schedule(evo);
+    cost = evosearch_cost(evo);
+  } else if (s.method() == "evosearch-lookahead") {
+    const LookaheadConfig c = plan_lookahead(budget, base);
+    set_schedule(c.evo);
+    for (int v : c.screened) s.add_screened(v);
+    for (int v : c.lookahead_steps) s.add_lookahead_steps(v);
+    for (const char* f : {"screened", "lookahead_steps"}) plan.add_fields(f);
+    schedule += ", screened " + join(c.screened) + ", lookahead_steps " + join(c.lookahead_steps);
+    cost = lookahead_cost(c);
+  } else if (s.method() == "best-of-n") {
+    s.set_n(plan_best_of_n(budget, steps));
+    plan.add_fields("n");
+    schedule = "n = " + std::to_string(s.n());
+    cost = best_of_n_cost(s.n(), steps);
+  } else {
+    ASSIGN_OR_RETURN(ParticleConfig p, particle_config(s, steps));
+    p.particles = plan_particles(budget, p);
+    s.set_particles(p.particles);
+    plan.add_fields("particles");
+    schedule = std::to_string(p.particles) + " particles";
+    cost = particle_cost(p);
+  }
+  plan.set_requested(budget.amount);
+  plan.set_used(budget.of(cost));
+  plan.set_rounded(rounding(plan.requested(), plan.used()));
+  plan.set_nfe(cost.nfe);
+  plan.set_model_calls(cost.model_calls());
+  const std::string unit = budget.model_calls ? " model calls" : " NFE";
+  plan.set_summary("planned " + s.method() + " for " + plan.budget() + " " + std::to_string(plan.requested()) + ": " +
+                   schedule + "; uses " + std::to_string(plan.used()) + unit + " per prompt (rounded " + plan.rounded() +
+                   "; " + std::to_string(cost.nfe) + " NFE, " + std::to_string(cost.model_calls()) + " model calls)");
+  *s.mutable_plan() = plan;
+  return Status::Ok();
+}
+
+Status plan_job_spec(proto::JobSpec& spec, const proto::BundleManifest& manifest) {
+  ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, manifest));
+  return plan_search(*spec.mutable_search(), sampler.steps);
+}
+
+StatusOr<std::unique_ptr<Searcher>> make_searcher(const proto::SearchSpec& spec, int steps, SearchKey key) {
+  proto::SearchSpec s = spec;
+  RETURN_IF_ERROR(plan_search(s, steps));
+  ASSIGN_OR_RETURN(const EvoSearchConfig evo, evosearch_config(s, steps));
+  if (s.method() == "evosearch") return std::unique_ptr<Searcher>(new EvoSearcher(evo, key));
+  if (s.method() == "none") return std::unique_ptr<Searcher>(new BestOfNSearcher(1, steps, "none"));
+  if (s.method() == "evosearch-lookahead") {
+    ASSIGN_OR_RETURN(LookaheadConfig c, lookahead_config(s, steps));
+    return std::unique_ptr<Searcher>(new LookaheadSearcher(std::move(c), key));
+  }
+  if (s.method() == "best-of-n") {
+    if (s.n() < 0) return InvalidArgument("search.n: expected a positive number");
+    return std::unique_ptr<Searcher>(new BestOfNSearcher(s.n(), steps));
+  }
+  if (s.particles() < 0) return InvalidArgument("search.particles: expected a positive number");
+  ASSIGN_OR_RETURN(const ParticleConfig p, particle_config(s, steps));
   return std::unique_ptr<Searcher>(new ParticleSearcher(p, key));
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/status.h"
 #include "coordinator/search/evo_searcher.h"
+#include "coordinator/search/lookahead_searcher.h"
 #include "coordinator/search/searcher.h"
 #include "evosearch/bundle.pb.h"
 #include "evosearch/job.pb.h"
@@ -14,17 +15,31 @@
 namespace evosearch {
 
 // Reads SPEC (.json, or .yaml/.yml when built with yaml-cpp), fills defaults that do not depend on the bundle, resolves paths against
-// the spec's folder. Unknown fields and bad values are errors that name the field.
+// the spec's folder. Unknown fields and bad values are errors that name the field. load_job_spec also
+// plans a search sized by its budget (reading the bundle's manifest for the step count).
 StatusOr<proto::JobSpec> load_job_spec(const std::string& path);
 StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::string& origin, const std::string& base_dir);
 
 // The spec's sampler settings over the bundle's defaults, validated (errors name the field).
 StatusOr<SamplerConfig> sampler_config(const proto::JobSpec& spec, const proto::BundleManifest& manifest);
 
-// The searcher the spec asks for, for a sampler of `steps` steps. Validates the schedule.
+// The searcher the spec asks for, for a sampler of `steps` steps (planned first when the spec
+// leaves sizes open). Validates the schedule.
 StatusOr<std::unique_ptr<Searcher>> make_searcher(const proto::SearchSpec& search, int steps, SearchKey key);
 
 // The EvoSearch schedule of the spec (its default when unset), for budgets.
 StatusOr<EvoSearchConfig> evosearch_config(const proto::SearchSpec& search, int steps);
+// evosearch-lookahead's schedule: EvoSearch's, with screened and lookahead_steps (defaults when unset).
+StatusOr<LookaheadConfig> lookahead_config(const proto::SearchSpec& search, int steps);
+
+// Whether the spec leaves the sizes of its method open: an EvoSearch schedule with a budget but no
+// S and K, evosearch-lookahead without a schedule, best-of-n without n, particles without a count.
+bool needs_plan(const proto::SearchSpec& search);
+// Plans what needs_plan() names from the budget (nfe_budget, model_calls_budget, else the NFE of the
+// EvoSearch schedule) with coordinator/search/planner.h, fills the chosen fields in and records the
+// budget asked for and used in search.plan. Does nothing when nothing is open.
+Status plan_search(proto::SearchSpec& search, int steps);
+// plan_search with the spec's step count (the bundle's default when unset). load_job_spec calls it.
+Status plan_job_spec(proto::JobSpec& spec, const proto::BundleManifest& manifest);
 
 }  // namespace evosearch

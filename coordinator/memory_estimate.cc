@@ -36,13 +36,15 @@ struct SearchSize {
   std::string field;  // what sizes it, for the message
 };
 
-StatusOr<SearchSize> search_size(const proto::SearchSpec& s, int steps) {
+StatusOr<SearchSize> search_size(const proto::SearchSpec& spec, int steps) {
   SearchSize size;
+  if (spec.method() == "none") return SearchSize{1, 1, "search.method"};
+  proto::SearchSpec s = spec;  // sized as it will run: planned when the spec leaves sizes open
+  RETURN_IF_ERROR(plan_search(s, steps));
   const std::string& m = s.method();
-  if (m == "none") return SearchSize{1, 1, "search.method"};
-  ASSIGN_OR_RETURN(const EvoSearchConfig evo, evosearch_config(s, steps));
-  const double budget = s.nfe_budget() > 0 ? static_cast<double>(s.nfe_budget()) : static_cast<double>(evosearch_nfe(evo));
-  if (m == "evosearch") {
+  const std::string budget_field = s.model_calls_budget() > 0 ? "search.model_calls_budget" : "search.nfe_budget";
+  if (m == "evosearch" || m == "evosearch-lookahead") {
+    ASSIGN_OR_RETURN(const EvoSearchConfig evo, evosearch_config(s, steps));
     // Generation g keeps its candidates' states at every later evolution step and at T
     // (EvoSearcher::keep_steps); bounded by keeping all of them at once.
     const size_t n = evo.evolution_steps.size();
@@ -51,19 +53,27 @@ StatusOr<SearchSize> search_size(const proto::SearchSpec& s, int steps) {
       size.kept_states += k * static_cast<double>(n + 1 - std::min(g, n));
       size.candidates = std::max(size.candidates, k);
     }
-    size.field = "search.population";
+    size.field = s.has_plan() ? budget_field : "search.population";
+    if (m == "evosearch") return size;
+    // evosearch-lookahead also keeps a generation's screened children (states and x0
+    // predictions) until it has chosen which continue.
+    ASSIGN_OR_RETURN(const LookaheadConfig c, lookahead_config(s, steps));
+    const double screened = *std::max_element(c.screened.begin(), c.screened.end());
+    size.kept_states += 2 * screened;
+    size.candidates = std::max(size.candidates, screened);
+    if (!s.has_plan()) size.field = "search.screened";
     return size;
   }
   if (m == "best-of-n") {
-    size.candidates = s.n() > 0 ? s.n() : std::max(1.0, budget / std::max(steps, 1));
+    size.candidates = s.n();
     size.kept_states = size.candidates;  // every final sample, until the generation is scored
-    size.field = s.n() > 0 ? "search.n" : "search.nfe_budget";
+    size.field = s.has_plan() ? budget_field : "search.n";
     return size;
   }
   // Particles: each keeps its state and its x0 estimate, and its parent until resampled.
-  size.candidates = s.particles() > 0 ? s.particles() : std::max(1.0, budget / std::max(steps, 1));
+  size.candidates = s.particles();
   size.kept_states = 3 * size.candidates;
-  size.field = s.particles() > 0 ? "search.particles" : "search.nfe_budget";
+  size.field = s.has_plan() ? budget_field : "search.particles";
   return size;
 }
 

@@ -67,7 +67,10 @@ def cfg_model(b: Bundle, x, t, cond, ucond, g):
 def sample_ddim(b: Bundle, cond, ucond, steps: int, g: float, eta: float, gen):
     dev = b.dev
     abar = C.ddpm_alphas_cumprod().to(dev)
-    ts = np.round(np.linspace(999, 0, steps)).astype(np.int64)
+    # The product's sampler (worker/schedule.cc, worker/samplers.cc): trailing timestep spacing
+    # (step i at round(N - i N / steps) - 1, the last step lands on the clean sample) and no x0 clamp.
+    n_train = abar.shape[0]
+    ts = np.array([math.floor(n_train - i * n_train / steps + 0.5) - 1 for i in range(steps)], dtype=np.int64)
     B = cond.shape[0]
     x = torch.randn(B, 1, 28, 28, generator=gen, device="cpu").to(dev)
     for i, t in enumerate(ts):
@@ -75,8 +78,7 @@ def sample_ddim(b: Bundle, cond, ucond, steps: int, g: float, eta: float, gen):
         a_p = abar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0, device=dev)
         tt = torch.full((B,), float(t), device=dev)
         eps = cfg_model(b, x, tt, cond, ucond, g)
-        x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)
-        eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
         sig = eta * ((1 - a_p) / (1 - a_t)).sqrt() * (1 - a_t / a_p).sqrt()
         x = a_p.sqrt() * x0 + (1 - a_p - sig ** 2).clamp(min=0).sqrt() * eps
         if i + 1 < len(ts):
@@ -110,7 +112,8 @@ def sample_flow(b: Bundle, cond, ucond, steps: int, g: float, sampler: str, orde
         e = (t / a_t) * (a_s / s)           # exp(-h)
         k = 1.0 - e * e
         xn = (t / s) * e * x + a_t * k * d
-        if order == 2 and old_d is not None and math.isfinite(h_last) and (i + 2 < steps or sig[i + 2] > 0):
+        # Second order (multistep midpoint) wherever the previous step had a finite lambda, as the product.
+        if order == 2 and old_d is not None and math.isfinite(h_last):
             r = h_last / h
             xn = xn + 0.5 * a_t * k * (d - old_d) / r
         x = xn + t * math.sqrt(k) * torch.randn(x.shape, generator=gen).to(dev)

@@ -1,0 +1,126 @@
+#include "coordinator/search/planner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace evosearch {
+namespace {
+
+// Decoder and reward calls per scored rollout, when the budget counts them.
+int64_t scoring(const Budget& b) { return b.model_calls ? 2 : 0; }
+
+int clamp_count(int64_t n) { return static_cast<int>(std::clamp<int64_t>(n, 1, std::numeric_limits<int>::max())); }
+
+// round(f * T) for each fraction, kept strictly increasing, at least `from` and below T.
+std::vector<int> steps_at(const std::vector<double>& fractions, int steps, int from) {
+  std::vector<int> out;
+  for (double f : fractions) {
+    const int s = static_cast<int>(std::lround(f * steps));
+    if (s >= from && s < steps && (out.empty() || s > out.back())) out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
+
+SearchCost best_of_n_cost(int n, int steps) { return SearchCost{int64_t{n} * steps, n, n}; }
+
+SearchCost evosearch_cost(const EvoSearchConfig& c) {
+  int64_t rollouts = 0;
+  for (int k : c.population) rollouts += k;
+  return SearchCost{evosearch_nfe(c), rollouts, rollouts};
+}
+
+SearchCost lookahead_cost(const LookaheadConfig& c) {
+  SearchCost cost;
+  for (size_t g = 0; g < c.evo.population.size(); ++g) {
+    const int start = g == 0 ? 0 : c.evo.evolution_steps[g - 1];
+    const int end = start + c.lookahead_steps[g];
+    // Screening: L steps and the x0 prediction; continuing: the rest, reusing that prediction.
+    cost.nfe += int64_t{c.screened[g]} * (c.lookahead_steps[g] + 1) + int64_t{c.evo.population[g]} * (c.evo.steps - end - 1);
+    cost.decode_calls += c.screened[g] + c.evo.population[g];
+  }
+  cost.reward_calls = cost.decode_calls;
+  return cost;
+}
+
+SearchCost particle_cost(const ParticleConfig& c) {
+  // The x0 prediction scored at each resampling step is reused for the next step: k*T NFE.
+  const int64_t segments = static_cast<int64_t>(particle_boundaries(c).size()) - 1;
+  return SearchCost{int64_t{c.particles} * c.steps, c.particles * segments, c.particles * segments};
+}
+
+int plan_best_of_n(const Budget& b, int steps) { return clamp_count(b.amount / (steps + scoring(b))); }
+
+int plan_particles(const Budget& b, ParticleConfig base) {
+  base.particles = 1;
+  return clamp_count(b.amount / std::max<int64_t>(1, b.of(particle_cost(base))));
+}
+
+EvoSearchConfig plan_evosearch(const Budget& b, EvoSearchConfig c, const EvoRules& rules) {
+  const int T = c.steps;
+  const int64_t per_sample = T + scoring(b);
+  const int64_t samples = b.amount / per_sample;
+  c.evolution_steps.clear();
+  c.population.clear();
+  if (samples < rules.min_samples) {  // too small for selection to pay: Best-of-N
+    c.population = {clamp_count(samples)};
+    return c;
+  }
+  c.evolution_steps = steps_at(rules.evolution_fractions, T, 0);
+  int64_t per_child = 0;  // one child in every generation
+  for (int s : c.evolution_steps) per_child += T - s + scoring(b);
+  const int64_t k_init = std::max<int64_t>(2, static_cast<int64_t>(rules.initial_share * b.amount) / per_sample);
+  const int64_t k = std::max<int64_t>(2, (b.amount - k_init * per_sample) / std::max<int64_t>(1, per_child));
+  c.population.assign(c.evolution_steps.size() + 1, clamp_count(k));
+  c.population[0] = clamp_count(k_init);
+  c.elites = std::max(1, c.population[1] / 8);
+  while (b.of(evosearch_cost(c)) > b.amount && c.population[0] > 2) --c.population[0];
+  // What is left buys more initial samples.
+  c.population[0] = clamp_count(c.population[0] + std::max<int64_t>(0, b.amount - b.of(evosearch_cost(c))) / per_sample);
+  return c;
+}
+
+LookaheadConfig plan_lookahead(const Budget& b, EvoSearchConfig base, const LookaheadRules& rules) {
+  const int T = base.steps;
+  const int64_t s = scoring(b);
+  LookaheadConfig c;
+  c.evo = base;
+  const int L0 = T <= 1 ? 0 : std::clamp(static_cast<int>(std::lround(rules.lookahead_fraction * T)), 1, T - 1);
+  const std::vector<int> later = steps_at(rules.evolution_fractions, T, L0);
+  const int64_t screen0 = L0 + 1 + s;
+  const int64_t per0 = rules.initial_ratio * screen0 + (T - L0 - 1 + s);
+  const int64_t k0 = std::max<int64_t>(1, static_cast<int64_t>(rules.initial_share * b.amount) / per0);
+  const int64_t rest = b.amount - k0 * per0;
+  // As many later generations as can each afford at least one child.
+  std::vector<int64_t> k;
+  for (size_t n = later.size(); n > 0 && k.empty(); --n) {
+    for (size_t g = 0; g < n; ++g) {
+      const int64_t per = rules.ratio * (1 + s) + (T - later[g] - 1 + s);
+      k.push_back(rest / static_cast<int64_t>(n) / per);
+    }
+    if (*std::min_element(k.begin(), k.end()) < 1) k.clear();
+  }
+  c.evo.evolution_steps.assign(later.begin(), later.begin() + static_cast<std::ptrdiff_t>(k.size()));
+  c.evo.population = {clamp_count(k0)};
+  c.screened = {clamp_count(rules.initial_ratio * k0)};
+  c.lookahead_steps = {L0};
+  for (int64_t kg : k) {
+    c.evo.population.push_back(clamp_count(kg));
+    c.screened.push_back(clamp_count(rules.ratio * kg));
+    c.lookahead_steps.push_back(0);
+  }
+  // An elite needs a second child beside it in every later generation.
+  c.evo.elites = k.empty() || *std::min_element(k.begin(), k.end()) >= 2 ? 1 : 0;
+  // What is left screens more noises.
+  const int64_t left = b.amount - b.of(lookahead_cost(c));
+  if (left > 0) c.screened[0] = clamp_count(c.screened[0] + left / screen0);
+  return c;
+}
+
+std::string rounding(int64_t requested, int64_t used) {
+  return used == requested ? "exact" : used < requested ? "down" : "up";
+}
+
+}  // namespace evosearch

@@ -1,0 +1,73 @@
+// The planner: a search sized from a budget. Given a per-prompt budget in NFEs or in model
+// calls (denoiser + decoder + reward) and the sampler's step count, it chooses the largest
+// schedule of a method that fits, by fixed rules (below, measured on examples/fashion-dev.txt;
+// bench/RESULTS.md). Pure: no files, no tensors.
+//
+// Costs are counted as the torch backend counts them: a rollout from step a to b costs b - a
+// NFE (one more when it scores the x0 prediction at b; one fewer when it starts from a state
+// whose x0 prediction is known and unmutated), one decoder and one reward call.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "coordinator/search/evo_searcher.h"
+#include "coordinator/search/lookahead_searcher.h"
+#include "coordinator/search/particle_searcher.h"
+
+namespace evosearch {
+
+struct SearchCost {
+  int64_t nfe = 0;
+  int64_t decode_calls = 0;
+  int64_t reward_calls = 0;
+  int64_t model_calls() const { return nfe + decode_calls + reward_calls; }
+};
+
+SearchCost best_of_n_cost(int n, int steps);
+SearchCost evosearch_cost(const EvoSearchConfig& config);
+SearchCost lookahead_cost(const LookaheadConfig& config);
+SearchCost particle_cost(const ParticleConfig& config);
+
+struct Budget {
+  bool model_calls = false;  // false: NFE
+  int64_t amount = 0;
+  int64_t of(const SearchCost& cost) const { return model_calls ? cost.model_calls() : cost.nfe; }
+};
+
+// EvoSearch rules, after the paper's findings (a large initial population matters most;
+// evolution over the early and middle trajectory): below `min_samples` samples' worth of
+// budget, no evolution (K = [N], which is Best-of-N); otherwise S at these fractions of T,
+// `initial_share` of the budget for k_init, the rest split evenly over the generations, one
+// elite per 8 children, and what is left over added to k_init.
+struct EvoRules {
+  double min_samples = 8;
+  std::vector<double> evolution_fractions = {0, 0.2, 0.4, 0.6};
+  double initial_share = 0.4;
+};
+
+// evosearch-lookahead rules: generation 0 screens `initial_ratio` noises per child it rolls
+// out, each after `lookahead_fraction` of T; later generations start at `evolution_fractions`
+// of T and screen `ratio` children per child at the evolution step itself (L = 0).
+// `initial_share` of the budget goes to generation 0, the rest evenly to the others (a
+// generation that cannot afford one child is dropped); what is left over screens more noises.
+struct LookaheadRules {
+  double initial_share = 0.6;
+  int initial_ratio = 4;
+  double lookahead_fraction = 0.2;
+  std::vector<double> evolution_fractions = {0.4, 0.6};
+  int ratio = 3;
+};
+
+// The schedules (at least the smallest one when the budget is below it). `base` carries the
+// fields not planned (steps, tournament_fraction, beta; particle knobs).
+EvoSearchConfig plan_evosearch(const Budget& budget, EvoSearchConfig base, const EvoRules& rules = {});
+LookaheadConfig plan_lookahead(const Budget& budget, EvoSearchConfig base, const LookaheadRules& rules = {});
+int plan_best_of_n(const Budget& budget, int steps);
+int plan_particles(const Budget& budget, ParticleConfig base);
+
+// "exact", "down" or "up": how `used` compares with `requested`.
+std::string rounding(int64_t requested, int64_t used);
+
+}  // namespace evosearch

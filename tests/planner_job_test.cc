@@ -1,0 +1,66 @@
+// `evosearch run` with budget-only specs on a tiny bundle: the planned schedule is in
+// results.json's spec and the printed summary, and the run costs exactly what was planned.
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include "evosearch/job.pb.h"
+#include "jobs/atomic_file.h"
+#include "run_evosearch.h"
+#include "tiny_bundle.h"
+
+namespace evosearch {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string make_job(const std::string& name, const std::string& search) {
+  const std::string dir = testing_support::fresh_dir(name);
+  testing_support::TinyBundle().write(dir + "/bundle");
+  std::ofstream(dir + "/suite.txt") << "a bag\na dark coat\n";
+  std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 3,
+    "sampler": {"steps": 12}, "batch_size": 5, "search": )" << search << "}";
+  return dir + "/job.json";
+}
+
+proto::JobResults read_results(const std::string& spec) {
+  proto::JobResults r;
+  const auto text = read_file((fs::path(spec).parent_path() / "out" / "results.json").string());
+  EXPECT_TRUE(text.ok());
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
+  return r;
+}
+
+TEST(PlannedJob, LookaheadCostsWhatThePlannerSays) {
+  for (const char* search : {R"({"method": "evosearch-lookahead", "model_calls_budget": 400})",
+                             R"({"method": "evosearch-lookahead", "nfe_budget": 240})",
+                             R"({"method": "evosearch", "model_calls_budget": 400})",
+                             R"({"method": "particles", "model_calls_budget": 400})"}) {
+    const std::string spec = make_job("planned-job", search);
+    const auto r = testing_support::run_evosearch("run " + spec);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const proto::JobResults results = read_results(spec);
+    const proto::SearchPlan& plan = results.spec().search().plan();
+    ASSERT_FALSE(plan.fields().empty()) << search;
+    EXPECT_NE(r.output.find(plan.summary()), std::string::npos) << r.output;
+    EXPECT_LE(plan.used(), plan.requested()) << search;
+    // Every model call of the run, as the backend counted it, is what the plan predicted.
+    EXPECT_EQ(results.totals().nfe(), 2 * plan.nfe()) << search;
+    EXPECT_EQ(results.totals().nfe() + results.totals().decode_calls() + results.totals().reward_calls(),
+              2 * plan.model_calls())
+        << search;
+  }
+}
+
+TEST(PlannedJob, TwoBudgetsAreRefused) {
+  const std::string spec = make_job("planned-two", R"({"method": "evosearch", "nfe_budget": 10, "model_calls_budget": 10})");
+  const auto r = testing_support::run_evosearch("run " + spec);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("search.model_calls_budget"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace evosearch
