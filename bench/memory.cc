@@ -121,7 +121,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> common{bundle, "--device", device, "--in-flight", in_flight, "--batch", batch, "--steps", steps};
   if (!threads.empty()) common.insert(common.end(), {"--threads", threads});
   if (!suite.empty()) common.insert(common.end(), {"--suite", suite});
-  const std::string scratch = (fs::temp_directory_path() / "evosearch-bench-memory").string();
+  // One folder per process: two bench_memory runs at once must not read each other's numbers.
+  const std::string scratch =
+      (fs::temp_directory_path() / ("evosearch-bench-memory-" + std::to_string(::getpid()))).string();
   fs::create_directories(scratch);
 
   std::printf("bench/memory: %s, device %s, %s prompts in flight, batch %s, T %s (Wan-shaped schedule)\n",
@@ -160,5 +162,6 @@ int main(int argc, char** argv) {
     if (!google::protobuf::util::MessageToJsonString(out, &text).ok()) bench::check(Internal("could not write " + json));
     std::ofstream(json) << text << "\n";
   }
+  fs::remove_all(scratch);
   return 0;
 }

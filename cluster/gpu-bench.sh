@@ -85,7 +85,7 @@ stage() {
 
 note "gpu-bench: $(date -u +%FT%TZ), device $DEVICE, scale $SCALE, T $STEPS, $PROMPTS prompt(s), budget $BUDGET s"
 {
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 || echo "no nvidia-smi"
+  if command -v nvidia-smi > /dev/null; then nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; else echo "no nvidia-smi"; fi
   "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())'
   echo "cores $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"
   for pc in protobuf libavcodec libavformat libswscale libavutil imagequant; do
