@@ -8,7 +8,7 @@
 // On CUDA the child also reports the caching allocator's peak allocated and reserved bytes.
 //
 //   build/bench/bench_memory BUNDLE [--device cpu|cuda] [--small 2] [--large 20] [--in-flight 2]
-//       [--batch 8] [--steps 10] [--threads N] [--json FILE]
+//       [--batch 8] [--steps 10] [--threads N] [--suite FILE] [--json FILE]
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -43,7 +43,7 @@ struct Run {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_memory: %s\nusage: bench_memory BUNDLE [--device cpu|cuda] [--small 2] [--large 20] "
-               "[--in-flight 2] [--batch 8] [--steps 10] [--threads N] [--json FILE]\n",
+               "[--in-flight 2] [--batch 8] [--steps 10] [--threads N] [--suite FILE] [--json FILE]\n",
                why.c_str());
   std::exit(2);
 }
@@ -91,7 +91,7 @@ Run run_child(const std::vector<std::string>& common, int prompts, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string bundle, device = "cpu", json, in_flight = "2", batch = "8", steps = "10", threads;
+  std::string bundle, device = "cpu", json, in_flight = "2", batch = "8", steps = "10", threads, suite;
   int small = 2, large = 20;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
       else if (arg == "--batch") batch = value();
       else if (arg == "--steps") steps = value();
       else if (arg == "--threads") threads = value();
+      else if (arg == "--suite") suite = value();
       else if (arg == "--json") json = value();
       else if (!arg.empty() && arg[0] == '-') usage("unknown flag " + arg);
       else if (bundle.empty()) bundle = arg;
@@ -119,7 +120,10 @@ int main(int argc, char** argv) {
   if (small <= 0 || large <= small) usage("expected 0 < --small < --large");
   std::vector<std::string> common{bundle, "--device", device, "--in-flight", in_flight, "--batch", batch, "--steps", steps};
   if (!threads.empty()) common.insert(common.end(), {"--threads", threads});
-  const std::string scratch = (fs::temp_directory_path() / "evosearch-bench-memory").string();
+  if (!suite.empty()) common.insert(common.end(), {"--suite", suite});
+  // One folder per process: two bench_memory runs at once must not read each other's numbers.
+  const std::string scratch =
+      (fs::temp_directory_path() / ("evosearch-bench-memory-" + std::to_string(::getpid()))).string();
   fs::create_directories(scratch);
 
   std::printf("bench/memory: %s, device %s, %s prompts in flight, batch %s, T %s (Wan-shaped schedule)\n",
@@ -158,5 +162,6 @@ int main(int argc, char** argv) {
     if (!google::protobuf::util::MessageToJsonString(out, &text).ok()) bench::check(Internal("could not write " + json));
     std::ofstream(json) << text << "\n";
   }
+  fs::remove_all(scratch);
   return 0;
 }

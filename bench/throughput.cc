@@ -10,7 +10,8 @@
 // model's own speed; the best batch is timed again after the run and the two averaged) and the
 // share of wall time outside model calls (results.json model_seconds / wall_seconds), then where the
 // time went by phase (results.json totals.phases: encode, denoise, decode, score; selection,
-// checkpoint, output). With CUDA it also prints the caching allocator's peak memory during the run.
+// checkpoint, output). On the CPU it also compares the two per CPU second of this process (what a
+// shared machine distorts least); with CUDA it prints the caching allocator's peak memory.
 //
 //   build/bench/bench_throughput BUNDLE [--device cpu|cuda] [--prompts N] [--batch B]
 //       [--batches 1,2,4,8,16,32] [--steps T] [--in-flight P] [--threads N] [--seconds S]
@@ -18,6 +19,7 @@
 //
 // --batch is the end-to-end batch_size (default: the sweep's best); --no-sweep runs only the
 // end-to-end job (bench_memory runs it so, in a child process); --json writes every number.
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -142,8 +144,21 @@ std::string write_prompts(const Options& o, const std::string& dir) {
   return path;
 }
 
-// The guided denoiser at one batch size, timed: sample-steps per second, after warm-up calls (the
-// TorchScript executor profiles and optimises a graph during its first calls for each shape).
+// CPU seconds this process has used, all threads. On a CPU shared with other work a rate per CPU
+// second moves far less with the load than a rate per wall second.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Sample-steps (or NFE) per wall second and per CPU second of this process.
+struct Rate {
+  double wall = 0, cpu = 0;
+};
+
+// The guided denoiser at one batch size, timed, after warm-up calls (the TorchScript executor
+// profiles and optimises a graph during its first calls for each shape).
 class Standalone {
  public:
   Standalone(Bundle& bundle, const Schedule& schedule, double guidance, double seconds)
@@ -158,7 +173,7 @@ class Standalone {
   }
 
   // Throws (an out-of-memory error, say) when the denoiser fails at this batch size.
-  double rate(int batch) const {
+  Rate rate(int batch) const {
     c10::InferenceMode guard;
     std::vector<int64_t> shape = bundle_.latent_shape();
     shape.insert(shape.begin(), batch);
@@ -168,6 +183,7 @@ class Standalone {
     for (int i = 0; i < 3; ++i) model(x, step);
     int calls = 0;
     const auto start = Clock::now();
+    const double cpu_start = process_cpu_seconds();
     double elapsed = 0;
     // Each call ends with the bundle's finite-value check, which waits for the device.
     while (calls < 2 || elapsed < seconds_) {
@@ -175,7 +191,7 @@ class Standalone {
       ++calls;
       elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     }
-    return batch * calls / elapsed;
+    return {batch * calls / elapsed, batch * calls / (process_cpu_seconds() - cpu_start)};
   }
 
  private:
@@ -186,21 +202,21 @@ class Standalone {
 };
 
 struct Sweep {
-  std::vector<std::pair<int, double>> rate;  // batch size, sample-steps per second
+  std::vector<std::pair<int, Rate>> rate;  // batch size, sample-steps per second
   int best_batch = 0;
-  double best = 0;
+  Rate best;  // the best by wall time
 };
 
 Sweep sweep(const std::vector<int>& batches, const Standalone& standalone) {
   Sweep s;
-  std::printf("%-8s %14s %12s\n", "batch", "sample-steps/s", "ms/call");
+  std::printf("%-8s %14s %12s %20s\n", "batch", "sample-steps/s", "ms/call", "sample-steps/CPU s");
   for (int b : batches) {
     try {
-      const double rate = standalone.rate(b);
+      const Rate rate = standalone.rate(b);
       s.rate.emplace_back(b, rate);
-      std::printf("%-8d %14.2f %12.2f\n", b, rate, 1e3 * b / rate);
+      std::printf("%-8d %14.2f %12.2f %20.2f\n", b, rate.wall, 1e3 * b / rate.wall, rate.cpu);
       std::fflush(stdout);
-      if (rate > s.best) s.best = rate, s.best_batch = b;
+      if (rate.wall > s.best.wall) s.best = rate, s.best_batch = b;
     } catch (const std::exception& e) {
       // Out of memory ends the sweep: larger batches would fail too.
       std::printf("%-8d failed: %s\n", b, e.what());
@@ -305,15 +321,16 @@ int main(int argc, char** argv) {
   if (o.sweep) {
     std::printf("-- the denoiser alone (guidance %g: one call on [cond; null] per sample-step)\n", guidance);
     s = sweep(o.batches, standalone);
-    std::printf("best: %.2f sample-steps/s at batch %d\n", s.best, s.best_batch);
+    std::printf("best: %.2f sample-steps/s at batch %d\n", s.best.wall, s.best_batch);
     auto* sweep_list = fields["sweep"].mutable_list_value();
     for (const auto& [b, rate] : s.rate) {
       auto& row = *sweep_list->add_values()->mutable_struct_value()->mutable_fields();
       row["batch"].set_number_value(b);
-      row["sample_steps_per_second"].set_number_value(rate);
+      row["sample_steps_per_second"].set_number_value(rate.wall);
+      row["sample_steps_per_cpu_second"].set_number_value(rate.cpu);
     }
     fields["best_batch"].set_number_value(s.best_batch);
-    fields["best_sample_steps_per_second"].set_number_value(s.best);
+    fields["best_sample_steps_per_second"].set_number_value(s.best.wall);
   }
 
   spec.set_batch_size(o.batch > 0 ? o.batch : s.best_batch);
@@ -323,8 +340,10 @@ int main(int argc, char** argv) {
               o.prompts, o.steps, evolution_steps.c_str(), spec.batch_size(), spec.prompts_in_flight());
   std::fflush(stdout);
   reset_cuda_peak(*device);
+  const double cpu_start = process_cpu_seconds();
   auto r = bench::run(spec, **bundle);
   bench::check(r.status());
+  const double run_cpu = process_cpu_seconds() - cpu_start;
   const auto& t = r->totals();
   const double nfe_rate = t.nfe() / t.wall_seconds();
   const double outside = 1 - t.model_seconds() / t.wall_seconds();
@@ -333,14 +352,21 @@ int main(int argc, char** argv) {
               t.model_seconds(), nfe_rate);
   if (o.sweep) {
     // Measured again after the run: on a shared machine the load moves, and the two bracket it.
-    const double after = standalone.rate(s.best_batch);
-    const double reference = (s.best + after) / 2;
+    const Rate after = standalone.rate(s.best_batch);
+    const double reference = (s.best.wall + after.wall) / 2;
     std::printf("standalone at batch %d again after the run: %.2f sample-steps/s (before: %.2f)\n", s.best_batch,
-                after, s.best);
+                after.wall, s.best.wall);
     std::printf("end-to-end NFE/s / standalone best sample-steps/s (mean of before and after): %.3f\n",
                 nfe_rate / reference);
-    fields["best_sample_steps_per_second_after"].set_number_value(after);
+    fields["best_sample_steps_per_second_after"].set_number_value(after.wall);
     fields["end_to_end_over_standalone"].set_number_value(nfe_rate / reference);
+    if (!device->is_cuda()) {  // on CUDA the host's CPU time says nothing about the device's work
+      const double cpu_reference = (s.best.cpu + after.cpu) / 2;
+      std::printf("the same per CPU second of this process: %.2f NFE end to end, %.2f sample-steps standalone "
+                  "at batch %d (mean of before and after): %.3f\n",
+                  t.nfe() / run_cpu, cpu_reference, s.best_batch, t.nfe() / run_cpu / cpu_reference);
+      fields["end_to_end_over_standalone_cpu"].set_number_value(t.nfe() / run_cpu / cpu_reference);
+    }
   }
   std::printf("share of wall time outside model calls: %.1f%%\n", 100 * outside);
   print_phases(t);
@@ -358,6 +384,7 @@ int main(int argc, char** argv) {
   fields["wall_seconds"].set_number_value(t.wall_seconds());
   fields["model_seconds"].set_number_value(t.model_seconds());
   fields["nfe_per_second"].set_number_value(nfe_rate);
+  fields["nfe_per_cpu_second"].set_number_value(t.nfe() / run_cpu);
   fields["outside_model_share"].set_number_value(outside);
   fields["coordinator_seconds"].set_number_value(t.coordinator_seconds());
   auto& phases = *fields["phase_seconds"].mutable_struct_value()->mutable_fields();

@@ -7,7 +7,9 @@
 #      over batch sizes, then EvoSearch end to end) and compare_official.sh (evosearch run against
 #      the official code's one-candidate-at-a-time loop, equal NFE);
 #   3. bench_memory: 20 prompts against 2 on the tiny model with Wan's latent and condition sizes;
-#   4. the bundled fashion-flow image model through bench_throughput and compare_official.sh.
+#   4. the bundled fashion-flow image model and fashion-video video model through bench_throughput
+#      and compare_official.sh.
+# bench_throughput prints where the end-to-end time went (results.json totals.phases).
 # $OUT gets two files (a device call returns at most 8): summary.txt, written as the stages end,
 # and logs.tar.gz with every stage's log and JSON, refreshed after each stage. Stages run while
 # time is left in BUDGET seconds (default 560); one that fails is logged and the next one runs.
@@ -19,12 +21,14 @@
 # Settings (environment): PY (python with torch; default /opt/torch/.venv/bin/python3, else
 # python3), DEVICE (cuda; cpu for a dry run), SCALE (full), LATENT (F,H,W of the real-size latent;
 # default the bundle's 9,104,60), STEPS (10: the Wan schedule's shape at T = 10, S = 1,4,6,9),
-# PROMPTS (1 for the real-size runs), MEMORY_LATENT and MEMORY_TEXT (the memory bench's latent and
-# condition; default Wan's, 9,104,60 and 512,4096), BUILD (build-gpu), EXTRA_INCLUDE
-# (.device/include), BUNDLES (where bundles are written), BUDGET.
-# Dry run on a CPU machine (tried there; 56 min on two busy cores, most of it the build):
-#   DEVICE=cpu SCALE=tiny STEPS=6 MEMORY_LATENT=3,16,16 MEMORY_TEXT=16,64 BUDGET=6000 \
-#     PY=/usr/bin/python3 bash cluster/gpu-bench.sh
+# PROMPTS (1 for the real-size runs), FASHION_PROMPTS (8 for the bundled models), MEMORY_LATENT
+# and MEMORY_TEXT (the memory bench's latent and condition; default Wan's, 9,104,60 and
+# 512,4096), BUILD (build-gpu), EXTRA_INCLUDE (.device/include), BUNDLES (where bundles are
+# written), BUDGET.
+# A build folder that is already configured is only brought up to date (not configured again).
+# Dry run on a CPU machine, reusing the usual build/:
+#   DEVICE=cpu SCALE=tiny STEPS=6 MEMORY_LATENT=3,16,16 MEMORY_TEXT=16,64 FASHION_PROMPTS=2 BUDGET=6000 \
+#     BUILD=build PY=/usr/bin/python3 OUT=out/gpu-bench-dry bash cluster/gpu-bench.sh
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -42,6 +46,7 @@ DEVICE=${DEVICE:-cuda}
 SCALE=${SCALE:-full}
 STEPS=${STEPS:-10}
 PROMPTS=${PROMPTS:-1}
+FASHION_PROMPTS=${FASHION_PROMPTS:-8}
 BUILD=${BUILD:-build-gpu}
 [[ $BUILD == /* ]] || BUILD=$root/$BUILD
 OUT=${OUT:-out/gpu-bench}
@@ -80,7 +85,7 @@ stage() {
 
 note "gpu-bench: $(date -u +%FT%TZ), device $DEVICE, scale $SCALE, T $STEPS, $PROMPTS prompt(s), budget $BUDGET s"
 {
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 || echo "no nvidia-smi"
+  if command -v nvidia-smi > /dev/null; then nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; else echo "no nvidia-smi"; fi
   "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())'
   echo "cores $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"
   for pc in protobuf libavcodec libavformat libswscale libavutil imagequant; do
@@ -106,7 +111,9 @@ cmake_flags=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DEVOSEARCH_TESTS=OFF -DEVOSEAR
 if [[ $DEVICE == cuda ]]; then
   cmake_flags+=(-DEVOSEARCH_CUDA=ON -DCMAKE_PREFIX_PATH="$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)')")
 fi
-stage configure 30 cmake -S . -B "$BUILD" "${cmake_flags[@]}" &&
+configured=0
+[[ -f $BUILD/CMakeCache.txt ]] || { stage configure 30 cmake -S . -B "$BUILD" "${cmake_flags[@]}"; configured=$?; }
+((configured == 0)) &&
   stage build 120 cmake --build "$BUILD" --parallel "$(nproc)" --target evosearch bench_throughput bench_memory
 built=$?
 note "   compiler warnings: $(grep -c 'warning:' "$logs/build.log" 2>/dev/null || true)"
@@ -131,9 +138,13 @@ if ((built == 0)); then
     --prompts "$PROMPTS" --batch 4 --threads "$threads" --json "$logs/real-compare.json"
   stage memory 60 "$BUILD/bench/bench_memory" "$bundles/memory" --device "$DEVICE" --steps "$STEPS" \
     --threads "$threads" --json "$logs/memory.json"
-  stage fashion-throughput 40 "${throughput[@]}" models/fashion-flow --steps 30 --prompts 8 --json "$logs/fashion-throughput.json"
+  stage fashion-throughput 40 "${throughput[@]}" models/fashion-flow --steps 30 --prompts "$FASHION_PROMPTS" --json "$logs/fashion-throughput.json"
   stage fashion-compare 60 bash bench/compare_official.sh models/fashion-flow --device "$DEVICE" --steps 30 \
-    --prompts 8 --threads "$threads" --json "$logs/fashion-compare.json"
+    --prompts "$FASHION_PROMPTS" --threads "$threads" --json "$logs/fashion-compare.json"
+  stage video-throughput 40 "${throughput[@]}" models/fashion-video --steps 20 --prompts "$FASHION_PROMPTS" \
+    --suite examples/fashion-video-holdout.json --json "$logs/video-throughput.json"
+  stage video-compare 60 bash bench/compare_official.sh models/fashion-video --device "$DEVICE" --steps 20 \
+    --prompts "$FASHION_PROMPTS" --threads "$threads" --suite examples/fashion-video-holdout.json --json "$logs/video-compare.json"
 else
   note "build failed: running the official loop alone on the real-size bundle (the Python side)"
   printf 'a red car on a wet street\n' > "$logs/prompt.txt"
@@ -144,7 +155,7 @@ fi
 
 note "== results"
 for log in "$logs"/*.log; do
-  grep -h -E "^[0-9]+ |best:|end to end|NFE/s|outside model|speed-up|peak|load average|failed|Error|error" "$log" \
+  grep -h -E "^[0-9]+ |best:|end to end|NFE/s|outside model|model calls |job loop|speed-up|peak|load average|failed|Error|error" "$log" \
     | sed "s|^|$(basename "$log" .log): |" >> "$summary"
 done
 note "total $((SECONDS - t_start)) s"
