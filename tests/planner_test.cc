@@ -41,10 +41,14 @@ TEST(Planner, SchedulesFitTheBudgetAndAreValid) {
         const Budget b{calls, multiple * sample + 7};
         EvoSearchConfig base;
         base.steps = steps;
-        const EvoSearchConfig evo = plan_evosearch(b, base);
-        EXPECT_TRUE(validate(evo).ok()) << validate(evo).to_string();
-        EXPECT_LE(b.of(evosearch_cost(evo)), b.amount);
-        EXPECT_GT(b.of(evosearch_cost(evo)), b.amount - sample);  // nothing a sample could use is left
+        for (double min_samples : {2.0, 8.0}) {
+          EvoRules rules;
+          rules.min_samples = min_samples;
+          const EvoSearchConfig evo = plan_evosearch(b, base, rules);
+          EXPECT_TRUE(validate(evo).ok()) << validate(evo).to_string();
+          EXPECT_LE(b.of(evosearch_cost(evo)), b.amount) << multiple << "x";
+          EXPECT_GT(b.of(evosearch_cost(evo)), b.amount - sample);  // nothing a sample could use is left
+        }
         const LookaheadConfig look = plan_lookahead(b, base);
         EXPECT_TRUE(validate(look).ok()) << validate(look).to_string() << " at " << multiple << "x";
         if (multiple >= 5) {

@@ -62,23 +62,25 @@ EvoSearchConfig plan_evosearch(const Budget& b, EvoSearchConfig c, const EvoRule
   const int T = c.steps;
   const int64_t per_sample = T + scoring(b);
   const int64_t samples = b.amount / per_sample;
-  c.evolution_steps.clear();
-  c.population.clear();
-  if (samples < rules.min_samples) {  // too small for selection to pay: Best-of-N
-    c.population = {clamp_count(samples)};
+  const std::vector<int> all_steps = steps_at(rules.evolution_fractions, T, 0);
+  // As many evolution steps as the budget affords with two children each; none: Best-of-N.
+  for (size_t n = samples < rules.min_samples ? 0 : all_steps.size(); n > 0; --n) {
+    c.evolution_steps.assign(all_steps.begin(), all_steps.begin() + static_cast<std::ptrdiff_t>(n));
+    int64_t per_child = 0;  // one child in every generation
+    for (int s : c.evolution_steps) per_child += T - s + scoring(b);
+    const int64_t k_init = std::max<int64_t>(2, static_cast<int64_t>(rules.initial_share * b.amount) / per_sample);
+    const int64_t k = std::max<int64_t>(2, (b.amount - k_init * per_sample) / per_child);
+    c.population.assign(n + 1, clamp_count(k));
+    c.population[0] = clamp_count(k_init);
+    c.elites = std::max(1, c.population[1] / 8);
+    while (b.of(evosearch_cost(c)) > b.amount && c.population[0] > 2) --c.population[0];
+    if (b.of(evosearch_cost(c)) > b.amount) continue;
+    // What is left buys more initial samples.
+    c.population[0] = clamp_count(c.population[0] + (b.amount - b.of(evosearch_cost(c))) / per_sample);
     return c;
   }
-  c.evolution_steps = steps_at(rules.evolution_fractions, T, 0);
-  int64_t per_child = 0;  // one child in every generation
-  for (int s : c.evolution_steps) per_child += T - s + scoring(b);
-  const int64_t k_init = std::max<int64_t>(2, static_cast<int64_t>(rules.initial_share * b.amount) / per_sample);
-  const int64_t k = std::max<int64_t>(2, (b.amount - k_init * per_sample) / std::max<int64_t>(1, per_child));
-  c.population.assign(c.evolution_steps.size() + 1, clamp_count(k));
-  c.population[0] = clamp_count(k_init);
-  c.elites = std::max(1, c.population[1] / 8);
-  while (b.of(evosearch_cost(c)) > b.amount && c.population[0] > 2) --c.population[0];
-  // What is left buys more initial samples.
-  c.population[0] = clamp_count(c.population[0] + std::max<int64_t>(0, b.amount - b.of(evosearch_cost(c))) / per_sample);
+  c.evolution_steps.clear();
+  c.population = {clamp_count(samples)};
   return c;
 }
 
