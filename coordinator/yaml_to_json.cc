@@ -39,21 +39,23 @@ std::string scalar(const YAML::Node& node) {
   return quoted(v);
 }
 
-// A spec is a few kB; aliases can repeat a node exponentially often ("billion laughs"), so the
-// JSON a spec expands to is bounded.
+// A spec is a few kB and a few levels deep; aliases can repeat a node exponentially often
+// ("billion laughs") or put a node inside itself (&a [*a]), so the JSON a spec expands to is
+// bounded in size and depth.
 constexpr size_t kMaxJsonBytes = size_t{1} << 20;
+constexpr int kMaxDepth = 64;
 
 struct TooLarge {};
 
-void append_json(const YAML::Node& node, std::string& out) {
-  if (out.size() > kMaxJsonBytes) throw TooLarge{};
+void append_json(const YAML::Node& node, std::string& out, int depth = 0) {
+  if (out.size() > kMaxJsonBytes || depth > kMaxDepth) throw TooLarge{};
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       out += "{";
       bool first = true;
       for (const auto& kv : node) {
         out += (first ? "" : ",") + quoted(kv.first.as<std::string>()) + ":";
-        append_json(kv.second, out);
+        append_json(kv.second, out, depth + 1);
         first = false;
       }
       out += "}";
@@ -63,7 +65,7 @@ void append_json(const YAML::Node& node, std::string& out) {
       out += "[";
       for (size_t i = 0; i < node.size(); ++i) {
         if (i) out += ",";
-        append_json(node[i], out);
+        append_json(node[i], out, depth + 1);
       }
       out += "]";
       return;
@@ -85,8 +87,8 @@ StatusOr<std::string> yaml_to_json(const std::string& yaml, const std::string& o
     append_json(YAML::Load(yaml), json);
     return json;
   } catch (const TooLarge&) {
-    return InvalidArgument(origin + ": expands to more than " + std::to_string(kMaxJsonBytes >> 20) +
-                           " MiB (YAML aliases repeating a node?); a job spec is a few kB");
+    return InvalidArgument(origin + ": expands to more than " + std::to_string(kMaxJsonBytes >> 20) + " MiB or " +
+                           std::to_string(kMaxDepth) + " levels (YAML aliases repeating a node, or one inside itself?)");
   } catch (const YAML::Exception& e) {
     return InvalidArgument(origin + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }

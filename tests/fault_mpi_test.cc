@@ -106,7 +106,7 @@ TEST_F(FaultMpi, AWorkerSlowedTenTimesGivesTheSameAnswers) {
   int cycles = 0;
   const auto start = std::chrono::steady_clock::now();
   while (waitpid(launcher, &status, WNOHANG) != launcher) {
-    ASSERT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 240) << read_text(log);
+    ASSERT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 600) << read_text(log);
     kill(slow, SIGSTOP);
     std::this_thread::sleep_for(std::chrono::milliseconds(90));
     kill(slow, SIGCONT);
