@@ -129,7 +129,7 @@ note "   bundle exit $?: $(tail -1 "$logs/bundle-real.log")"
 threads=$(nproc)
 throughput=("$BUILD/bench/bench_throughput" --device "$DEVICE" --threads "$threads")
 if ((built == 0)); then
-  stage tiny-throughput 30 "${throughput[@]}" "$bundles/tiny" --steps "$STEPS" --prompts 2 --json "$logs/tiny-throughput.json"
+  stage tiny-throughput 30 "${throughput[@]}" "$bundles/tiny" --steps "$STEPS" --prompts 2 --batches 1,4 --seconds 0.3 --json "$logs/tiny-throughput.json"
   stage tiny-compare 40 bash bench/compare_official.sh "$bundles/tiny" --device "$DEVICE" --steps "$STEPS" \
     --prompts 2 --threads "$threads" --json "$logs/tiny-compare.json"
   stage real-throughput 150 "${throughput[@]}" "$bundles/real" --steps "$STEPS" --prompts "$PROMPTS" --batches 1,2,4,8 \
