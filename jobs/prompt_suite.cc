@@ -207,13 +207,13 @@ StatusOr<std::vector<PromptEntry>> parse_json(const std::string& bytes, const st
 }
 
 // The offset of the first byte that makes `text` other than UTF-8 text without control
-// characters (tabs allowed), or npos. Records and results store prompts as JSON strings, which
+// characters (tabs, and the line breaks a quoted CSV field may hold, allowed), or npos. Records and results store prompts as JSON strings, which
 // cannot hold either faithfully: the prompt searched and the prompt reported would differ.
 size_t first_non_text_byte(const std::string& text) {
   for (size_t i = 0; i < text.size();) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
-      if ((c < 0x20 && c != '\t') || c == 0x7f) return i;
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return i;
       ++i;
       continue;
     }
