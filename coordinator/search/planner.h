@@ -53,10 +53,10 @@ struct EvoRules {
 // `initial_share` of the budget goes to generation 0, the rest evenly to the others (a
 // generation that cannot afford one child is dropped); what is left over screens more noises.
 struct LookaheadRules {
-  double initial_share = 0.6;
+  double initial_share = 0.4;
   int initial_ratio = 4;
-  double lookahead_fraction = 0.2;
-  std::vector<double> evolution_fractions = {0.4, 0.6};
+  double lookahead_fraction = 0.3;
+  std::vector<double> evolution_fractions = {0.4, 0.6, 0.8};
   int ratio = 3;
 };
 
