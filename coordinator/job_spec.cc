@@ -17,6 +17,11 @@
 #include "worker/manifest.h"
 
 namespace evosearch {
+
+// Candidates per model call: far above what any accelerator runs at once; a batch is also never
+// larger than the candidates in flight.
+constexpr int kMaxBatchSize = 65536;
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -66,7 +71,10 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
   spec.set_output(resolve(spec.output()));
   if (spec.name().empty()) spec.set_name(fs::path(origin).stem().string());
   if (spec.batch_size() == 0) spec.set_batch_size(32);
-  if (spec.batch_size() < 0) return InvalidArgument(origin + ": batch_size: expected a positive number");
+  if (spec.batch_size() < 0 || spec.batch_size() > kMaxBatchSize) {
+    return InvalidArgument(origin + ": batch_size: expected 1.." + std::to_string(kMaxBatchSize) + ", got " +
+                           std::to_string(spec.batch_size()));
+  }
   if (spec.device().empty()) spec.set_device("auto");
   if (spec.prompts_in_flight() < 0) return InvalidArgument(origin + ": prompts_in_flight: expected a positive number");
   if (spec.memory_limit_mb() < 0) return InvalidArgument(origin + ": memory_limit_mb: expected a positive number of MiB, or 0 for 90% of the memory available");

@@ -117,12 +117,14 @@ TEST_F(SlurmArray, ARequeuedTaskResumesAndTheSuiteMatchesAnUninterruptedRun) {
   const auto submitted = run_shell(sbatch(spec, ""));
   ASSERT_EQ(submitted.code, 0) << submitted.output;
   const std::string job = submitted.output.substr(0, submitted.output.find_first_of(";\n"));
-  // Once a checkpoint exists, requeue task 1 (Slurm stops it and puts it back in the queue).
+  // Once a checkpoint exists, requeue a task that is still running (Slurm stops it and puts it
+  // back in the queue). Any task will do: on a loaded machine one may finish its share early.
   bool requeued = false;
   for (int i = 0; i < 600 && !requeued; ++i) {
-    if (run_shell("ls " + base_ + "/requeue/out/state/shards 2>/dev/null | grep -c shard").output != "0\n" &&
-        run_shell("squeue -h -j " + job + "_1 -t R").output.size() > 0) {
-      requeued = run_shell("scontrol requeue " + job + "_1").code == 0;
+    if (run_shell("ls " + base_ + "/requeue/out/state/shards 2>/dev/null | grep -c shard").output != "0\n") {
+      std::string task = run_shell("squeue -h -j " + job + " -t R -o %i | head -n 1").output;
+      task.erase(task.find_last_not_of(" \n") + 1);
+      if (!task.empty()) requeued = run_shell("scontrol requeue " + task).code == 0;
     }
     if (!requeued) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
