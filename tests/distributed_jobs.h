@@ -13,6 +13,7 @@
 
 #include "evosearch/job.pb.h"
 #include "jobs/atomic_file.h"
+#include "job_results_file.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
 
@@ -51,13 +52,7 @@ inline CommandResult run_shell(const std::string& command) {
 }
 
 inline proto::JobResults results_of(const std::string& spec) {
-  proto::JobResults r;
-  auto text = read_file((std::filesystem::path(spec).parent_path() / "out" / "results.json").string());
-  EXPECT_TRUE(text.ok()) << text.status().to_string();
-  if (text.ok()) {
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
-  }
-  return r;
+  return read_job_results((std::filesystem::path(spec).parent_path() / "out" / "results.json").string());
 }
 
 inline std::string image_bytes(const std::string& spec, const proto::PromptOutcome& p) {

@@ -15,6 +15,7 @@
 #include "jobs/image_io.h"
 #include "jobs/output_lock.h"
 #include "jobs/video_io.h"
+#include "job_results_file.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
 
@@ -39,11 +40,7 @@ std::string make_job(const std::string& name, const std::string& search, const s
 }
 
 proto::JobResults read_results(const std::string& spec) {
-  proto::JobResults r;
-  const auto text = read_file((fs::path(spec).parent_path() / "out" / "results.json").string());
-  EXPECT_TRUE(text.ok());
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
-  return r;
+  return testing_support::read_job_results((fs::path(spec).parent_path() / "out" / "results.json").string());
 }
 
 TEST(Job, EvoSearchWritesImagesAndResults) {

@@ -9,6 +9,7 @@
 
 #include "evosearch/job.pb.h"
 #include "jobs/atomic_file.h"
+#include "job_results_file.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
 
@@ -27,11 +28,7 @@ std::string make_job(const std::string& name, const std::string& search) {
 }
 
 proto::JobResults read_results(const std::string& spec) {
-  proto::JobResults r;
-  const auto text = read_file((fs::path(spec).parent_path() / "out" / "results.json").string());
-  EXPECT_TRUE(text.ok());
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
-  return r;
+  return testing_support::read_job_results((fs::path(spec).parent_path() / "out" / "results.json").string());
 }
 
 TEST(PlannedJob, LookaheadCostsWhatThePlannerSays) {

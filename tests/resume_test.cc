@@ -17,6 +17,7 @@
 
 #include "evosearch/job.pb.h"
 #include "jobs/atomic_file.h"
+#include "job_results_file.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
 
@@ -84,13 +85,7 @@ int run(const std::string& spec, int signal = 0, std::chrono::milliseconds delay
 }
 
 proto::JobResults results_of(const std::string& spec) {
-  proto::JobResults r;
-  auto text = read_file((fs::path(spec).parent_path() / "out" / "results.json").string());
-  EXPECT_TRUE(text.ok()) << text.status().to_string();
-  if (text.ok()) {
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
-  }
-  return r;
+  return testing_support::read_job_results((fs::path(spec).parent_path() / "out" / "results.json").string());
 }
 
 void expect_same_answers(const proto::JobResults& a, const proto::JobResults& b) {

@@ -18,6 +18,7 @@
 #include "jobs/atomic_file.h"
 #include "jobs/image_io.h"
 #include "jobs/video_io.h"
+#include "job_results_file.h"
 #include "tiny_bundle.h"
 
 namespace evosearch::testing_support {
@@ -47,13 +48,7 @@ inline std::filesystem::path video_output(const std::string& spec) {
 }
 
 inline proto::JobResults video_results(const std::string& spec) {
-  proto::JobResults r;
-  auto text = read_file((video_output(spec) / "results.json").string());
-  EXPECT_TRUE(text.ok()) << text.status().to_string();
-  if (text.ok()) {
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok());
-  }
-  return r;
+  return read_job_results((video_output(spec) / "results.json").string());
 }
 
 // The answer's frames, cut out of its frame strip (frames side by side, 1-px gaps and border).
