@@ -73,7 +73,10 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   }
   std::string why;
   DataPlaneOptions plane_options;
-  plane_options.timeout_seconds = options.worker_timeout;
+  // Twice the worker timeout: a silent rank is the coordinator's heartbeat check to name ("rank N
+  // ... has not answered"); the data plane's watchdog stays the backstop for a transfer stuck
+  // between live ranks. With equal timeouts a peer waiting on a stopped rank raced the check.
+  plane_options.timeout_seconds = 2 * options.worker_timeout;
   auto plane = open_data_plane(*session, options.data_plane, computes ? backend->device() : "", why, plane_options);
   if (!plane.ok()) abort_job(*session, plane.status(), *spec);
   // Workers ignore SIGTERM/SIGUSR1 (noted, not acted on): the coordinator gets them too, abandons
