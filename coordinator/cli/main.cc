@@ -1,8 +1,12 @@
 // evosearch: test-time evolutionary search over diffusion and flow models.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <string>
 
 #include "coordinator/cli/command_setup.h"
 #include "coordinator/cli/commands.h"
+#include "coordinator/cli/number_checks.h"
 
 int main(int argc, char** argv) {
   using namespace evosearch;
@@ -26,13 +30,14 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("-o,--out", sample.out, "grid PNG to write")->capture_default_str();
   sample_cmd->add_option("--sampler", sample.sampler, "ddim, euler or dpmpp-sde (default: the bundle's)");
   sample_cmd->add_option("--steps", sample.steps, "sampler steps (default: the bundle's)");
-  sample_cmd->add_option("--eta", sample.eta, "DDIM eta in [0,1]; 1 is stochastic (default: the bundle's)");
-  sample_cmd->add_option("--order", sample.order, "dpmpp-sde order, 1 or 2 (default: the bundle's)");
-  sample_cmd->add_option("--shift", sample.shift, "flow time shift (default: the bundle's)");
-  sample_cmd->add_option("--guidance", sample.guidance, "classifier-free guidance scale; 1 = off (default: the bundle's)");
+  sample_cmd->add_option("--eta", sample.eta, "DDIM eta in [0,1]; 1 is stochastic (default: the bundle's)")->check(finite_range(0, 1));
+  sample_cmd->add_option("--order", sample.order, "dpmpp-sde order, 1 or 2 (default: the bundle's)")->check(CLI::Range(1, 2));
+  sample_cmd->add_option("--shift", sample.shift, "flow time shift (default: the bundle's)")->check(finite_positive());
+  sample_cmd->add_option("--guidance", sample.guidance, "classifier-free guidance scale; 1 = off (default: the bundle's)")
+      ->check(finite_range(0, 1000));
   sample_cmd->add_option("--seed", sample.seed, "job seed; the same seed gives the same images")->capture_default_str();
   sample_cmd->add_option("--batch", sample.batch, "samples per model call")->capture_default_str()->check(CLI::PositiveNumber);
-  sample_cmd->add_option("--columns", sample.columns, "grid columns (default: about square)");
+  sample_cmd->add_option("--columns", sample.columns, "grid columns (default: about square)")->check(CLI::Range(1, 100000));
   sample_cmd->add_option("--scale", sample.scale, "enlarge each image by this factor (default: to about 112 px)")->check(CLI::Range(1, 256));
   add_common(sample_cmd);
 
@@ -47,17 +52,17 @@ int main(int argc, char** argv) {
                     "under mpirun/srun: rank 0 runs rollouts too, besides coordinating (default: it only coordinates)");
   run_cmd->add_option("--worker-timeout", run.worker_timeout,
                       "under mpirun/srun: seconds a rank may stay silent or make no progress before the job stops "
-                      "with its name")->capture_default_str()->check(CLI::PositiveNumber);
+                      "with its name")->capture_default_str()->check(finite_positive());
   run_cmd->add_option("--job-store", run.job_store,
                       "where the job's state lives (overrides the spec's job_store): file (the output folder; one run "
                       "at a time) or redis://[:password@]host[:port][/db] (several coordinators share the job; the "
                       "password may also come from REDISCLI_AUTH)");
   run_cmd->add_option("--lease-seconds", run.lease_seconds,
                       "how long a prompt this run claimed stays its own without renewal (renewed every third of it); "
-                      "a dead run's prompts go to other coordinators after this")->capture_default_str()->check(CLI::Range(0.5, 86400.0));
+                      "a dead run's prompts go to other coordinators after this")->capture_default_str()->check(finite_range(0.5, 86400));
   run_cmd->add_option("--store-timeout", run.store_timeout,
                       "seconds the job store may be out of reach (retried with backoff) before the run stops with "
-                      "exit 75, everything checkpointed")->capture_default_str()->check(CLI::PositiveNumber);
+                      "exit 75, everything checkpointed")->capture_default_str()->check(finite_positive());
   run_cmd->add_option("--data-plane", run.data_plane,
                       "under mpirun/srun: how states move between workers: auto (NCCL when every worker has a GPU of "
                       "its own, else MPI), mpi or nccl")->capture_default_str()->check(CLI::IsMember({"auto", "mpi", "nccl"}));
@@ -77,7 +82,7 @@ int main(int argc, char** argv) {
   status_cmd->add_flag("--json", status.json, "one JSON object instead of a table");
   status_cmd->add_flag("--watch", status.watch, "refresh until the job has nothing queued or running (Ctrl-C stops)");
   status_cmd->add_option("--interval", status.interval, "seconds between refreshes with --watch")
-      ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+      ->capture_default_str()->check(finite_range(0.1, 3600));
 
   ReportOptions report;
   CLI::App* report_cmd = app.add_subcommand(
@@ -86,6 +91,19 @@ int main(int argc, char** argv) {
   report_cmd->add_option("outputs", report.outputs, "output folders of finished jobs (with results.json)")->required();
   report_cmd->add_option("--out", report.out, "the page to write (default: OUTPUT/report.html; required for several jobs)");
 
+  // CLI11 answers a mistyped command with "A subcommand is required"; name the word instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string known;
+    bool found = false;
+    for (const CLI::App* cmd : app.get_subcommands(std::function<bool(CLI::App*)>())) {
+      found = found || cmd->check_name(argv[1]);
+      known += (known.empty() ? "" : ", ") + cmd->get_name();
+    }
+    if (!found) {
+      std::fprintf(stderr, "unknown command '%s'; expected one of %s (see --help)\n", argv[1], known.c_str());
+      return static_cast<int>(CLI::ExitCodes::ExtrasError);
+    }
+  }
   CLI11_PARSE(app, argc, argv);
   // The last edge: whatever a library throws past its own checks ends the command with a message,
   // never with a stack trace or a signal.
