@@ -44,6 +44,7 @@
 
 #ifdef EVOSEARCH_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #endif
 
 using namespace evosearch;
@@ -235,11 +236,19 @@ proto::SearchSpec wan_schedule(int steps) {
   return search;
 }
 
+#ifdef EVOSEARCH_WITH_CUDA
+// "cuda" has no index (-1), which the caching allocator refuses ("Invalid device argument"): the
+// current device then, where the run's tensors go.
+c10::DeviceIndex cuda_index(const at::Device& device) {
+  return device.has_index() ? device.index() : c10::cuda::current_device();
+}
+#endif
+
 // Peak bytes the CUDA caching allocator handed out and reserved since the last reset; zero on CPU.
 std::pair<int64_t, int64_t> cuda_peak(const at::Device& device) {
 #ifdef EVOSEARCH_WITH_CUDA
   if (device.is_cuda()) {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(cuda_index(device));
     return {stats.allocated_bytes[0].peak, stats.reserved_bytes[0].peak};  // [0]: StatType::AGGREGATE
   }
 #endif
@@ -249,7 +258,7 @@ std::pair<int64_t, int64_t> cuda_peak(const at::Device& device) {
 
 void reset_cuda_peak(const at::Device& device) {
 #ifdef EVOSEARCH_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(cuda_index(device));
 #endif
   (void)device;
 }

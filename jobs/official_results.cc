@@ -44,9 +44,9 @@ std::string python_float(double v) {
 // A JSON string as Python's json.dump(ensure_ascii=True) writes it.
 std::string python_string(const std::string& text) {
   std::string out = "\"";
-  char buf[8];
+  char buf[16];  // "\uXXXX" and its NUL; room for more digits than a UTF-16 unit has
   const auto unit = [&](unsigned u) {
-    std::snprintf(buf, sizeof buf, "\\u%04x", u);
+    std::snprintf(buf, sizeof buf, "\\u%04x", u & 0xFFFFu);
     out += buf;
   };
   for (size_t i = 0; i < text.size();) {
