@@ -15,7 +15,7 @@
 // lookahead@calls (seed means) against the other rows.
 //
 //   build/bench/bench_quality [--bundles fashion-flow,fashion-ddpm] [--budgets 5,20,50]
-//                             [--suite FILE] [--device D] [--methods ROW,ROW,...]
+//                             [--suite FILE] [--device D] [--threads N] [--methods ROW,ROW,...]
 //                             [--lookahead-rules k=v,...] [--evo-rules k=v,...]
 //   build/bench/bench_quality --bundles fashion-video --suite examples/fashion-video-holdout.json
 //
@@ -199,6 +199,7 @@ int main(int argc, char** argv) {
   const std::string root = EVOSEARCH_SOURCE_DIR;
   std::string bundles = "fashion-flow,fashion-ddpm", budgets = "5,20,50", suite = root + "/examples/fashion-holdout.txt";
   std::string device = "cpu", look_rules, evo_rule_text;
+  int threads = 0;  // CPU compute threads; 0 = one per core
   std::string methods = "none,best-of-n,evosearch-hand,evosearch,particles,best-of-n@calls,evosearch@calls,"
                         "particles@calls,lookahead@calls";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -208,12 +209,13 @@ int main(int argc, char** argv) {
     else if (flag == "--suite") suite = value;
     else if (flag == "--device") device = value;
     else if (flag == "--methods") methods = value;
+    else if (flag == "--threads") threads = std::stoi(value);
     else if (flag == "--lookahead-rules") look_rules = value;
     else if (flag == "--evo-rules") evo_rule_text = value;
     else bench::check(InvalidArgument("unknown flag " + flag));
   }
   bench::check(setup_logging("warn", {}));
-  set_compute_threads(0);
+  set_compute_threads(threads);
   auto dev = choose_device(device);
   bench::check(dev.status());
   const std::string scratch = (std::filesystem::temp_directory_path() / "evosearch-bench-quality").string();

@@ -23,7 +23,7 @@ StatusOr<SampleFiles> write_sample_files(const std::vector<Image>& frames, const
   SampleFiles files;
   files.image = "images/" + stem + ".png";
   RETURN_IF_ERROR(write_png((out / files.image).string(), frame_strip(frames)));
-  if (frames.size() > 1) {
+  if (frames.size() > 1 && video_files_supported()) {
     files.video = "videos/" + stem + ".mp4";
     files.preview = "previews/" + stem + ".gif";
     RETURN_IF_ERROR(write_mp4((out / files.video).string(), frames));

@@ -1,5 +1,6 @@
 // The files a person looks at for one sample: a PNG (a video's frames side by side), and for a
-// video an H.264 MP4 and a looping GIF preview. Names come from the caller's stem.
+// video an H.264 MP4 and a looping GIF preview (not in a build without video files, see
+// video_files_supported() in jobs/video_io.h). Names come from the caller's stem.
 #pragma once
 
 #include <string>
@@ -12,8 +13,8 @@ namespace evosearch {
 
 struct SampleFiles {
   std::string image;    // images/<stem>.png, relative to the output folder
-  std::string video;    // videos/<stem>.mp4, for more than one frame
-  std::string preview;  // previews/<stem>.gif, for more than one frame
+  std::string video;    // videos/<stem>.mp4, for more than one frame; empty when not written
+  std::string preview;  // previews/<stem>.gif, for more than one frame; empty when not written
 };
 
 // Every file write_sample_files may write for `stem` (whether image or video).

@@ -179,6 +179,8 @@ Status encode(const std::string& tmp, const std::string& path, const Encoding& s
 
 }  // namespace
 
+bool video_files_supported() { return true; }
+
 int video_scale(int height, const VideoOptions& options) {
   if (options.scale > 0) return options.scale;
   return height > 0 ? std::max(1, (kMinWatchableHeight + height - 1) / height) : 1;

@@ -24,6 +24,10 @@ struct VideoOptions {
   int crf = 18;
 };
 
+// Whether this build writes and reads video files (FFmpeg and libimagequant were found at
+// build time, EVOSEARCH_VIDEO_FILES). Without them the functions below return an error.
+bool video_files_supported();
+
 // The upscale factor frames of `height` px get with `options`.
 int video_scale(int height, const VideoOptions& options);
 
