@@ -148,6 +148,8 @@ std::string generations_details(RunView& v, const proto::PromptOutcome& p) {
     h += "<div class=\"gen\"><h4>Generation " + std::to_string(g.generation()) + "<span>steps " +
          std::to_string(g.start_step()) + " &rarr; " + std::to_string(g.end_step()) + " &middot; " +
          std::to_string(g.fitness_size()) + " candidates" +
+         // Fitness of a rollout that stops early is the reward of its one-step x0 prediction.
+         (g.end_step() < last_step ? " scored on their x0 prediction" : "") +
          (reached_end ? " &middot; best so far " + format_value(g.best_so_far()) : std::string()) + "</span></h4>";
     const std::string where = "prompt " + std::to_string(p.index()) + " generation " + std::to_string(g.generation());
     h += v.image(g.grid(), where + " grid", where + " grid", kGridBox, true);
@@ -299,12 +301,17 @@ std::vector<Row> settings_rows(const proto::JobResults& r) {
   std::string sampler_text;
   for (const std::string& part : parts) sampler_text += (sampler_text.empty() ? "" : ", ") + part;
   rows.push_back({"Sampler", sampler_text});
-  if (method == "evosearch") {
+  if (s.has_plan()) rows.push_back({"Planned from the budget", s.plan().summary()});
+  if (method == "evosearch" || method == "evosearch-lookahead") {
     rows.push_back({"Evolution steps", s.evolution_steps().empty() ? "default" : joined(s.evolution_steps())});
     rows.push_back({"Population", s.population().empty() ? "default" : joined(s.population())});
     rows.push_back({"Elites", s.has_elites() ? std::to_string(s.elites()) : "default"});
     if (s.has_tournament_fraction()) rows.push_back({"Tournament fraction", number(s.tournament_fraction())});
     if (s.has_beta()) rows.push_back({"Beta", number(s.beta())});
+    if (method == "evosearch-lookahead") {
+      rows.push_back({"Screened", s.screened().empty() ? "default" : joined(s.screened())});
+      rows.push_back({"Look-ahead steps", s.lookahead_steps().empty() ? "default" : joined(s.lookahead_steps())});
+    }
   } else if (method == "best-of-n") {
     if (s.n() > 0) rows.push_back({"N", std::to_string(s.n())});
   } else if (method == "particles") {

@@ -1,8 +1,11 @@
 // The planner: costs as the backend counts them, schedules that fit a budget, and specs filled in.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "coordinator/job_spec.h"
 #include "coordinator/search/planner.h"
+#include "coordinator/yaml_to_json.h"
 
 namespace evosearch {
 namespace {
@@ -142,6 +145,32 @@ TEST(Planner, BudgetOnlySpecsAreFilledInAndRecorded) {
   ASSERT_TRUE(plan_search(explicit_n, 30).ok());
   EXPECT_EQ(explicit_n.n(), 3);
   EXPECT_FALSE(explicit_n.has_plan());
+}
+
+// Every job spec in examples/ loads as written (paths, bundle, planning); the budget-only one gets
+// a plan that fits its budget.
+TEST(Planner, ExampleSpecsLoadAndBudgetOnlyOnesArePlanned) {
+  namespace fs = std::filesystem;
+  int specs = 0, planned = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(EVOSEARCH_SOURCE_DIR) / "examples")) {
+    const std::string name = entry.path().filename().string();
+    const std::string ext = entry.path().extension().string();
+    if (ext != ".json" && ext != ".yaml") continue;
+    if (name.find("vbench") != std::string::npos || name.find("video-suite") != std::string::npos ||
+        name.find("video-holdout") != std::string::npos) {
+      continue;  // prompt suites, not job specs
+    }
+    if (ext == ".yaml" && !yaml_supported()) continue;
+    auto spec = load_job_spec(entry.path().string());
+    ASSERT_TRUE(spec.ok()) << name << ": " << spec.status().to_string();
+    ++specs;
+    if (spec->search().has_plan()) {
+      ++planned;
+      EXPECT_LE(spec->search().plan().used(), spec->search().plan().requested()) << name;
+    }
+  }
+  EXPECT_GE(specs, 3);
+  EXPECT_GE(planned, 1) << "examples/fashion-budget.json gives only a budget";
 }
 
 }  // namespace

@@ -325,6 +325,31 @@ TEST(Report, ComparisonOfSeveralRuns) {
   expect_links_resolve(html, page);
 }
 
+// A budget-only spec: the page shows what the planner chose, and evosearch-lookahead's own sizes.
+TEST(Report, PlannedLookaheadShowsThePlanAndItsSizes) {
+  const std::string out = fresh_dir("report-planned");
+  ReportRun run = write_report_job(out, {});
+  run.results.set_method("evosearch-lookahead");
+  proto::SearchSpec& search = *run.results.mutable_spec()->mutable_search();
+  search.set_method("evosearch-lookahead");
+  search.set_model_calls_budget(640);
+  for (int s : {12, 18}) search.add_screened(s);
+  for (int l : {9, 0}) search.add_lookahead_steps(l);
+  search.mutable_plan()->set_summary("planned evosearch-lookahead for model_calls_budget 640: S = [12]");
+  // A screening generation: its candidates stop at step 2 and are judged on their x0 prediction.
+  run.results.mutable_prompts(0)->mutable_generations(1)->set_end_step(2);
+  const std::string page = out + "/report.html";
+  ASSERT_TRUE(write_report({run}, page).ok());
+  const std::string html = page_of(page);
+  EXPECT_NE(html.find("<dt>Planned from the budget</dt><dd>planned evosearch-lookahead for model_calls_budget 640: "
+                      "S = [12]</dd>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<dt>Screened</dt><dd>12, 18</dd>"), std::string::npos);
+  EXPECT_NE(html.find("<dt>Look-ahead steps</dt><dd>9, 0</dd>"), std::string::npos);
+  EXPECT_EQ(count(html, "candidates scored on their x0 prediction"), 1u);
+  EXPECT_NE(html.find("<dt>Evolution steps</dt><dd>0, 2</dd>"), std::string::npos);
+}
+
 TEST(Report, RepeatedNamesGetTheMethodThenANumber) {
   const std::string root = fresh_dir("report-labels");
   ReportJob bon;
