@@ -107,7 +107,8 @@ bundle_pid=$!
 # Only what the benchmarks need. Warnings do not stop this build (one GPU session is too short to
 # lose to a deprecation in a newer LibTorch): they are counted in the summary instead.
 cmake_flags=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DEVOSEARCH_TESTS=OFF -DEVOSEARCH_MPI=OFF -DEVOSEARCH_NCCL=OFF
-             -DEVOSEARCH_REDIS=OFF -DEVOSEARCH_YAML=OFF -DEVOSEARCH_EXTRA_INCLUDE="$EXTRA_INCLUDE" -DEVOSEARCH_WERROR=OFF)
+             -DEVOSEARCH_REDIS=OFF -DEVOSEARCH_YAML=OFF -DEVOSEARCH_VIDEO_FILES=AUTO -DEVOSEARCH_EXTRA_INCLUDE="$EXTRA_INCLUDE"
+             -DEVOSEARCH_WERROR=OFF)
 if [[ $DEVICE == cuda ]]; then
   cmake_flags+=(-DEVOSEARCH_CUDA=ON -DCMAKE_PREFIX_PATH="$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)')")
 fi

@@ -16,7 +16,7 @@ export PATH="$PATH:/usr/local/cuda/bin"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 echo "== torch: $torch_prefix; NCCL: $nccl_root; nvcc: $(command -v nvcc)"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" \
-  -DEVOSEARCH_CUDA=ON -DEVOSEARCH_NCCL=ON -DNCCL_ROOT="$nccl_root" -DEVOSEARCH_REDIS=OFF \
+  -DEVOSEARCH_CUDA=ON -DEVOSEARCH_NCCL=ON -DNCCL_ROOT="$nccl_root" -DEVOSEARCH_REDIS=OFF -DEVOSEARCH_VIDEO_FILES=AUTO \
   -DEVOSEARCH_EXTRA_INCLUDE="${EXTRA_INCLUDE:-}" -DEVOSEARCH_WERROR=ON || exit 1
 cmake --build "$BUILD" --parallel "$(nproc)" || exit 1
 "$BUILD/evosearch" --version

@@ -75,6 +75,7 @@ TEST(Job, EvoSearchWritesImagesAndResults) {
 // A video bundle ([C,F,H,W] latents): the answer is a frame strip PNG, an H.264 MP4 and a GIF
 // with one frame per latent frame; generation grids hold one strip per candidate.
 TEST(Job, VideoBundleWritesMp4GifAndFrameStrips) {
+  if (!video_files_supported()) GTEST_SKIP() << "built without EVOSEARCH_VIDEO_FILES (FFmpeg, libimagequant)";
   const std::string dir = fresh_dir("job-video");
   testing_support::TinyBundle video;
   video.manifest = testing_support::replaced(video.manifest, "\"latent_shape\": [1, 4, 4]", "\"latent_shape\": [1, 5, 4, 6]");
