@@ -1,7 +1,7 @@
 """Measure the exported bundles: classifier accuracy on held-out t10k, evaluator agreement of
 generated samples per class, attribute statistics, a best-of-N search sanity check, sample grids.
 
-Usage: /usr/bin/python3 models/evaluate.py [--n-per-class 100] [--sweep] [--out DIR]
+Usage: /usr/bin/python3 models/evaluate.py [--n-per-class 100] [--sweep] [--out DIR] [--through build/evosearch]
 Runs on CUDA when available (EVO_DEVICE=cpu to force CPU)."""
 import argparse
 import json
@@ -137,6 +137,67 @@ def generate(b: Bundle, labels, settings, gen, bs=500):
     return torch.cat(out)
 
 
+def read_png(path: str) -> np.ndarray:
+    """8-bit grey or RGB, non-interlaced PNG (what the product writes) -> uint8 [H, W, C]."""
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        n, tag = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if tag == b"IHDR":
+            w, h, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and color in (0, 2) and interlace == 0, f"{path}: unsupported PNG"
+            ch = 1 if color == 0 else 3
+        elif tag == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * ch)
+    out = np.zeros((h, w * ch), np.int32)
+    prev = np.zeros(w * ch, np.int32)
+    for y in range(h):
+        f, line = raw[y, 0], raw[y, 1:].astype(np.int32)
+        if f == 0:
+            row = line
+        elif f == 2:
+            row = (line + prev) & 255
+        else:  # Sub, Average, Paeth depend on the pixel to the left: one pixel at a time
+            row = np.zeros_like(line)
+            for x in range(w * ch):
+                a = row[x - ch] if x >= ch else 0
+                c = prev[x - ch] if x >= ch else 0
+                if f == 1:
+                    pred = a
+                elif f == 3:
+                    pred = (a + prev[x]) // 2
+                else:
+                    p = a + prev[x] - c
+                    pa, pb, pc = abs(p - a), abs(p - prev[x]), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (prev[x] if pb <= pc else c)
+                row[x] = (line[x] + pred) & 255
+        out[y], prev = row, row
+    return out.reshape(h, w, ch).astype(np.uint8)
+
+
+def generate_through(binary: str, bundle_dir: str, n: int, seed: int, tmp: str):
+    """Samples drawn by the product itself: `evosearch sample` per class prompt, 10 columns, scale
+    1, padding 2 (jobs/image_io.cc make_grid), cut back out of the grid PNG -> float [10 n, 1, H, W]."""
+    import subprocess
+    tiles = []
+    for c in range(10):
+        path = os.path.join(tmp, f"class-{c}.png")
+        cmd = [binary, "sample", "--bundle", bundle_dir, "--prompt", C.CLASS_PROMPT[c], "-n", str(n),
+               "--batch", str(min(n, 100)), "--seed", str(seed), "--columns", "10", "--scale", "1",
+               "--out", path, "--log-level", "warn"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        img = read_png(path)[:, :, 0].astype(np.float32) / 255.0
+        s = 28
+        for j in range(n):
+            y0, x0 = 2 + (j // 10) * (s + 2), 2 + (j % 10) * (s + 2)
+            tiles.append(img[y0:y0 + s, x0:x0 + s])
+    return torch.from_numpy(np.stack(tiles)).unsqueeze(1)
+
+
 @torch.no_grad()
 def predict(reward, pix, dev):
     """argmax_c reward(pix, onehot c) == argmax of the reward's classifier (no attributes set)."""
@@ -158,6 +219,9 @@ def main():
     ap.add_argument("--n-per-class", type=int, default=100)
     ap.add_argument("--sweep", action="store_true", help="also try other samplers/guidance (30/class)")
     ap.add_argument("--out", default=C.HERE, help="where to write the sample grids and results json")
+    ap.add_argument("--through", metavar="EVOSEARCH",
+                    help="draw the samples with the product (EVOSEARCH sample, keyed seed 1234) instead of "
+                         "this script's samplers; with the bundles' default settings only")
     args = ap.parse_args()
     C.setup_threads()
     dev = C.pick_device()
@@ -169,12 +233,15 @@ def main():
     xt, yt = xt.to(dev), yt.to(dev)
     b0 = Bundle(os.path.join(C.HERE, "fashion-ddpm"), dev)
     match, evalr = b0.rewards["fashion-match"], b0.rewards["fashion-eval"]
-    for name, r in [("guidance classifier (fashion-match)", match), ("evaluator (fashion-eval)", evalr)]:
+    # The classifiers' accuracy does not depend on who draws the samples: measured without --through.
+    for name, r in ([] if args.through else [("guidance classifier (fashion-match)", match),
+                                             ("evaluator (fashion-eval)", evalr)]):
         acc = (batched(lambda x: predict(r, x, dev), xt) == yt).float().mean().item()
         print(f"{name}: held-out t10k accuracy {acc:.4f}")
         results["acc " + name] = acc
-    agree = (batched(lambda x: predict(match, x, dev), xt) == batched(lambda x: predict(evalr, x, dev), xt))
-    print(f"guidance/evaluator agreement on t10k: {agree.float().mean().item():.4f}")
+    if not args.through:
+        agree = (batched(lambda x: predict(match, x, dev), xt) == batched(lambda x: predict(evalr, x, dev), xt))
+        print(f"guidance/evaluator agreement on t10k: {agree.float().mean().item():.4f}")
     real_g = batched(match.attribute_stats, xt)
     real_e = batched(evalr.attribute_stats, xt)
 
@@ -184,7 +251,7 @@ def main():
     for bname in ["fashion-ddpm", "fashion-flow"]:
         b = Bundle(os.path.join(C.HERE, bname), dev)
         configs = [("default", dict(b.m["defaults"]))]
-        if args.sweep:
+        if args.sweep and not args.through:
             d = b.m["defaults"]
             for gs in [1.0, 2.0, 5.0]:
                 configs.append((f"guidance {gs}", dict(d, guidance_scale=gs)))
@@ -201,7 +268,12 @@ def main():
             lt = torch.tensor(labs, device=dev)
             gen = torch.Generator().manual_seed(1234)
             t0 = time.time()
-            pix = generate(b, labs, st, gen)
+            if args.through:
+                import tempfile
+                with tempfile.TemporaryDirectory() as tmp:
+                    pix = generate_through(args.through, os.path.join(C.HERE, bname), nn_, 1234, tmp).to(dev)
+            else:
+                pix = generate(b, labs, st, gen)
             el = time.time() - t0
             assert torch.isfinite(pix).all()
             pe = predict(evalr, pix, dev)
@@ -218,7 +290,8 @@ def main():
                 continue
             # sample grid: one row per class, 10 columns
             idx = torch.tensor([c * n + j for c in range(10) for j in range(min(10, n))])
-            write_png(os.path.join(args.out, f"samples-{bname}.png"), grid(pix[idx.to(dev)], 10, min(10, n)))
+            suffix = "-product" if args.through else ""
+            write_png(os.path.join(args.out, f"samples-{bname}{suffix}.png"), grid(pix[idx.to(dev)], 10, min(10, n)))
             # attribute statistics of generated vs real
             gg, ge = match.attribute_stats(pix), evalr.attribute_stats(pix)
             print("  attribute stats (mean +- std)     generated            real t10k")
@@ -245,7 +318,8 @@ def main():
                 sel = re_.gather(-1, best).mean().item()
                 print(f"    '{word} <class>': eval score random {rnd:.3f} -> best-of-10 {sel:.3f}")
                 results[key][f"bo10 {word}"] = [rnd, sel]
-    with open(os.path.join(args.out, "eval_results.json"), "w") as f:
+    results["samples"] = "evosearch sample (the product)" if args.through else "evaluate.py's samplers"
+    with open(os.path.join(args.out, "eval_results-product.json" if args.through else "eval_results.json"), "w") as f:
         json.dump(results, f, indent=1)
 
 
