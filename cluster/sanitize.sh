@@ -60,6 +60,8 @@ case "$kind" in
     ;;
 esac
 
+# SANITIZE_TARGETS="a b": build only these (then select their tests with CTEST_ARGS, e.g. -R).
+[ -n "${SANITIZE_TARGETS:-}" ] && read -r -a targets <<< "--target $SANITIZE_TARGETS"
 build="$root/build-$kind"
 if [ ! -f "$build/build.ninja" ]; then
   # RelWithDebInfo: optimised like the normal build (so timeouts hold), with lines in reports.
@@ -75,4 +77,5 @@ if [ "$kind" = tsan ] && setarch "$(uname -m)" -R true 2>/dev/null; then
   runner=(setarch "$(uname -m)" -R)
 fi
 cd "$build"
+[ -n "${SANITIZE_TARGETS:-}" ] && select=()
 "${runner[@]}" ctest --output-on-failure --parallel "$(nproc)" --timeout 1200 "${select[@]}" "$@"
