@@ -152,14 +152,24 @@ std::map<std::string, double> run_point(const std::string& self, int workers, in
   return r;
 }
 
-int driver(const std::string& self, const std::map<std::string, std::string>& flags) {
-  const std::string step_ms = flags.count("step-ms") ? flags.at("step-ms") : "2";
-  const std::string batch = flags.count("batch") ? flags.at("batch") : "8";
+// A driver flag's value, or `fallback` when not given.
+std::string flag_or(const std::map<std::string, std::string>& flags, const std::string& name, const std::string& fallback) {
+  const auto it = flags.find(name);
+  return it == flags.end() ? fallback : it->second;
+}
+
+// --workers "1,2,4" as numbers.
+std::vector<int> worker_counts(const std::map<std::string, std::string>& flags, const std::string& fallback) {
   std::vector<int> counts;
-  {
-    std::stringstream list(flags.count("workers") ? flags.at("workers") : "1,2,4,8,12,16");
-    for (std::string item; std::getline(list, item, ',');) counts.push_back(std::stoi(item));
-  }
+  std::stringstream list(flag_or(flags, "workers", fallback));
+  for (std::string item; std::getline(list, item, ',');) counts.push_back(std::stoi(item));
+  return counts;
+}
+
+int driver(const std::string& self, const std::map<std::string, std::string>& flags) {
+  const std::string step_ms = flag_or(flags, "step-ms", "2");
+  const std::string batch = flag_or(flags, "batch", "8");
+  const std::vector<int> counts = worker_counts(flags, "1,2,4,8,12,16");
   std::printf("bench/scaling: SIMULATED denoiser (%s ms sleep per sample and step, no model), EvoSearch with the Wan\n"
               "schedule T=50 S=5,20,30,45 K=10,5,5,5,5 (1000 sample-steps per prompt), batch %s, MPI data plane,\n"
               "all ranks on this machine. Efficiency = (simulated work / workers) / wall time. Coordinator time per\n"
@@ -229,13 +239,9 @@ int driver(const std::string& self, const std::map<std::string, std::string>& fl
 int video_driver(const std::string& self, const std::map<std::string, std::string>& flags) {
   const int64_t wan_latent = int64_t{16} * 21 * 60 * 104 * 4;
   const double published_ms = 4800;
-  const std::string step_ms = flags.count("step-ms") ? flags.at("step-ms") : "10";
-  const std::string batch = flags.count("batch") ? flags.at("batch") : "8";
-  std::vector<int> counts;
-  {
-    std::stringstream list(flags.count("workers") ? flags.at("workers") : "1,2,4,8,16");
-    for (std::string item; std::getline(list, item, ',');) counts.push_back(std::stoi(item));
-  }
+  const std::string step_ms = flag_or(flags, "step-ms", "10");
+  const std::string batch = flag_or(flags, "batch", "8");
+  const std::vector<int> counts = worker_counts(flags, "1,2,4,8,16");
   std::printf("bench/scaling --video: SIMULATED Wan2.1 T2V-1.3B denoiser, 10 prompts, EvoSearch with the Wan schedule\n"
               "T=50 S=5,20,30,45 K=10,5,5,5,5 (1000 sample-steps per prompt), batch %s, MPI data plane, states of\n"
               "16x21x60x104 float32 = %.2f MB. Time-compressed: %s ms sleep per sample and step instead of the published\n"
