@@ -28,7 +28,7 @@ StatusOr<proto::JobResults> run(const proto::JobSpec& spec, Bundle& bundle) {
   // --restart lists the output folder first; a fresh benchmark folder must exist for that.
   std::error_code ec;
   std::filesystem::create_directories(spec.output(), ec);
-  return run_job(spec, bundle, options);
+  return run_embedded_job(spec, bundle, options);
 }
 
 void check(const Status& status) {

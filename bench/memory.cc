@@ -2,7 +2,7 @@
 // prompts_in_flight. What a job holds should depend on the prompts in flight, not on the length
 // of the suite: a ratio well above 1 means finished prompts are kept somewhere.
 //
-// Each run is `bench_throughput --no-sweep` (the product's run_job, Wan schedule) in a child
+// Each run is `bench_throughput --no-sweep` (the product's run_embedded_job, Wan schedule) in a child
 // process of its own. Its peak RSS is the child's ru_maxrss, taken with wait4 (the child's own
 // rusage; getrusage(RUSAGE_CHILDREN) would give the larger of both children for the second run).
 // On CUDA the child also reports the caching allocator's peak allocated and reserved bytes.

@@ -34,7 +34,7 @@
 #include "common/logging.h"
 #include "coordinator/job_spec.h"
 #include "coordinator/search/planner.h"
-#include "jobs/image_io.h"
+#include "media/image_io.h"
 #include "worker/runtime.h"
 
 using namespace evosearch;
@@ -118,7 +118,7 @@ void set_hand_schedule(proto::SearchSpec* s, int budget, int steps) {
 
 // The answer's pixels [1, *pixel_shape] from its PNG: the image, or for a video [C,F,H,W] its
 // frames cut out of the frame strip (frames side by side, 1-px gaps and border: frame_strip in
-// jobs/sample_files.h).
+// media/answer_files.h).
 at::Tensor answer_pixels(const Image& image, const std::vector<int64_t>& pixel_shape) {
   const at::Tensor png = at::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, image.channels},
                                        at::kByte)

@@ -108,7 +108,7 @@ int job(const std::map<std::string, std::string>& flags) {
   die(executor.connect());
   RunOptions options;
   options.restart = true;
-  auto results = run_search_job(spec, manifest, 50, executor, options);
+  auto results = run_job(spec, manifest, 50, executor, options);
   die(results.status());
   die(executor.shutdown());
   const TrafficStats t = executor.traffic();

@@ -23,10 +23,10 @@ StatusOr<std::string> SimulatedBackend::find(uint32_t prompt, const proto::State
   return it->second;
 }
 
-StatusOr<std::vector<proto::PromptResult>> SimulatedBackend::run(const std::vector<proto::PromptTask>& tasks) {
-  std::vector<proto::PromptResult> out;
+StatusOr<std::vector<proto::PromptRolloutResult>> SimulatedBackend::run(const std::vector<proto::PromptRolloutTask>& tasks) {
+  std::vector<proto::PromptRolloutResult> out;
   int64_t sample_steps = 0;
-  for (const proto::PromptTask& t : tasks) sample_steps += t.task().end_step() - t.task().start_step();
+  for (const proto::PromptRolloutTask& t : tasks) sample_steps += t.task().end_step() - t.task().start_step();
   // The simulated cost: per sample and step, as a GPU running one sample after another would.
   const auto start = std::chrono::steady_clock::now();
   const double step_seconds = step_ms_ / 1000.0;
@@ -35,7 +35,7 @@ StatusOr<std::vector<proto::PromptResult>> SimulatedBackend::run(const std::vect
     steps_.fetch_add(1);
   }
   model_seconds_.store(model_seconds_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  for (const proto::PromptTask& pt : tasks) {
+  for (const proto::PromptRolloutTask& pt : tasks) {
     const proto::RolloutTask& t = pt.task();
     uint64_t prompt_key = 0;
     {
@@ -52,7 +52,7 @@ StatusOr<std::vector<proto::PromptResult>> SimulatedBackend::run(const std::vect
       std::lock_guard<std::mutex> lock(mutex_);
       states_[state_key(pt.prompt(), state_ref(t.generation(), t.candidate(), step))] = std::move(bytes);
     }
-    proto::PromptResult r;
+    proto::PromptRolloutResult r;
     r.set_prompt(pt.prompt());
     proto::RolloutResult* result = r.mutable_result();
     result->set_generation(t.generation());

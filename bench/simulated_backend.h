@@ -20,7 +20,7 @@ class SimulatedBackend : public Backend {
   SimulatedBackend(double step_ms, int64_t state_bytes) : step_ms_(step_ms), state_bytes_(state_bytes) {}
 
   Status add_prompt(uint32_t, const std::string&, uint64_t key) override;
-  StatusOr<std::vector<proto::PromptResult>> run(const std::vector<proto::PromptTask>& tasks) override;
+  StatusOr<std::vector<proto::PromptRolloutResult>> run(const std::vector<proto::PromptRolloutTask>& tasks) override;
   void release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override;
   void release_prompt(uint32_t prompt) override { release_all_but(prompt, {}); }
   StatusOr<std::vector<proto::StoredState>> export_states(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;

@@ -3,7 +3,7 @@
 //   1. the denoiser alone: sample-steps per second through Bundle::denoise, called as the
 //      product calls it (guided_denoiser: one call on [cond; null] per step), over a sweep of
 //      batch sizes; the best of them is what the device can do with this model;
-//   2. an end-to-end EvoSearch run through run_job (the product's own code path) with the Wan
+//   2. an end-to-end EvoSearch run through run_embedded_job (the product's own code path) with the Wan
 //      schedule, S = 5,20,30,45 and K = 10,5,5,5,5 at T = 50 (for a shorter T, S is scaled:
 //      T = 10 gives S = 1,4,6,9).
 // It prints end-to-end NFE/s divided by the standalone best (how close the search comes to the

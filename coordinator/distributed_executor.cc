@@ -5,7 +5,7 @@
 
 #include "cluster/signals.h"
 #include "common/logging.h"
-#include "jobs/shard_files.h"
+#include "common/shard_files.h"
 
 namespace evosearch {
 namespace {
@@ -83,9 +83,9 @@ Status DistributedExecutor::add_prompt(uint32_t prompt, const std::string& text,
   return broadcast(c);
 }
 
-Status DistributedExecutor::submit(const std::vector<proto::PromptTask>& tasks) {
+Status DistributedExecutor::submit(const std::vector<proto::PromptRolloutTask>& tasks) {
   std::set<uint32_t> prompts;
-  for (const proto::PromptTask& t : tasks) {
+  for (const proto::PromptRolloutTask& t : tasks) {
     ++outstanding_[t.prompt()];
     prompts.insert(t.prompt());
     traffic_.started_from_parent += t.task().has_parent();
@@ -132,7 +132,7 @@ Status DistributedExecutor::dispatch() {
     proto::WorkerCommand c;
     proto::TaskBatch* batch = c.mutable_run();
     batch->set_batch(next_batch_++);
-    for (const proto::PromptTask& t : b.tasks) *batch->add_tasks() = t;
+    for (const proto::PromptRolloutTask& t : b.tasks) *batch->add_tasks() = t;
     RETURN_IF_ERROR(send(b.worker, c));
     health_.batch_started(b.worker, b.tasks.size(), Clock::now());
     running_[b.worker] = Batch{batch->batch(), std::move(b.tasks)};
@@ -172,8 +172,8 @@ Status DistributedExecutor::handle(const proto::WorkerReport& report) {
     case proto::WorkerReport::kShardWritten:
       replies_.deliver(report.shard_written().request(), report);
       return Status::Ok();
-    case proto::WorkerReport::kSample:
-      replies_.deliver(report.sample().request(), report);
+    case proto::WorkerReport::kRender:
+      replies_.deliver(report.render().request(), report);
       return Status::Ok();
     case proto::WorkerReport::kDone:
       return handle_done(rank, report.done());
@@ -187,13 +187,13 @@ Status DistributedExecutor::handle_done(int rank, const proto::BatchDone& done) 
   if (it == running_.end() || done.batch() != it->second.id) {
     return Internal(health_.describe(rank) + " reported a batch it was not running");
   }
-  const std::vector<proto::PromptTask>& tasks = it->second.tasks;
+  const std::vector<proto::PromptRolloutTask>& tasks = it->second.tasks;
   if (done.results_size() != static_cast<int>(tasks.size())) {
     return Internal(health_.describe(rank) + " returned " + std::to_string(done.results_size()) + " results for " +
                     std::to_string(tasks.size()) + " tasks");
   }
   for (int i = 0; i < done.results_size(); ++i) {
-    const proto::PromptTask& t = tasks[i];
+    const proto::PromptRolloutTask& t = tasks[i];
     for (int step : t.task().keep_steps()) {
       const bool x0 = t.task().score() == proto::SCORE_X0_PREDICTION && step == t.task().end_step();
       placement_.add(t.prompt(), state_ref(t.task().generation(), t.task().candidate(), step), rank, x0);
@@ -207,11 +207,11 @@ Status DistributedExecutor::handle_done(int rank, const proto::BatchDone& done) 
   return Status::Ok();
 }
 
-StatusOr<std::vector<proto::PromptResult>> DistributedExecutor::wait() {
+StatusOr<std::vector<proto::PromptRolloutResult>> DistributedExecutor::wait() {
   RETURN_IF_ERROR(dispatch());
   Backoff backoff;
   while (finished_.empty()) {
-    if (running_.empty() && scheduler_.ready() == 0) return std::vector<proto::PromptResult>{};
+    if (running_.empty() && scheduler_.ready() == 0) return std::vector<proto::PromptRolloutResult>{};
     // A stop signal abandons the batches in flight (their generations are redone on resume), so
     // stopping never waits for a long batch, or for a worker that hangs.
     if (const int signal = stop_requested()) {
@@ -220,7 +220,7 @@ StatusOr<std::vector<proto::PromptResult>> DistributedExecutor::wait() {
     }
     RETURN_IF_ERROR(progress(backoff).status());
   }
-  std::vector<proto::PromptResult> out;
+  std::vector<proto::PromptRolloutResult> out;
   out.swap(finished_);
   return out;
 }
@@ -316,25 +316,25 @@ Status DistributedExecutor::release_prompt(uint32_t prompt) {
   return broadcast(c);
 }
 
-StatusOr<proto::SampleReply> DistributedExecutor::sample(uint32_t prompt, const proto::StateRef& ref, bool decode,
+StatusOr<proto::RenderReply> DistributedExecutor::render(uint32_t prompt, const proto::StateRef& ref, bool decode,
                                                          bool score) {
   const int holder = holder_of(prompt, ref);
   if (holder < 0) return FailedPrecondition(describe_state(prompt, ref) + " is not resident on any worker");
   std::vector<ReplyTracker::Pending> pending;
   pending.push_back(replies_.open());
   proto::WorkerCommand c;
-  c.mutable_sample()->set_request(pending.back().id());
-  c.mutable_sample()->set_prompt(prompt);
-  *c.mutable_sample()->mutable_ref() = ref;
-  c.mutable_sample()->set_decode(decode);
-  c.mutable_sample()->set_score(score);
+  c.mutable_render()->set_request(pending.back().id());
+  c.mutable_render()->set_prompt(prompt);
+  *c.mutable_render()->mutable_ref() = ref;
+  c.mutable_render()->set_decode(decode);
+  c.mutable_render()->set_score(score);
   RETURN_IF_ERROR(send(holder, c));
   ASSIGN_OR_RETURN(std::vector<proto::WorkerReport> replies, await(pending));
-  return std::move(*replies[0].mutable_sample());
+  return std::move(*replies[0].mutable_render());
 }
 
 StatusOr<std::vector<Image>> DistributedExecutor::decode(uint32_t prompt, const proto::StateRef& ref) {
-  ASSIGN_OR_RETURN(const proto::SampleReply reply, sample(prompt, ref, true, false));
+  ASSIGN_OR_RETURN(const proto::RenderReply reply, render(prompt, ref, true, false));
   const size_t frame_bytes = static_cast<size_t>(std::max(0, reply.width())) * std::max(0, reply.height()) *
                              std::max(0, reply.channels());
   if (reply.frames() < 1 || frame_bytes == 0 || reply.pixels().size() != frame_bytes * reply.frames()) {
@@ -349,7 +349,7 @@ StatusOr<std::vector<Image>> DistributedExecutor::decode(uint32_t prompt, const 
 }
 
 StatusOr<std::vector<double>> DistributedExecutor::score(uint32_t prompt, const proto::StateRef& ref) {
-  ASSIGN_OR_RETURN(const proto::SampleReply reply, sample(prompt, ref, false, true));
+  ASSIGN_OR_RETURN(const proto::RenderReply reply, render(prompt, ref, false, true));
   return std::vector<double>(reply.scores().begin(), reply.scores().end());
 }
 

@@ -50,8 +50,8 @@ class DistributedExecutor final : public Executor {
   Status shutdown();  // step 7
 
   Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override;
-  Status submit(const std::vector<proto::PromptTask>& tasks) override;
-  StatusOr<std::vector<proto::PromptResult>> wait() override;
+  Status submit(const std::vector<proto::PromptRolloutTask>& tasks) override;
+  StatusOr<std::vector<proto::PromptRolloutResult>> wait() override;
   Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override;
   Status release_prompt(uint32_t prompt) override;
   StatusOr<std::vector<proto::ShardRef>> write_shards(uint32_t prompt, const std::vector<proto::StateRef>& refs,
@@ -70,7 +70,7 @@ class DistributedExecutor final : public Executor {
   // What a worker is running: the batch it was sent, in task order.
   struct Batch {
     uint64_t id = 0;
-    std::vector<proto::PromptTask> tasks;
+    std::vector<proto::PromptRolloutTask> tasks;
   };
 
   Status send(int rank, const proto::WorkerCommand& command);
@@ -83,7 +83,7 @@ class DistributedExecutor final : public Executor {
   Status handle_done(int rank, const proto::BatchDone& done);
   // Polls until every one of `pending` has its reply (the requests were sent already).
   StatusOr<std::vector<proto::WorkerReport>> await(std::vector<ReplyTracker::Pending>& pending);
-  StatusOr<proto::SampleReply> sample(uint32_t prompt, const proto::StateRef& ref, bool decode, bool score);
+  StatusOr<proto::RenderReply> render(uint32_t prompt, const proto::StateRef& ref, bool decode, bool score);
   int holder_of(uint32_t prompt, const proto::StateRef& ref) const;
 
   MpiChannel& channel_;
@@ -94,7 +94,7 @@ class DistributedExecutor final : public Executor {
   ReplyTracker replies_;
   std::map<StateKey, bool> checkpointed_;  // live states in some shard already (for TrafficStats only)
   std::map<int, Batch> running_;                         // worker rank -> its batch, while it runs one
-  std::vector<proto::PromptResult> finished_;            // results not yet returned by wait()
+  std::vector<proto::PromptRolloutResult> finished_;            // results not yet returned by wait()
   std::map<uint32_t, int> outstanding_;                  // tasks per prompt submitted, not yet returned
   std::map<uint32_t, Clock::time_point> generation_end_; // when a prompt's last result came
   uint64_t next_batch_ = 1;

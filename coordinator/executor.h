@@ -48,10 +48,10 @@ class Executor {
 
   virtual Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) = 0;
   // Queues tasks; they run from the next wait() on.
-  virtual Status submit(const std::vector<proto::PromptTask>& tasks) = 0;
+  virtual Status submit(const std::vector<proto::PromptRolloutTask>& tasks) = 0;
   // Blocks until some submitted tasks have finished and returns their results (none only when
   // nothing is pending).
-  virtual StatusOr<std::vector<proto::PromptResult>> wait() = 0;
+  virtual StatusOr<std::vector<proto::PromptRolloutResult>> wait() = 0;
   virtual Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) = 0;
   virtual Status release_prompt(uint32_t prompt) = 0;
   // Checkpoints. Writes the resident states `refs` of `prompt` into shard files where they are

@@ -9,9 +9,9 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include "jobs/atomic_file.h"
-#include "jobs/official_results.h"
-#include "jobs/report.h"
+#include "common/atomic_file.h"
+#include "media/official_results.h"
+#include "report/report.h"
 
 namespace evosearch {
 namespace {
@@ -81,7 +81,7 @@ proto::JobResults make_results(const proto::JobSpec& spec, const std::vector<pro
 
 Status write_report_page(const proto::JobResults& results, const std::string& output_dir, JobStore& store) {
   RETURN_IF_ERROR(store.add_outputs({"report.html"}));
-  ReportRun run;
+  ReportedJob run;
   run.results = results;
   run.output_dir = output_dir;
   return write_report({run}, (fs::path(output_dir) / "report.html").string());

@@ -12,7 +12,7 @@
 
 #include "cluster/signals.h"
 #include "common/logging.h"
-#include "coordinator/job_run.h"
+#include "coordinator/job_loop.h"
 #include "coordinator/memory_estimate.h"
 #include "jobs/job_identity.h"
 #include "jobs/output_lock.h"
@@ -117,7 +117,7 @@ Status remove_outputs(const std::string& output, const std::vector<std::string>&
 
 }  // namespace
 
-StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
+StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
                                            Executor& executor, const RunOptions& options) {
   ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec.prompts()));
   const std::string url = options.job_store.empty() ? spec.job_store() : options.job_store;
@@ -127,12 +127,12 @@ StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const pro
   ASSIGN_OR_RETURN(std::unique_ptr<JobStore> keeper_store, open_job_store(url, spec.output(), spec.name()));
   LeaseKeeper keeper(with_retries(std::move(keeper_store), options.store_timeout), options.lease_seconds);
 
-  JobRunOptions run_options;
+  JobLoopOptions run_options;
   run_options.owner = owner_id();
   run_options.steps = steps;
   run_options.lease_seconds = options.lease_seconds;
   run_options.poll_seconds = std::min(1.0, options.lease_seconds / 4);
-  JobRun run(spec, manifest, run_options, executor, *store, keeper);
+  JobLoop run(spec, manifest, run_options, executor, *store, keeper);
   RETURN_IF_ERROR(run.add_prompts(suite));  // validates the search spec before any output
   RETURN_IF_ERROR(check_job_memory(spec, manifest, steps, options.pixel_shape, run.in_flight_limit(), executor.workers()));
   ASSIGN_OR_RETURN(const proto::JobRecord record, make_job_record(spec, static_cast<uint32_t>(suite.size())));

@@ -1,7 +1,7 @@
 // A job from its spec to its results: the job store opened (the output folder's files, or a
 // Redis job shared with other coordinators), the job's identity checked (a resume with other
 // answer-deciding inputs is refused naming them), this run's prompts searched on an Executor (in
-// process or on MPI workers; coordinator/job_run.h), and the answers written out: images and
+// process or on MPI workers; coordinator/job_loop.h), and the answers written out: images and
 // videos, results.json, results-official.json and report.html.
 #pragma once
 
@@ -25,7 +25,7 @@ struct RunOptions {
 };
 
 // Runs the job on `executor`. `manifest` names the rewards; `steps` is the sampler's T.
-StatusOr<proto::JobResults> run_search_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
+StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
                                            Executor& executor, const RunOptions& options);
 
 }  // namespace evosearch

@@ -33,7 +33,7 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
   return std::make_unique<TorchBackend>(bundle, options, std::move(schedule));
 }
 
-StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options) {
+StatusOr<proto::JobResults> run_embedded_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options) {
   ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
   // In one process a stop signal abandons the batch at once (its generation is redone on resume).
   ASSIGN_OR_RETURN(std::unique_ptr<TorchBackend> backend,
@@ -41,7 +41,7 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, 
   LocalExecutor executor(*backend);
   RunOptions with_pixels = options;
   with_pixels.pixel_shape = bundle.pixel_shape();
-  return run_search_job(spec, bundle.manifest(), sampler.steps, executor, with_pixels);
+  return run_job(spec, bundle.manifest(), sampler.steps, executor, with_pixels);
 }
 
 }  // namespace evosearch

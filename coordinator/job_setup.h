@@ -19,6 +19,6 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
                                                            std::function<bool()> should_stop, int workers = 1);
 
 // The whole job in this process (the embedded default).
-StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options);
+StatusOr<proto::JobResults> run_embedded_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options);
 
 }  // namespace evosearch

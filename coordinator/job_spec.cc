@@ -13,7 +13,7 @@
 #include "coordinator/search/particle_searcher.h"
 #include "coordinator/search/planner.h"
 #include "coordinator/yaml_to_json.h"
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 #include "worker/manifest.h"
 
 namespace evosearch {

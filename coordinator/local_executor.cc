@@ -1,18 +1,18 @@
 #include "coordinator/local_executor.h"
 
-#include "jobs/shard_files.h"
+#include "common/shard_files.h"
 
 namespace evosearch {
 
-Status LocalExecutor::submit(const std::vector<proto::PromptTask>& tasks) {
+Status LocalExecutor::submit(const std::vector<proto::PromptRolloutTask>& tasks) {
   pending_.insert(pending_.end(), tasks.begin(), tasks.end());
   return Status::Ok();
 }
 
-StatusOr<std::vector<proto::PromptResult>> LocalExecutor::wait() {
-  std::vector<proto::PromptTask> tasks;
+StatusOr<std::vector<proto::PromptRolloutResult>> LocalExecutor::wait() {
+  std::vector<proto::PromptRolloutTask> tasks;
   tasks.swap(pending_);
-  if (tasks.empty()) return std::vector<proto::PromptResult>{};
+  if (tasks.empty()) return std::vector<proto::PromptRolloutResult>{};
   return backend_.run(tasks);
 }
 

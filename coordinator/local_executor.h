@@ -17,8 +17,8 @@ class LocalExecutor final : public Executor {
   Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override {
     return backend_.add_prompt(prompt, text, key);
   }
-  Status submit(const std::vector<proto::PromptTask>& tasks) override;
-  StatusOr<std::vector<proto::PromptResult>> wait() override;
+  Status submit(const std::vector<proto::PromptRolloutTask>& tasks) override;
+  StatusOr<std::vector<proto::PromptRolloutResult>> wait() override;
   Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override {
     backend_.release_all_but(prompt, live);
     return Status::Ok();
@@ -43,7 +43,7 @@ class LocalExecutor final : public Executor {
 
  private:
   Backend& backend_;
-  std::vector<proto::PromptTask> pending_;  // submitted, not yet run
+  std::vector<proto::PromptRolloutTask> pending_;  // submitted, not yet run
   TrafficStats traffic_;
 };
 

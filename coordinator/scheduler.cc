@@ -32,8 +32,8 @@ void StatePlacement::release_all_but(uint32_t prompt, const std::vector<proto::S
 
 void StatePlacement::release_prompt(uint32_t prompt) { release_all_but(prompt, {}); }
 
-void Scheduler::add(const std::vector<proto::PromptTask>& tasks) {
-  for (const proto::PromptTask& t : tasks) ready_.push_back(Ready{next_order_++, t});
+void Scheduler::add(const std::vector<proto::PromptRolloutTask>& tasks) {
+  for (const proto::PromptRolloutTask& t : tasks) ready_.push_back(Ready{next_order_++, t});
 }
 
 SchedulePlan Scheduler::plan(const std::vector<int>& idle, StatePlacement& placement) {

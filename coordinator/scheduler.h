@@ -45,7 +45,7 @@ struct StateMoveOrder {
 
 struct WorkerBatch {
   int worker = -1;
-  std::vector<proto::PromptTask> tasks;
+  std::vector<proto::PromptRolloutTask> tasks;
 };
 
 struct SchedulePlan {
@@ -58,7 +58,7 @@ class Scheduler {
   // `workers`: how many there are in all; `batch_size`: most tasks in one worker batch.
   Scheduler(int workers, int batch_size) : workers_(workers), batch_size_(batch_size) {}
 
-  void add(const std::vector<proto::PromptTask>& tasks);
+  void add(const std::vector<proto::PromptRolloutTask>& tasks);
   size_t ready() const { return ready_.size(); }
 
   // Hands ready tasks to the free workers `idle` (ranks) and plans the moves their parents need;
@@ -68,7 +68,7 @@ class Scheduler {
  private:
   struct Ready {
     uint64_t order = 0;
-    proto::PromptTask task;
+    proto::PromptRolloutTask task;
   };
   int workers_;
   int batch_size_;

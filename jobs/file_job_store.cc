@@ -24,12 +24,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 #include "jobs/job_identity.h"
 #include "jobs/job_store.h"
 #include "jobs/line_log.h"
 #include "jobs/store_common.h"
-#include "jobs/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace evosearch {
 namespace {

@@ -6,7 +6,7 @@
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/message_differencer.h>
 
-#include "jobs/checksum.h"
+#include "common/checksum.h"
 
 namespace evosearch {
 namespace {

@@ -8,8 +8,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "jobs/atomic_file.h"
-#include "jobs/unique_fd.h"
+#include "common/atomic_file.h"
+#include "common/unique_fd.h"
 
 namespace evosearch {
 

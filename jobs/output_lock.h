@@ -9,7 +9,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "jobs/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace evosearch {
 

@@ -8,7 +8,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 
 namespace evosearch {
 namespace {

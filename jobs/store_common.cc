@@ -8,7 +8,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include "jobs/checksum.h"
+#include "common/checksum.h"
 
 namespace evosearch::store {
 

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 
 namespace evosearch {
 namespace {

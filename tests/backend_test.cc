@@ -37,16 +37,16 @@ StatusOr<Run> search(Searcher& a, Searcher& b, int batch_size) {
   Run run;
   std::vector<Searcher*> searchers{&a, &b};
   while (!a.done() || !b.done()) {
-    std::vector<proto::PromptTask> tasks;
+    std::vector<proto::PromptRolloutTask> tasks;
     for (uint32_t p = 0; p < 2; ++p) {
       if (searchers[p]->done()) continue;
       for (auto& t : searchers[p]->next_generation()) {
-        proto::PromptTask& task = tasks.emplace_back();
+        proto::PromptRolloutTask& task = tasks.emplace_back();
         task.set_prompt(p);
         *task.mutable_task() = t;
       }
     }
-    ASSIGN_OR_RETURN(std::vector<proto::PromptResult> results, backend.run(tasks));
+    ASSIGN_OR_RETURN(std::vector<proto::PromptRolloutResult> results, backend.run(tasks));
     std::vector<std::vector<proto::RolloutResult>> per_prompt(2);
     for (const auto& r : results) {
       per_prompt[r.prompt()].push_back(r.result());

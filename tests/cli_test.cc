@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jobs/image_io.h"
+#include "media/image_io.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
 

@@ -19,12 +19,12 @@ class ScriptedCompute : public RolloutCompute {
   Throw throw_on_run = Throw::kNothing;
 
   Status add_prompt(uint32_t, const std::string&, uint64_t) override { return Status::Ok(); }
-  StatusOr<std::vector<proto::PromptResult>> run(const std::vector<proto::PromptTask>& tasks) override {
+  StatusOr<std::vector<proto::PromptRolloutResult>> run(const std::vector<proto::PromptRolloutTask>& tasks) override {
     if (throw_on_run == Throw::kTorchCheck) TORCH_CHECK(false, "Expected all tensors to be on the same device");
     if (throw_on_run == Throw::kStd) throw std::out_of_range("map::at");
-    std::vector<proto::PromptResult> out;
+    std::vector<proto::PromptRolloutResult> out;
     for (const auto& t : tasks) {
-      proto::PromptResult& r = out.emplace_back();
+      proto::PromptRolloutResult& r = out.emplace_back();
       r.set_prompt(t.prompt());
       r.mutable_result()->set_candidate(t.task().candidate());
     }
@@ -40,7 +40,7 @@ proto::WorkerCommand run_command(uint64_t batch, uint32_t candidates) {
   proto::WorkerCommand c;
   c.mutable_run()->set_batch(batch);
   for (uint32_t i = 0; i < candidates; ++i) {
-    proto::PromptTask* t = c.mutable_run()->add_tasks();
+    proto::PromptRolloutTask* t = c.mutable_run()->add_tasks();
     t->set_prompt(3);
     t->mutable_task()->set_candidate(i);
   }
@@ -70,9 +70,9 @@ TEST(ComputeThread, RunsCommandsInOrderAndReportsEach) {
     thread.push(add);  // no report
     for (uint64_t b = 1; b <= 5; ++b) thread.push(run_command(b, static_cast<uint32_t>(b)));
     proto::WorkerCommand sample;
-    sample.mutable_sample()->set_request(77);
-    sample.mutable_sample()->set_score(true);
-    sample.mutable_sample()->set_decode(true);
+    sample.mutable_render()->set_request(77);
+    sample.mutable_render()->set_score(true);
+    sample.mutable_render()->set_decode(true);
     thread.push(sample);
     thread.stop();  // drains the queue
     reports = thread.take_reports();
@@ -83,11 +83,11 @@ TEST(ComputeThread, RunsCommandsInOrderAndReportsEach) {
     EXPECT_EQ(reports[b - 1].done().batch(), b);
     EXPECT_EQ(reports[b - 1].done().results_size(), static_cast<int>(b));
   }
-  ASSERT_TRUE(reports[5].has_sample());
-  EXPECT_EQ(reports[5].sample().request(), 77u);
-  EXPECT_EQ(reports[5].sample().scores(0), 1.5);
-  EXPECT_EQ(reports[5].sample().frames(), 2);
-  EXPECT_EQ(reports[5].sample().pixels(), std::string(4, '\x0a') + std::string(4, '\x14'));
+  ASSERT_TRUE(reports[5].has_render());
+  EXPECT_EQ(reports[5].render().request(), 77u);
+  EXPECT_EQ(reports[5].render().scores(0), 1.5);
+  EXPECT_EQ(reports[5].render().frames(), 2);
+  EXPECT_EQ(reports[5].render().pixels(), std::string(4, '\x0a') + std::string(4, '\x14'));
 }
 
 TEST(ComputeThread, AThrowingCommandDoesNotStopTheThread) {

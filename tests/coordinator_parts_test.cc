@@ -98,7 +98,7 @@ TEST(WorkerHealth, ChecksAtMostEveryFifthOfASecondAndKnowsWhoSaidHello) {
 TEST(ReplyTracker, TheWaiterOwnsItsRequest) {
   ReplyTracker tracker;
   proto::WorkerReport reply;
-  reply.mutable_sample()->set_width(3);
+  reply.mutable_render()->set_width(3);
   uint64_t abandoned_id = 0;
   {
     ReplyTracker::Pending pending = tracker.open();
@@ -113,7 +113,7 @@ TEST(ReplyTracker, TheWaiterOwnsItsRequest) {
   EXPECT_TRUE(tracker.deliver(pending.id(), reply));
   const std::optional<proto::WorkerReport> got = pending.take();
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->sample().width(), 3);
+  EXPECT_EQ(got->render().width(), 3);
   EXPECT_FALSE(pending.take().has_value()) << "taken once";
 }
 

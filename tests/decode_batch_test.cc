@@ -72,15 +72,15 @@ def forward(self, z: Tensor) -> Tensor:
   TorchBackend backend(*bundle, options, schedule);
   RETURN_IF_ERROR(backend.add_prompt(0, "a bag", 1));
   RETURN_IF_ERROR(backend.add_prompt(1, "a dark coat", 2));
-  std::vector<proto::PromptTask> tasks;
+  std::vector<proto::PromptRolloutTask> tasks;
   for (uint32_t c = 0; c < 5; ++c) {
-    proto::PromptTask& t = tasks.emplace_back();
+    proto::PromptRolloutTask& t = tasks.emplace_back();
     t.set_prompt(c % 2);
     t.mutable_task()->set_candidate(c);
     t.mutable_task()->set_end_step(options.sampler.steps);
     t.mutable_task()->set_score(proto::SCORE_FINAL);
   }
-  ASSIGN_OR_RETURN(const std::vector<proto::PromptResult> results, backend.run(tasks));
+  ASSIGN_OR_RETURN(const std::vector<proto::PromptRolloutResult> results, backend.run(tasks));
   std::vector<double> out;
   for (const auto& r : results) out.push_back(r.result().fitness());
   return out;

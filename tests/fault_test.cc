@@ -33,7 +33,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-Ran run_job(const std::string& spec, const std::vector<std::string>& extra = {}) {
+Ran run_embedded_job(const std::string& spec, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args{"run", spec, "--threads", "1"};
   args.insert(args.end(), extra.begin(), extra.end());
   return testing_support::run_program(args, spec + ".log", 120);
@@ -80,7 +80,7 @@ class Fault : public ::testing::Test {
     static const std::string spec = [] {
       const std::string s = testing_support::make_job(testing_support::fresh_dir("fault-reference"), kSearch, true);
       const auto start = std::chrono::steady_clock::now();
-      const Ran r = run_job(s);
+      const Ran r = run_embedded_job(s);
       EXPECT_EQ(r.code, 0) << r.output;
       duration_ = seconds_since(start);
       return s;
@@ -114,7 +114,7 @@ TEST_F(Fault, CoordinatorKilledAtTwentyRandomPoints) {
       }
     }
     if (code != 0) {
-      const Ran r = run_job(spec);
+      const Ran r = run_embedded_job(spec);
       ASSERT_EQ(r.code, 0) << r.output;
     }
     testing_support::expect_same_answers(spec, ref, "round " + std::to_string(round));
@@ -135,11 +135,11 @@ TEST_F(Fault, RestartKilledAtRandomPoints) {
     const std::string dir = testing_support::fresh_dir("fault-restart-" + std::to_string(i));
     const std::string spec = testing_support::make_job(dir, kSearch, true);
     std::ofstream(dir + "/notes.txt") << "a user's file";
-    ASSERT_EQ(run_job(spec).code, 0);
+    ASSERT_EQ(run_embedded_job(spec).code, 0);
     const double at = point(rng);
     const int code = run_killed_after(spec, at, "--restart");
     std::printf("restart %d: kill at %.3f s -> exit %d\n", i, at, code);
-    const Ran r = run_job(spec);
+    const Ran r = run_embedded_job(spec);
     ASSERT_EQ(r.code, 0) << r.output;
     testing_support::expect_same_answers(spec, ref, "after --restart killed at " + std::to_string(at) + " s");
     expect_each_prompt_done_once(spec, 6);
@@ -184,7 +184,7 @@ TEST_F(Fault, FullDiskDuringCheckpointsThenResume) {
 
   fs::remove(out + "/filler");
   Ran r{1, ""};
-  for (int attempt = 0; attempt < 2 && r.code != 0; ++attempt) r = run_job(spec);
+  for (int attempt = 0; attempt < 2 && r.code != 0; ++attempt) r = run_embedded_job(spec);
   ASSERT_EQ(r.code, 0) << r.output;
   testing_support::expect_same_answers(spec, ref, "after a full disk");
   expect_each_prompt_done_once(spec, 6);

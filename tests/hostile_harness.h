@@ -23,7 +23,7 @@
 #include <gtest/gtest.h>
 
 #include "child_process.h"
-#include "jobs/checksum.h"
+#include "common/checksum.h"
 
 namespace evosearch::testing_support {
 

@@ -18,7 +18,7 @@
 
 #include "evosearch/job.pb.h"
 #include "hostile_harness.h"
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 #include "jobs/output_lock.h"
 #include "tiny_bundle.h"
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jobs/image_io.h"
+#include "media/image_io.h"
 #include "tiny_bundle.h"
 #include "worker/pixels.h"
 

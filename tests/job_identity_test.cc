@@ -1,4 +1,4 @@
-// What decides a job's answers (jobs/job_identity.h), the SHA-256 behind it (jobs/checksum.h),
+// What decides a job's answers (jobs/job_identity.h), the SHA-256 behind it (common/checksum.h),
 // and job store URLs (jobs/redis_url.h, open_job_store).
 #include <cstdlib>
 #include <filesystem>
@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "jobs/checksum.h"
+#include "common/checksum.h"
 #include "jobs/job_identity.h"
 #include "jobs/job_store.h"
 #include "jobs/redis_url.h"

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "evosearch/job.pb.h"
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 
 namespace evosearch::testing_support {
 

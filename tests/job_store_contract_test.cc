@@ -18,7 +18,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 #include "jobs/job_store.h"
 #ifdef EVOSEARCH_CONTRACT_REDIS
 #include <hiredis/hiredis.h>

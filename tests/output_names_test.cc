@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jobs/output_names.h"
+#include "media/output_names.h"
 
 namespace evosearch {
 namespace {

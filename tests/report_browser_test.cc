@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "jobs/atomic_file.h"
-#include "jobs/image_io.h"
-#include "jobs/report.h"
+#include "common/atomic_file.h"
+#include "media/image_io.h"
+#include "report/report.h"
 #include "report_fixture.h"
 #include "tiny_bundle.h"
 
@@ -166,7 +166,7 @@ TEST(ReportBrowser, PagesLoadFromDiskWithEveryImageAndVideo) {
   }
   bon.name = "bon";
   bon.method = "best-of-n";
-  const ReportRun a = write_report_job(root + "/evo", evo), b = write_report_job(root + "/bon", bon);
+  const ReportedJob a = write_report_job(root + "/evo", evo), b = write_report_job(root + "/bon", bon);
   ASSERT_TRUE(write_report({a}, root + "/evo/report.html").ok());
   ASSERT_TRUE(write_report({a, b}, root + "/compare/index.html").ok());
   if (video) {
@@ -185,7 +185,7 @@ TEST(ReportBrowser, CheckerCatchesAMissingImageAndVideo) {
   ReportJob job;
   const bool video = testing_support::ffmpeg_available();
   if (video) job.video = ReportJob::Video::kFfmpeg;
-  const ReportRun run = write_report_job(root, job);
+  const ReportedJob run = write_report_job(root, job);
   ASSERT_TRUE(write_report({run}, root + "/report.html").ok());
   // Files deleted after the page was written: what a person sees after moving only part of it.
   fs::remove(fs::path(root) / run.results.prompts(0).image());

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "jobs/atomic_file.h"
-#include "jobs/image_io.h"
+#include "common/atomic_file.h"
+#include "media/image_io.h"
 
 namespace evosearch::testing_support {
 namespace {
@@ -63,7 +63,7 @@ void make_placeholder_video(const std::string& mp4, const std::string& gif) {
 
 bool ffmpeg_available() { return std::system("ffmpeg -hide_banner -version > /dev/null 2>&1") == 0; }
 
-ReportRun write_report_job(const std::string& output_dir, const ReportJob& job) {
+ReportedJob write_report_job(const std::string& output_dir, const ReportJob& job) {
   proto::JobResults r;
   r.set_name(job.name);
   r.set_method(job.method);
@@ -176,7 +176,7 @@ ReportRun write_report_job(const std::string& output_dir, const ReportJob& job) 
   options.add_whitespace = true;
   if (!google::protobuf::util::MessageToJsonString(r, &json, options).ok()) throw std::runtime_error("results to JSON");
   check(write_file_atomic((fs::path(output_dir) / "results.json").string(), json));
-  StatusOr<ReportRun> run = load_report_run(output_dir);
+  StatusOr<ReportedJob> run = load_reported_job(output_dir);
   check(run.status());
   return std::move(run).value();
 }

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "jobs/report.h"
+#include "report/report.h"
 
 namespace evosearch::testing_support {
 
@@ -27,8 +27,8 @@ struct ReportJob {
 // Three prompts: 0 "a dark sneaker" (category "shoes"), 1 kHostilePrompt ("bags, accessories"),
 // 2 "a bright shirt" ("shirts,accessories"); two metrics, fashion-match (guidance) and
 // fashion-eval; three generations per prompt with grids. Writes everything under `output_dir`
-// (the bundle manifest in <output_dir>/bundle) and returns the run as load_report_run reads it.
-ReportRun write_report_job(const std::string& output_dir, const ReportJob& job);
+// (the bundle manifest in <output_dir>/bundle) and returns the run as load_reported_job reads it.
+ReportedJob write_report_job(const std::string& output_dir, const ReportJob& job);
 
 // Whether the ffmpeg command runs (it is only needed to make real test videos).
 bool ffmpeg_available();

@@ -1,4 +1,4 @@
-#include "jobs/report.h"
+#include "report/report.h"
 
 #include <gtest/gtest.h>
 
@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "jobs/atomic_file.h"
-#include "jobs/official_results.h"
-#include "jobs/report_html.h"
-#include "jobs/report_stats.h"
-#include "jobs/report_svg.h"
+#include "common/atomic_file.h"
+#include "media/official_results.h"
+#include "report/report_html.h"
+#include "report/report_stats.h"
+#include "report/report_svg.h"
 #include "report_fixture.h"
 #include "tiny_bundle.h"
 
@@ -230,7 +230,7 @@ TEST(ReportStats, CategoriesSplitAndCountInEach) {
 
 TEST(Report, OneRunShowsSettingsPromptsPlotsAndGenerations) {
   const std::string out = fresh_dir("report-one");
-  const ReportRun run = write_report_job(out, {});
+  const ReportedJob run = write_report_job(out, {});
   const std::string page = out + "/report.html";
   ASSERT_TRUE(write_report({run}, page).ok());
   const std::string html = page_of(page);
@@ -271,7 +271,7 @@ TEST(Report, OneRunShowsSettingsPromptsPlotsAndGenerations) {
 
 TEST(Report, PromptTextCannotBreakOutOfThePage) {
   const std::string out = fresh_dir("report-escape");
-  ReportRun run = write_report_job(out, {});
+  ReportedJob run = write_report_job(out, {});
   run.results.set_name("<img src=x onerror=alert(1)>");
   (*run.results.mutable_prompts(0)->mutable_scores())["\"><script>bad()</script>"] = 1;
   ASSERT_TRUE(write_report({run}, out + "/report.html").ok());
@@ -295,7 +295,7 @@ TEST(Report, ComparisonOfSeveralRuns) {
   a.score_offset = 0.1;
   b.name = "bon";
   b.method = "best-of-n";
-  const ReportRun run_a = write_report_job(root + "/evo", a), run_b = write_report_job(root + "/bon", b);
+  const ReportedJob run_a = write_report_job(root + "/evo", a), run_b = write_report_job(root + "/bon", b);
   const std::string page = root + "/pages/compare.html";
   ASSERT_TRUE(write_report({run_a, run_b}, page).ok());
   const std::string html = page_of(page);
@@ -328,7 +328,7 @@ TEST(Report, ComparisonOfSeveralRuns) {
 // A budget-only spec: the page shows what the planner chose, and evosearch-lookahead's own sizes.
 TEST(Report, PlannedLookaheadShowsThePlanAndItsSizes) {
   const std::string out = fresh_dir("report-planned");
-  ReportRun run = write_report_job(out, {});
+  ReportedJob run = write_report_job(out, {});
   run.results.set_method("evosearch-lookahead");
   proto::SearchSpec& search = *run.results.mutable_spec()->mutable_search();
   search.set_method("evosearch-lookahead");
@@ -354,13 +354,13 @@ TEST(Report, RepeatedNamesGetTheMethodThenANumber) {
   const std::string root = fresh_dir("report-labels");
   ReportJob bon;
   bon.method = "best-of-n";
-  const ReportRun a = write_report_job(root + "/a", {}), b = write_report_job(root + "/b", bon);
+  const ReportedJob a = write_report_job(root + "/a", {}), b = write_report_job(root + "/b", bon);
   ASSERT_TRUE(write_report({a, b, a}, root + "/x.html").ok());
   const std::string html = page_of(root + "/x.html");
   EXPECT_NE(html.find("<th>fashion-evosearch (evosearch) #1</th><th>fashion-evosearch (best-of-n)</th>"
                       "<th>fashion-evosearch (evosearch) #3</th>"),
             std::string::npos);
-  ReportRun named = a;
+  ReportedJob named = a;
   named.label = "mine";
   ASSERT_TRUE(write_report({named}, root + "/y.html").ok());
   EXPECT_NE(page_of(root + "/y.html").find("<h1>mine</h1>"), std::string::npos);
@@ -368,7 +368,7 @@ TEST(Report, RepeatedNamesGetTheMethodThenANumber) {
 
 TEST(Report, PathsLeavingTheFolderAndMissingFilesAreWarnedNotLinked) {
   const std::string out = fresh_dir("report-unsafe");
-  ReportRun run = write_report_job(out, {});
+  ReportedJob run = write_report_job(out, {});
   run.results.mutable_prompts(0)->set_image("../../../etc/passwd");
   run.results.mutable_prompts(1)->set_image("/etc/passwd");
   fs::remove(fs::path(out) / run.results.prompts(2).generations(0).grid());
@@ -391,7 +391,7 @@ TEST(Report, VideoAnswerPlaysWithItsPreviewAndFrames) {
   const std::string out = fresh_dir("report-video");
   ReportJob job;
   job.video = ReportJob::Video::kPlaceholder;
-  const ReportRun run = write_report_job(out, job);
+  const ReportedJob run = write_report_job(out, job);
   ASSERT_TRUE(write_report({run}, out + "/report.html").ok());
   const std::string html = page_of(out + "/report.html");
   EXPECT_NE(html.find("<video controls loop muted playsinline preload=\"metadata\" poster=\"videos/0002-prompt.gif\" "
@@ -406,7 +406,7 @@ TEST(Report, VideoAnswerPlaysWithItsPreviewAndFrames) {
 
 TEST(Report, LoadsResultsAndRejectsWhatIsNotThere) {
   const std::string out = fresh_dir("report-load");
-  const ReportRun run = write_report_job(out, {});
+  const ReportedJob run = write_report_job(out, {});
   EXPECT_EQ(run.results.prompts_size(), 3);
   EXPECT_EQ(run.results.prompts(1).prompt(), testing_support::kHostilePrompt);
   EXPECT_EQ(run.results.prompts(2).generations(2).fitness_size(), 3);
@@ -415,14 +415,14 @@ TEST(Report, LoadsResultsAndRejectsWhatIsNotThere) {
   ASSERT_TRUE(
       write_file_atomic(out + "/results.json", R"({"name": "n", "future_field": 1, "prompts": [{"prompt": "p"}]})")
           .ok());
-  StatusOr<ReportRun> newer = load_report_run(out);
+  StatusOr<ReportedJob> newer = load_reported_job(out);
   ASSERT_TRUE(newer.ok()) << newer.status().to_string();
   EXPECT_EQ(newer->results.prompts(0).prompt(), "p");
   ASSERT_TRUE(write_file_atomic(out + "/results.json", "{\"prompts\": 3}").ok());
-  const StatusOr<ReportRun> bad = load_report_run(out);
+  const StatusOr<ReportedJob> bad = load_reported_job(out);
   EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(bad.status().message().find(out + "/results.json"), std::string::npos);
-  EXPECT_EQ(load_report_run(out + "/nowhere").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(load_reported_job(out + "/nowhere").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(write_report({}, out + "/r.html").code(), StatusCode::kInvalidArgument);
 }
 

@@ -16,7 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "evosearch/job.pb.h"
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 #include "job_results_file.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"

@@ -10,9 +10,9 @@
 namespace evosearch {
 namespace {
 
-proto::PromptTask task(uint32_t prompt, uint32_t generation, uint32_t candidate, int start, int end,
+proto::PromptRolloutTask task(uint32_t prompt, uint32_t generation, uint32_t candidate, int start, int end,
                        std::optional<proto::StateRef> parent = std::nullopt) {
-  proto::PromptTask t;
+  proto::PromptRolloutTask t;
   t.set_prompt(prompt);
   t.mutable_task()->set_generation(generation);
   t.mutable_task()->set_candidate(candidate);
@@ -32,7 +32,7 @@ TEST(Scheduler, ChildrenRunWhereTheirParentsAreWhenThatIsBalanced) {
   StatePlacement placement;
   Scheduler scheduler(2, 8);
   for (uint32_t c = 0; c < 4; ++c) placement.add(0, state_ref(0, c, 10), c % 2 == 0 ? 1 : 2, false);
-  std::vector<proto::PromptTask> tasks;
+  std::vector<proto::PromptRolloutTask> tasks;
   for (uint32_t c = 0; c < 4; ++c) tasks.push_back(task(0, 1, c, 10, 50, state_ref(0, c, 10)));
   scheduler.add(tasks);
   const SchedulePlan plan = scheduler.plan({1, 2}, placement);
@@ -47,7 +47,7 @@ TEST(Scheduler, PopularParentsMoveToBalanceAndEachMovesOncePerWorker) {
   StatePlacement placement;
   Scheduler scheduler(4, 8);
   placement.add(0, state_ref(0, 0, 10), 1, false);  // the tournament's favourite, on worker 1
-  std::vector<proto::PromptTask> tasks;
+  std::vector<proto::PromptRolloutTask> tasks;
   for (uint32_t c = 0; c < 8; ++c) tasks.push_back(task(0, 1, c, 10, 50, state_ref(0, 0, 10)));
   scheduler.add(tasks);
   const SchedulePlan plan = scheduler.plan({1, 2, 3, 4}, placement);
@@ -76,7 +76,7 @@ TEST(Scheduler, AStateArrivingInARoundIsNotSentOnInTheSameRound) {
 TEST(Scheduler, LongestRolloutsFirstAndWorkSpreadOverAllWorkers) {
   StatePlacement placement;
   Scheduler scheduler(4, 8);
-  std::vector<proto::PromptTask> tasks;
+  std::vector<proto::PromptRolloutTask> tasks;
   for (uint32_t c = 0; c < 4; ++c) tasks.push_back(task(1, 0, c, 45, 50));  // short ones first in
   for (uint32_t c = 0; c < 4; ++c) tasks.push_back(task(2, 0, c, 0, 50));
   scheduler.add(tasks);
@@ -93,7 +93,7 @@ TEST(Scheduler, LongestRolloutsFirstAndWorkSpreadOverAllWorkers) {
 TEST(Scheduler, BatchesNeverExceedTheBatchSize) {
   StatePlacement placement;
   Scheduler scheduler(2, 3);
-  std::vector<proto::PromptTask> tasks;
+  std::vector<proto::PromptRolloutTask> tasks;
   for (uint32_t c = 0; c < 20; ++c) tasks.push_back(task(0, 0, c, 0, 50));
   scheduler.add(tasks);
   const SchedulePlan plan = scheduler.plan({1, 2}, placement);

@@ -8,9 +8,9 @@
 
 #include <gtest/gtest.h>
 
-#include "jobs/atomic_file.h"
-#include "jobs/image_io.h"
-#include "jobs/video_io.h"
+#include "common/atomic_file.h"
+#include "media/image_io.h"
+#include "media/video_io.h"
 #include "tiny_bundle.h"
 
 namespace evosearch {
@@ -302,7 +302,7 @@ TEST(VideoIo, ReadErrorsNameThePath) {
 }
 
 TEST(VideoIo, FrameStripIsMakeGrid) {
-  // A video's frames side by side with a 2 px gap: one row of make_grid (jobs/image_io.h).
+  // A video's frames side by side with a 2 px gap: one row of make_grid (media/image_io.h).
   const auto frames = moving_square(10, 6, 3, 4);
   const Image strip = make_grid(frames, static_cast<int>(frames.size()), 2);
   EXPECT_EQ(strip.width, 2 + 4 * (10 + 2));

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jobs/video_io.h"
+#include "media/video_io.h"
 #include "run_evosearch.h"
 #include "video_jobs.h"
 
@@ -25,7 +25,7 @@ using testing_support::video_results;
 // S = 0,4 and K = 4,2,2 over 8 steps: 4*8 + 2*8 + 2*4 = 56 NFE per prompt.
 const char* kSearch = R"({"method": "evosearch", "evolution_steps": [0, 4], "population": [4, 2, 2], "elites": 1})";
 
-CommandResult run_job(const std::string& spec) { return testing_support::run_evosearch("run " + spec + " --threads 1"); }
+CommandResult run_embedded_job(const std::string& spec) { return testing_support::run_evosearch("run " + spec + " --threads 1"); }
 
 // Mean and largest absolute difference between `frame` and `video` sampled at the centre of each
 // `scale` x `scale` block (the writer upscales by nearest neighbour).
@@ -47,7 +47,7 @@ Difference difference(const Image& frame, const Image& video, int scale) {
 
 TEST(VideoJob, WritesMp4GifAndStripsThatHoldTheAnswersFrames) {
   const std::string spec = make_video_job(testing_support::fresh_dir("video-job"), 2, kSearch);
-  const CommandResult r = run_job(spec);
+  const CommandResult r = run_embedded_job(spec);
   ASSERT_EQ(r.code, 0) << r.output;
   const proto::JobResults results = video_results(spec);
   EXPECT_EQ(results.method(), "evosearch");
@@ -109,11 +109,11 @@ TEST(VideoJob, ATightMemoryLimitDecodesInSubBatchesWithTheSameAnswers) {
   const std::string base = testing_support::fresh_dir("video-memory");
   const std::string sizes = R"(, "batch_size": 8, "prompts_in_flight": 2)";
   const std::string reference = make_video_job(base + "/roomy", 2, kSearch, sizes);
-  const CommandResult roomy = run_job(reference);
+  const CommandResult roomy = run_embedded_job(reference);
   ASSERT_EQ(roomy.code, 0) << roomy.output;
   EXPECT_EQ(roomy.output.find("at a time"), std::string::npos) << roomy.output;
   const std::string spec = make_video_job(base + "/tight", 2, kSearch, sizes + R"(, "memory_limit_mb": 1)");
-  const CommandResult tight = run_job(spec);
+  const CommandResult tight = run_embedded_job(spec);
   ASSERT_EQ(tight.code, 0) << tight.output;
   EXPECT_NE(tight.output.find("decoding and scoring 2 of a batch's 8 samples at a time"), std::string::npos)
       << tight.output;

@@ -15,9 +15,9 @@
 #include <gtest/gtest.h>
 
 #include "evosearch/job.pb.h"
-#include "jobs/atomic_file.h"
-#include "jobs/image_io.h"
-#include "jobs/video_io.h"
+#include "common/atomic_file.h"
+#include "media/image_io.h"
+#include "media/video_io.h"
 #include "job_results_file.h"
 #include "tiny_bundle.h"
 

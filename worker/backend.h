@@ -33,7 +33,7 @@ class RolloutCompute {
   // Encodes a prompt's condition once; `key` keys its noise.
   virtual Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) = 0;
   // Runs every task (batched where step ranges match); results come back in task order.
-  virtual StatusOr<std::vector<proto::PromptResult>> run(const std::vector<proto::PromptTask>& tasks) = 0;
+  virtual StatusOr<std::vector<proto::PromptRolloutResult>> run(const std::vector<proto::PromptRolloutTask>& tasks) = 0;
   // The frames of a resident state (one for an image), and every reward of the bundle for it
   // (manifest order).
   virtual StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) = 0;

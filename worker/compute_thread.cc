@@ -16,12 +16,12 @@ std::optional<proto::WorkerReport> run_command(RolloutCompute& compute, const pr
     if (!results.ok()) return error_report(results.status());
     proto::BatchDone* done = r.mutable_done();
     done->set_batch(command.run().batch());
-    for (proto::PromptResult& result : *results) *done->add_results() = std::move(result);
+    for (proto::PromptRolloutResult& result : *results) *done->add_results() = std::move(result);
     return r;
   }
-  if (command.has_sample()) {
-    const auto& q = command.sample();
-    proto::SampleReply* reply = r.mutable_sample();
+  if (command.has_render()) {
+    const auto& q = command.render();
+    proto::RenderReply* reply = r.mutable_render();
     reply->set_request(q.request());
     if (q.score()) {
       auto scores = compute.score(q.prompt(), q.ref());

@@ -23,16 +23,16 @@ StatusOr<Samples> generate(Bundle& bundle, const std::string& prompt, int count,
   out.scores.resize(bundle.reward_count());
   std::vector<at::Tensor> pixels;
   for (int begin = 0; begin < count; begin += options.batch_size) {
-    std::vector<proto::PromptTask> tasks;
+    std::vector<proto::PromptRolloutTask> tasks;
     for (int c = begin; c < std::min(count, begin + options.batch_size); ++c) {
-      proto::PromptTask t;
+      proto::PromptRolloutTask t;
       t.mutable_task()->set_candidate(static_cast<uint32_t>(c));
       t.mutable_task()->set_end_step(steps);
       t.mutable_task()->add_keep_steps(steps);
       tasks.push_back(std::move(t));
     }
-    ASSIGN_OR_RETURN(const std::vector<proto::PromptResult> results, backend.run(tasks));
-    for (const proto::PromptResult& r : results) {
+    ASSIGN_OR_RETURN(const std::vector<proto::PromptRolloutResult> results, backend.run(tasks));
+    for (const proto::PromptRolloutResult& r : results) {
       out.nfe += r.result().nfe();
       const proto::StateRef ref = state_ref(0, r.result().candidate(), steps);
       ASSIGN_OR_RETURN(at::Tensor image, backend.decode_pixels(0, ref));

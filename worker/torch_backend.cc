@@ -73,14 +73,14 @@ proto::PhaseSeconds TorchBackend::model_phases() const {
   return p;
 }
 
-StatusOr<at::Tensor> TorchBackend::start_state(const proto::PromptTask& pt) {
+StatusOr<at::Tensor> TorchBackend::start_state(const proto::PromptRolloutTask& pt) {
   const proto::RolloutTask& t = pt.task();
   const uint64_t pkey = prompt_keys_.at(pt.prompt());
   if (!t.has_parent()) {
     return keyed_normal({NoiseKey{options_.seed, pkey, t.generation(), t.candidate(), 0, kInitialNoise}},
                         bundle_.latent_shape(), bundle_.device())[0];
   }
-  const std::optional<StateStore::Entry> parent = store_.find(pt.prompt(), t.parent());
+  const std::optional<StateTable::Entry> parent = store_.find(pt.prompt(), t.parent());
   if (!parent) return FailedPrecondition("parent " + describe_state(pt.prompt(), t.parent()) + " is not resident");
   if (t.mutation() == proto::MUTATION_NONE) return parent->state;
   const at::Tensor eps = keyed_normal({NoiseKey{options_.seed, pkey, t.generation(), t.candidate(), 0, kMutationNoise}},
@@ -91,8 +91,8 @@ StatusOr<at::Tensor> TorchBackend::start_state(const proto::PromptTask& pt) {
   return parent->state + noise_std_[t.start_step()] * eps;  // Eq. 8: the sampler's own noise std at s
 }
 
-StatusOr<std::vector<proto::PromptResult>> TorchBackend::run(const std::vector<proto::PromptTask>& tasks) {
-  return guarded(compute_thread_, "running a rollout batch", [&]() -> StatusOr<std::vector<proto::PromptResult>> {
+StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run(const std::vector<proto::PromptRolloutTask>& tasks) {
+  return guarded(compute_thread_, "running a rollout batch", [&]() -> StatusOr<std::vector<proto::PromptRolloutResult>> {
     // Tasks that share a step range and scoring run together, whatever prompt they serve.
     std::map<std::tuple<int, int, int>, std::vector<size_t>> groups;
     for (size_t i = 0; i < tasks.size(); ++i) {
@@ -100,14 +100,14 @@ StatusOr<std::vector<proto::PromptResult>> TorchBackend::run(const std::vector<p
       RETURN_IF_ERROR(check_prompt(tasks[i].prompt()));
       groups[{t.start_step(), t.end_step(), static_cast<int>(t.score())}].push_back(i);
     }
-    std::vector<proto::PromptResult> results(tasks.size());
+    std::vector<proto::PromptRolloutResult> results(tasks.size());
     const size_t batch_size = static_cast<size_t>(options_.batch_size);
     for (const auto& [range, members] : groups) {
       for (size_t begin = 0; begin < members.size(); begin += batch_size) {
         const size_t end = std::min(members.size(), begin + batch_size);
-        std::vector<const proto::PromptTask*> batch;
+        std::vector<const proto::PromptRolloutTask*> batch;
         for (size_t i = begin; i < end; ++i) batch.push_back(&tasks[members[i]]);
-        ASSIGN_OR_RETURN(std::vector<proto::PromptResult> out, run_batch(batch));
+        ASSIGN_OR_RETURN(std::vector<proto::PromptRolloutResult> out, run_batch(batch));
         for (size_t i = begin; i < end; ++i) results[members[i]] = std::move(out[i - begin]);
       }
     }
@@ -115,14 +115,14 @@ StatusOr<std::vector<proto::PromptResult>> TorchBackend::run(const std::vector<p
   });
 }
 
-StatusOr<std::vector<proto::PromptResult>> TorchBackend::run_batch(const std::vector<const proto::PromptTask*>& batch) {
+StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const std::vector<const proto::PromptRolloutTask*>& batch) {
   c10::InferenceMode guard;
   const proto::RolloutTask& first = batch[0]->task();
   std::vector<at::Tensor> starts, conds, cached_x0;
   std::vector<NoiseKey> keys;
   std::set<int64_t> keep;
   bool all_cached = true;
-  for (const proto::PromptTask* pt : batch) {
+  for (const proto::PromptRolloutTask* pt : batch) {
     const proto::RolloutTask& t = pt->task();
     ASSIGN_OR_RETURN(at::Tensor x, start_state(*pt));
     starts.push_back(x);
@@ -130,7 +130,7 @@ StatusOr<std::vector<proto::PromptResult>> TorchBackend::run_batch(const std::ve
     keys.push_back(NoiseKey{options_.seed, prompt_keys_.at(pt->prompt()), t.generation(), t.candidate(), 0, 0});
     keep.insert(t.keep_steps().begin(), t.keep_steps().end());
     // A particle that moves on unmutated reuses the x0 estimate scored at its state (no extra call).
-    const std::optional<StateStore::Entry> parent = t.has_parent() ? store_.find(pt->prompt(), t.parent()) : std::nullopt;
+    const std::optional<StateTable::Entry> parent = t.has_parent() ? store_.find(pt->prompt(), t.parent()) : std::nullopt;
     all_cached = all_cached && parent && parent->x0.defined() && t.mutation() == proto::MUTATION_NONE;
     if (all_cached) cached_x0.push_back(parent->x0);
   }
@@ -155,17 +155,17 @@ StatusOr<std::vector<proto::PromptResult>> TorchBackend::run_batch(const std::ve
     ++rollout.model_calls;
   }
   ASSIGN_OR_RETURN(const at::Tensor fitness, guidance_fitness(x0_at_end.defined() ? x0_at_end : rollout.x, cond));
-  std::vector<proto::PromptResult> out;
+  std::vector<proto::PromptRolloutResult> out;
   for (size_t b = 0; b < batch.size(); ++b) {
     const proto::RolloutTask& t = batch[b]->task();
     const std::set<int> wanted(t.keep_steps().begin(), t.keep_steps().end());
     for (const auto& [step, states] : rollout.kept) {
       if (!wanted.count(static_cast<int>(step))) continue;
-      StateStore::Entry entry{states[b].clone(), at::Tensor()};
+      StateTable::Entry entry{states[b].clone(), at::Tensor()};
       if (step == range.end && x0_at_end.defined()) entry.x0 = x0_at_end[b].clone();
       store_.put(batch[b]->prompt(), state_ref(t.generation(), t.candidate(), static_cast<int>(step)), std::move(entry));
     }
-    proto::PromptResult r;
+    proto::PromptRolloutResult r;
     r.set_prompt(batch[b]->prompt());
     proto::RolloutResult* result = r.mutable_result();
     result->set_generation(t.generation());
@@ -202,7 +202,7 @@ StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, c
 
 StatusOr<at::Tensor> TorchBackend::decode_pixels(uint32_t prompt, const proto::StateRef& ref) {
   return guarded(compute_thread_, "decoding a state", [&]() -> StatusOr<at::Tensor> {
-    const std::optional<StateStore::Entry> entry = store_.find(prompt, ref);
+    const std::optional<StateTable::Entry> entry = store_.find(prompt, ref);
     if (!entry) return NotFound(describe_state(prompt, ref) + " is not resident");
     c10::InferenceMode guard;
     Stopwatch watch(decode_seconds_);

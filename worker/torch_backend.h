@@ -13,7 +13,7 @@
 #include "worker/backend.h"
 #include "worker/bundle.h"
 #include "worker/samplers.h"
-#include "worker/state_store.h"
+#include "worker/state_table.h"
 
 namespace evosearch {
 
@@ -37,7 +37,7 @@ class TorchBackend final : public Backend {
 
   // RolloutCompute (one thread). LibTorch exceptions of any kind come back as a Status.
   Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override;
-  StatusOr<std::vector<proto::PromptResult>> run(const std::vector<proto::PromptTask>& tasks) override;
+  StatusOr<std::vector<proto::PromptRolloutResult>> run(const std::vector<proto::PromptRolloutTask>& tasks) override;
   StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
   // Pixels [1, *pixel_shape] on the CPU of a resident state (compute thread).
@@ -62,8 +62,8 @@ class TorchBackend final : public Backend {
   size_t resident_states() const { return store_.size(); }
 
  private:
-  StatusOr<std::vector<proto::PromptResult>> run_batch(const std::vector<const proto::PromptTask*>& batch);
-  StatusOr<at::Tensor> start_state(const proto::PromptTask& t);
+  StatusOr<std::vector<proto::PromptRolloutResult>> run_batch(const std::vector<const proto::PromptRolloutTask*>& batch);
+  StatusOr<at::Tensor> start_state(const proto::PromptRolloutTask& t);
   // The guidance reward of every sample of `latents` [B, *latent], decode_batch samples at a time.
   StatusOr<at::Tensor> guidance_fitness(const at::Tensor& latents, const at::Tensor& cond);
   Status check_prompt(uint32_t prompt) const;
@@ -79,7 +79,7 @@ class TorchBackend final : public Backend {
   std::map<uint32_t, at::Tensor> conditions_;
   std::map<uint32_t, uint64_t> prompt_keys_;
   // Any thread: the store locks itself; the counters are written by the compute thread only.
-  StateStore store_;
+  StateTable store_;
   std::atomic<double> encode_seconds_{0}, denoise_seconds_{0}, decode_seconds_{0}, score_seconds_{0};
   std::atomic<int64_t> model_calls_{0};
 };

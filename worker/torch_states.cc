@@ -52,7 +52,7 @@ StatusOr<std::vector<proto::StoredState>> TorchBackend::export_states(uint32_t p
   return caught("exporting states", [&]() -> StatusOr<std::vector<proto::StoredState>> {
     std::vector<proto::StoredState> out;
     for (const proto::StateRef& ref : refs) {
-      const std::optional<StateStore::Entry> entry = store_.find(prompt, ref);
+      const std::optional<StateTable::Entry> entry = store_.find(prompt, ref);
       if (!entry) return FailedPrecondition("checkpoint: " + describe_state(prompt, ref) + " is not resident");
       proto::StoredState s;
       *s.mutable_ref() = ref;
@@ -68,7 +68,7 @@ Status TorchBackend::import_states(uint32_t prompt, const google::protobuf::Repe
   return caught("importing states", [&]() -> Status {
     const std::vector<int64_t> shape = bundle_.latent_shape();
     for (const proto::StoredState& s : states) {
-      StateStore::Entry entry;
+      StateTable::Entry entry;
       ASSIGN_OR_RETURN(entry.state, tensor_from_bytes(s.state(), bundle_.device()));
       if (!s.x0().empty()) {
         ASSIGN_OR_RETURN(entry.x0, tensor_from_bytes(s.x0(), bundle_.device()));
@@ -84,7 +84,7 @@ Status TorchBackend::import_states(uint32_t prompt, const google::protobuf::Repe
 
 StatusOr<StateBuffer> TorchBackend::outgoing(uint32_t prompt, const proto::StateRef& ref, bool with_x0, bool device) {
   return caught("preparing a state to send", [&]() -> StatusOr<StateBuffer> {
-    const std::optional<StateStore::Entry> entry = store_.find(prompt, ref);
+    const std::optional<StateTable::Entry> entry = store_.find(prompt, ref);
     if (!entry) return FailedPrecondition("state move: " + describe_state(prompt, ref) + " is not resident here");
     if (with_x0 && !entry->x0.defined()) return FailedPrecondition("state move: the state has no x0 estimate to send");
     c10::InferenceMode guard;
@@ -110,7 +110,7 @@ Status TorchBackend::store_incoming(uint32_t prompt, const proto::StateRef& ref,
     const std::vector<int64_t> shape = bundle_.latent_shape();
     const int64_t n = state_bytes() / 4;
     if (flat.numel() != n * (with_x0 ? 2 : 1)) return Internal("state move: received buffer has the wrong size");
-    StateStore::Entry entry;
+    StateTable::Entry entry;
     const at::Tensor on_device = flat.to(bundle_.device());
     entry.state = on_device.slice(0, 0, n).reshape(shape).clone();
     if (with_x0) entry.x0 = on_device.slice(0, n, 2 * n).reshape(shape).clone();

@@ -6,7 +6,7 @@
 
 #include "common/logging.h"
 #include "evosearch/cluster.pb.h"
-#include "jobs/shard_files.h"
+#include "common/shard_files.h"
 #include "worker/compute_thread.h"
 
 namespace evosearch {

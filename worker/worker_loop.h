@@ -4,7 +4,7 @@
 // The protocol, as a worker runs it:
 //   1. Send Hello (pid, host, device, bytes of one state).
 //   2. Until Shutdown, on this (the communication) thread, repeatedly:
-//      a. send on the reports the compute thread has finished (BatchDone, SampleReply, errors);
+//      a. send on the reports the compute thread has finished (BatchDone, RenderReply, errors);
 //      b. send a Heartbeat every heartbeat_seconds, carrying the denoiser step count, so the
 //         coordinator can tell a stuck computation from a slow one;
 //      c. take one command. AddPrompt, Run and Sample need the model: they go to the compute

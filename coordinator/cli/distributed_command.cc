@@ -119,7 +119,7 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   distributed.worker_timeout = options.worker_timeout;
   DistributedExecutor executor(channel, distributed);
   if (const Status s = executor.connect(); !s.ok()) abort_job(*session, s, *spec);
-  auto results = run_search_job(*spec, *manifest, sampler->steps, executor, run_options(options));
+  auto results = run_job(*spec, *manifest, sampler->steps, executor, run_options(options));
   if (!results.ok() && results.status().code() != StatusCode::kUnavailable) abort_job(*session, results.status(), *spec);
   if (const Status s = executor.shutdown(); !s.ok()) abort_job(*session, s, *spec);
   if (local_worker.joinable()) local_worker.join();

@@ -3,14 +3,14 @@
 #include <iostream>
 
 #include "coordinator/cli/command_setup.h"
-#include "jobs/report.h"
+#include "report/report.h"
 
 namespace evosearch {
 
 int run_report(const ReportOptions& options) {
-  std::vector<ReportRun> runs;
+  std::vector<ReportedJob> runs;
   for (const std::string& dir : options.outputs) {
-    auto run = load_report_run(dir);
+    auto run = load_reported_job(dir);
     if (!run.ok()) return fail(run.status().with_context(dir));
     runs.push_back(std::move(*run));
   }

@@ -25,7 +25,7 @@ int run_job_command(const CommonOptions& common, const RunCommandOptions& option
   if (effective.device.empty()) effective.device = spec->device();
   auto bundle = open_bundle_for_command(effective, spec->bundle(), spec->name());
   if (!bundle.ok()) return fail(bundle.status());
-  auto results = run_job(*spec, **bundle, run_options(options));
+  auto results = run_embedded_job(*spec, **bundle, run_options(options));
   if (!results.ok()) {
     fail(results.status());
     // 75 (EX_TEMPFAIL): stopped (a signal, the job store out of reach) with everything

@@ -6,7 +6,7 @@
 #include <numeric>
 
 #include "coordinator/cli/command_setup.h"
-#include "jobs/image_io.h"
+#include "media/image_io.h"
 #include "worker/generate.h"
 #include "worker/pixels.h"
 

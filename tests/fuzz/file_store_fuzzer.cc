@@ -23,7 +23,7 @@
 #include "coordinator/search/evo_searcher.h"
 #include "coordinator/search/particle_searcher.h"
 #include "fuzz_support.h"
-#include "jobs/checksum.h"
+#include "common/checksum.h"
 #include "jobs/job_store.h"
 #include "jobs/store_common.h"
 

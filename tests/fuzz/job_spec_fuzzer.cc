@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   check_accepted(*spec);
 
-  // What the job does next: sampler settings, schedule, searcher (job_setup.cc, job_run.cc).
+  // What the job does next: sampler settings, schedule, searcher (job_setup.cc, job_loop.cc).
   auto sampler = sampler_config(*spec, bundle_manifest());
   if (!sampler.ok()) return 0;
   auto schedule = make_schedule(bundle_manifest(), *sampler);

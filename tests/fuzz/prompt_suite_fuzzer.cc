@@ -2,7 +2,7 @@
 // is the file, read by read_prompt_suite from a scratch file (the reader takes a path; the file
 // is what a user hands the program). Also derives every prompt's output file name.
 //
-// Checks the reader's promises (jobs/prompt_suite.h, jobs/output_names.h): errors name the file;
+// Checks the reader's promises (jobs/prompt_suite.h, media/output_names.h): errors name the file;
 // prompts are non-empty and trimmed; lines are 1-based for text formats; file stems hold only
 // [a-z0-9-], start with a digit and stay within their bound.
 #include <cctype>
@@ -11,7 +11,7 @@
 #include <string>
 
 #include "fuzz_support.h"
-#include "jobs/output_names.h"
+#include "media/output_names.h"
 #include "jobs/prompt_suite.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

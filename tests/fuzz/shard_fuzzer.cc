@@ -9,8 +9,8 @@
 #include <string>
 
 #include "fuzz_support.h"
-#include "jobs/checksum.h"
-#include "jobs/shard_files.h"
+#include "common/checksum.h"
+#include "common/shard_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace evosearch;

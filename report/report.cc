@@ -1,4 +1,4 @@
-#include "jobs/report.h"
+#include "report/report.h"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <map>
 
-#include "jobs/atomic_file.h"
-#include "jobs/report_html.h"
-#include "jobs/report_run.h"
-#include "jobs/report_stats.h"
+#include "common/atomic_file.h"
+#include "report/report_html.h"
+#include "report/reported_job.h"
+#include "report/report_stats.h"
 
 namespace evosearch {
 namespace {
@@ -164,9 +164,9 @@ std::string side_by_side_section(std::vector<RunView>& views) {
 }
 
 // Names on the page: the given label, else the job's name; repeats get the method, then a number.
-std::vector<std::string> run_labels(const std::vector<ReportRun>& runs) {
+std::vector<std::string> run_labels(const std::vector<ReportedJob>& runs) {
   std::vector<std::string> labels;
-  for (const ReportRun& run : runs) {
+  for (const ReportedJob& run : runs) {
     std::string label = run.label.empty() ? run.results.name() : run.label;
     if (label.empty()) label = fs::path(run.output_dir).lexically_normal().filename().string();
     labels.push_back(label.empty() ? "run" : label);
@@ -186,7 +186,7 @@ std::vector<std::string> run_labels(const std::vector<ReportRun>& runs) {
 
 }  // namespace
 
-StatusOr<ReportRun> load_report_run(const std::string& output_dir) {
+StatusOr<ReportedJob> load_reported_job(const std::string& output_dir) {
   const std::string path = (fs::path(output_dir) / "results.json").string();
   StatusOr<std::string> text = read_file(path);
   if (!text.ok()) {
@@ -195,7 +195,7 @@ StatusOr<ReportRun> load_report_run(const std::string& output_dir) {
     }
     return text.status();
   }
-  ReportRun run;
+  ReportedJob run;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
   const auto parsed = google::protobuf::util::JsonStringToMessage(*text, &run.results, options);
@@ -207,7 +207,7 @@ StatusOr<ReportRun> load_report_run(const std::string& output_dir) {
   return run;
 }
 
-Status write_report(const std::vector<ReportRun>& runs, const std::string& html_path) {
+Status write_report(const std::vector<ReportedJob>& runs, const std::string& html_path) {
   if (runs.empty()) return InvalidArgument("report " + html_path + ": expected at least one job's results");
   const fs::path page = fs::absolute(html_path).lexically_normal();
   const std::vector<std::string> labels = run_labels(runs);

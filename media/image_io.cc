@@ -1,8 +1,8 @@
-#include "jobs/image_io.h"
+#include "media/image_io.h"
 
 #include <algorithm>
 
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_IMPLEMENTATION

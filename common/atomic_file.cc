@@ -1,4 +1,4 @@
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 
 #include <atomic>
 #include <cerrno>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jobs/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace evosearch {
 namespace {

@@ -1,4 +1,4 @@
-#include "jobs/video_io.h"
+#include "media/video_io.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,9 +6,9 @@
 #include <functional>
 #include <utility>
 
-#include "jobs/atomic_file.h"
-#include "jobs/ffmpeg.h"
-#include "jobs/gif_palette.h"
+#include "common/atomic_file.h"
+#include "media/ffmpeg.h"
+#include "media/gif_palette.h"
 
 namespace evosearch {
 namespace {

@@ -1,4 +1,4 @@
-#include "jobs/report_run.h"
+#include "report/reported_job.h"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -10,10 +10,10 @@
 #include <set>
 
 #include "evosearch/bundle.pb.h"
-#include "jobs/atomic_file.h"
-#include "jobs/report_html.h"
-#include "jobs/report_stats.h"
-#include "jobs/report_svg.h"
+#include "common/atomic_file.h"
+#include "report/report_html.h"
+#include "report/report_stats.h"
+#include "report/report_svg.h"
 
 namespace evosearch::report {
 namespace {
@@ -215,7 +215,7 @@ std::string method_of(const proto::JobResults& r) {
 
 std::string bundle_of(const proto::JobResults& r) { return r.spec().bundle().empty() ? r.bundle() : r.spec().bundle(); }
 
-RunView::RunView(const ReportRun& run, std::string label, const fs::path& page_dir, int index)
+RunView::RunView(const ReportedJob& run, std::string label, const fs::path& page_dir, int index)
     : run_(run),
       label_(std::move(label)),
       dir_(fs::absolute(run.output_dir).lexically_normal()),

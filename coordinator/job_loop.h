@@ -27,16 +27,16 @@
 
 namespace evosearch {
 
-struct JobRunOptions {
+struct JobLoopOptions {
   std::string owner;          // this coordinator's name in the store ("host:pid:nonce")
   int steps = 50;             // the sampler's T
   double lease_seconds = 60;  // a claimed prompt's lease
   double poll_seconds = 1;    // how often an idle coordinator looks for prompts to take over
 };
 
-class JobRun {
+class JobLoop {
  public:
-  JobRun(const proto::JobSpec& spec, const proto::BundleManifest& manifest, JobRunOptions options, Executor& executor,
+  JobLoop(const proto::JobSpec& spec, const proto::BundleManifest& manifest, JobLoopOptions options, Executor& executor,
          JobStore& store, LeaseKeeper& keeper);
 
   // Makes a searcher per prompt (validating the search spec before anything is written).
@@ -82,7 +82,7 @@ class JobRun {
 
   const proto::JobSpec& spec_;
   const proto::BundleManifest& manifest_;
-  const JobRunOptions options_;
+  const JobLoopOptions options_;
   Executor& executor_;
   JobStore& store_;
   LeaseKeeper& keeper_;

@@ -3,7 +3,7 @@
 // H.264); libimagequant picks the GIF palette of colour clips. No LibTorch here.
 //
 // A video's frame strip (frames side by side with a small gap) is
-// make_grid(frames, frames.size(), gap) from jobs/image_io.h.
+// make_grid(frames, frames.size(), gap) from media/image_io.h.
 #pragma once
 
 #include <string>

@@ -11,7 +11,7 @@
 
 namespace evosearch {
 
-struct ReportRun {
+struct ReportedJob {
   proto::JobResults results;
   std::string output_dir;  // the job's output folder: the media paths in `results` are relative to it
   std::string label;       // the run's name on the page; default: results.name(), made unique
@@ -19,7 +19,7 @@ struct ReportRun {
 
 // Reads <output_dir>/results.json (protobuf JSON; fields this build does not know are ignored,
 // so a newer job's results still load). NotFound when the job has not written it yet.
-StatusOr<ReportRun> load_report_run(const std::string& output_dir);
+StatusOr<ReportedJob> load_reported_job(const std::string& output_dir);
 
 // Writes the page to `html_path` atomically (write_file_atomic; parent folders created).
 // Media are linked relative to the page's folder, so moving or zipping the page together with
@@ -31,6 +31,6 @@ StatusOr<ReportRun> load_report_run(const std::string& output_dir);
 // Every string from the results is HTML-escaped. A media path that is absolute or contains
 // ".." is not linked, nor is a missing file; the page lists those as warnings instead.
 // InvalidArgument when `runs` is empty.
-Status write_report(const std::vector<ReportRun>& runs, const std::string& html_path);
+Status write_report(const std::vector<ReportedJob>& runs, const std::string& html_path);
 
 }  // namespace evosearch

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "jobs/report.h"
+#include "report/report.h"
 
 namespace evosearch::report {
 
@@ -43,7 +43,7 @@ struct Asset {
 class RunView {
  public:
   // `index` makes the run's element ids unique on the page ("r0-p3").
-  RunView(const ReportRun& run, std::string label, const std::filesystem::path& page_dir, int index);
+  RunView(const ReportedJob& run, std::string label, const std::filesystem::path& page_dir, int index);
 
   const proto::JobResults& results() const { return run_.results; }
   const std::string& label() const { return label_; }
@@ -69,7 +69,7 @@ class RunView {
  private:
   void warn(const std::string& warning);
 
-  const ReportRun& run_;
+  const ReportedJob& run_;
   std::string label_;
   std::filesystem::path dir_;
   std::filesystem::path page_dir_;

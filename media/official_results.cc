@@ -1,4 +1,4 @@
-#include "jobs/official_results.h"
+#include "media/official_results.h"
 
 #include <algorithm>
 #include <charconv>
@@ -8,7 +8,7 @@
 #include <map>
 #include <vector>
 
-#include "jobs/atomic_file.h"
+#include "common/atomic_file.h"
 
 namespace evosearch {
 namespace {

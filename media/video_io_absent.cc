@@ -1,7 +1,7 @@
-// jobs/video_io.h in a build without FFmpeg and libimagequant (EVOSEARCH_VIDEO_FILES=OFF): video
-// samples are written as their frame strip PNG only (jobs/sample_files.cc asks
+// media/video_io.h in a build without FFmpeg and libimagequant (EVOSEARCH_VIDEO_FILES=OFF): video
+// samples are written as their frame strip PNG only (media/answer_files.cc asks
 // video_files_supported()), and a direct call for an MP4 or GIF says why it cannot be served.
-#include "jobs/video_io.h"
+#include "media/video_io.h"
 
 namespace evosearch {
 namespace {

@@ -1,4 +1,4 @@
-#include "jobs/ffmpeg.h"
+#include "media/ffmpeg.h"
 
 #include <cstdarg>
 #include <mutex>

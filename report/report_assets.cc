@@ -1,4 +1,4 @@
-#include "jobs/report_html.h"
+#include "report/report_html.h"
 
 namespace evosearch::report {
 

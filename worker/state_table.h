@@ -19,7 +19,7 @@
 
 namespace evosearch {
 
-class StateStore {
+class StateTable {
  public:
   struct Entry {
     at::Tensor state;  // [*latent], no batch dimension

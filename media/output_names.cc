@@ -1,4 +1,4 @@
-#include "jobs/output_names.h"
+#include "media/output_names.h"
 
 #include <cstdio>
 

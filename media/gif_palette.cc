@@ -1,4 +1,4 @@
-#include "jobs/gif_palette.h"
+#include "media/gif_palette.h"
 
 #include <memory>
 

@@ -1,10 +1,10 @@
-#include "jobs/report_svg.h"
+#include "report/report_svg.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "jobs/report_html.h"
+#include "report/report_html.h"
 
 namespace evosearch::report {
 namespace {

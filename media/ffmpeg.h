@@ -1,4 +1,4 @@
-// FFmpeg for the video writer and reader (jobs/video_io.h): owning handles, return codes as
+// FFmpeg for the video writer and reader (media/video_io.h): owning handles, return codes as
 // Status, and logging kept quiet. Internal to jobs/.
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "jobs/checksum.h"
+#include "common/checksum.h"
 
 #include <cerrno>
 #include <cstring>
@@ -8,7 +8,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
-#include "jobs/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace evosearch {
 namespace {

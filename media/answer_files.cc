@@ -1,13 +1,13 @@
-#include "jobs/sample_files.h"
+#include "media/answer_files.h"
 
 #include <filesystem>
 
-#include "jobs/image_io.h"
-#include "jobs/video_io.h"
+#include "media/image_io.h"
+#include "media/video_io.h"
 
 namespace evosearch {
 
-std::vector<std::string> sample_file_names(const std::string& stem) {
+std::vector<std::string> answer_file_names(const std::string& stem) {
   return {"images/" + stem + ".png", "videos/" + stem + ".mp4", "previews/" + stem + ".gif"};
 }
 
@@ -16,11 +16,11 @@ Image frame_strip(const std::vector<Image>& frames) {
   return make_grid(frames, static_cast<int>(frames.size()), 1);
 }
 
-StatusOr<SampleFiles> write_sample_files(const std::vector<Image>& frames, const std::string& output_dir,
+StatusOr<AnswerFiles> write_answer_files(const std::vector<Image>& frames, const std::string& output_dir,
                                          const std::string& stem) {
   if (frames.empty()) return InvalidArgument("sample " + stem + ": no frames to write");
   const std::filesystem::path out(output_dir);
-  SampleFiles files;
+  AnswerFiles files;
   files.image = "images/" + stem + ".png";
   RETURN_IF_ERROR(write_png((out / files.image).string(), frame_strip(frames)));
   if (frames.size() > 1 && video_files_supported()) {

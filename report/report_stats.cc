@@ -1,4 +1,4 @@
-#include "jobs/report_stats.h"
+#include "report/report_stats.h"
 
 #include <algorithm>
 #include <cctype>

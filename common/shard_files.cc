@@ -1,10 +1,10 @@
-#include "jobs/shard_files.h"
+#include "common/shard_files.h"
 
 #include <cstdio>
 #include <filesystem>
 
-#include "jobs/atomic_file.h"
-#include "jobs/checksum.h"
+#include "common/atomic_file.h"
+#include "common/checksum.h"
 
 namespace evosearch {
 

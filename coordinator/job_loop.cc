@@ -1,4 +1,4 @@
-#include "coordinator/job_run.h"
+#include "coordinator/job_loop.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,10 +10,10 @@
 #include "common/logging.h"
 #include "common/stopwatch.h"
 #include "coordinator/job_spec.h"
-#include "jobs/image_io.h"
-#include "jobs/output_names.h"
-#include "jobs/sample_files.h"
-#include "jobs/shard_files.h"
+#include "media/image_io.h"
+#include "media/output_names.h"
+#include "media/answer_files.h"
+#include "common/shard_files.h"
 
 namespace evosearch {
 namespace {
@@ -49,11 +49,11 @@ Status stopped(int signal) {
 
 }  // namespace
 
-JobRun::JobRun(const proto::JobSpec& spec, const proto::BundleManifest& manifest, JobRunOptions options,
+JobLoop::JobLoop(const proto::JobSpec& spec, const proto::BundleManifest& manifest, JobLoopOptions options,
                Executor& executor, JobStore& store, LeaseKeeper& keeper)
     : spec_(spec), manifest_(manifest), options_(std::move(options)), executor_(executor), store_(store), keeper_(keeper) {}
 
-Status JobRun::add_prompts(const std::vector<PromptEntry>& suite) {
+Status JobLoop::add_prompts(const std::vector<PromptEntry>& suite) {
   const std::vector<uint64_t> keys = prompt_keys(suite);
   for (uint32_t i = 0; i < suite.size(); ++i) {
     PromptJob job;
@@ -67,14 +67,14 @@ Status JobRun::add_prompts(const std::vector<PromptEntry>& suite) {
   return Status::Ok();
 }
 
-std::string JobRun::stem(const PromptJob& j) const { return safe_file_stem(j.entry.text, j.index); }
+std::string JobLoop::stem(const PromptJob& j) const { return safe_file_stem(j.entry.text, j.index); }
 
-size_t JobRun::in_flight_limit() const {
+size_t JobLoop::in_flight_limit() const {
   if (spec_.prompts_in_flight() > 0) return static_cast<size_t>(spec_.prompts_in_flight());
   return static_cast<size_t>(std::max(8, 2 * executor_.workers()));
 }
 
-StatusOr<std::vector<proto::PromptOutcome>> JobRun::run() {
+StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
   start_ = Clock::now();
   last_progress_ = start_ - std::chrono::seconds(10);
   for (;;) {
@@ -100,7 +100,7 @@ StatusOr<std::vector<proto::PromptOutcome>> JobRun::run() {
     if (!results.ok() && results.status().code() == StatusCode::kUnavailable && stop_requested()) continue;
     if (!results.ok()) return results.status();
     if (results->empty()) return Internal("the executor returned no results while generations were in flight");
-    for (const proto::PromptResult& r : *results) {
+    for (const proto::PromptRolloutResult& r : *results) {
       if (r.prompt() >= jobs_.size()) return Internal("a result for prompt " + std::to_string(r.prompt()) + ", which is not in the suite");
       jobs_[r.prompt()].collected.push_back(r.result());
     }
@@ -124,7 +124,7 @@ StatusOr<std::vector<proto::PromptOutcome>> JobRun::run() {
   return all;
 }
 
-Status JobRun::claim_prompts() {
+Status JobLoop::claim_prompts() {
   if (stop_requested() || active_.size() >= in_flight_limit()) return Status::Ok();
   ASSIGN_OR_RETURN(const std::vector<proto::Lease> leases,
                    store_.claim(options_.owner, static_cast<int>(in_flight_limit() - active_.size()), options_.lease_seconds));
@@ -137,7 +137,7 @@ Status JobRun::claim_prompts() {
 
 // A claimed prompt: done already (a run that died between storing the outcome and marking it),
 // resumed from its checkpoint, or started from the beginning.
-Status JobRun::begin(const proto::Lease& lease) {
+Status JobLoop::begin(const proto::Lease& lease) {
   PromptJob& j = jobs_[lease.prompt()];
   j.lease = lease;
   j.draining = false;
@@ -171,23 +171,23 @@ Status JobRun::begin(const proto::Lease& lease) {
   return start_generation(j);
 }
 
-Status JobRun::start_generation(PromptJob& j) {
+Status JobLoop::start_generation(PromptJob& j) {
   {
     Stopwatch watch(selection_seconds_);
     j.in_flight = j.searcher->next_generation();
   }
   j.collected.clear();
   j.submitted = Clock::now();
-  std::vector<proto::PromptTask> tasks;
+  std::vector<proto::PromptRolloutTask> tasks;
   for (const auto& t : j.in_flight) {
-    proto::PromptTask& task = tasks.emplace_back();
+    proto::PromptRolloutTask& task = tasks.emplace_back();
     task.set_prompt(j.index);
     *task.mutable_task() = t;
   }
   return executor_.submit(tasks);
 }
 
-Status JobRun::complete_generation(PromptJob& j) {
+Status JobLoop::complete_generation(PromptJob& j) {
   if (j.draining) {  // the lease was lost meanwhile: another coordinator has the prompt now
     j.in_flight.clear();
     j.collected.clear();
@@ -235,7 +235,7 @@ Status JobRun::complete_generation(PromptJob& j) {
   return stop_requested() ? Status::Ok() : start_generation(j);
 }
 
-Status JobRun::checkpoint(PromptJob& j) {
+Status JobLoop::checkpoint(PromptJob& j) {
   Stopwatch watch(checkpoint_seconds_);
   proto::CheckpointRecord c;
   c.set_prompt(j.index);
@@ -257,17 +257,17 @@ Status JobRun::checkpoint(PromptJob& j) {
   return Status::Ok();
 }
 
-Status JobRun::finish(PromptJob& j) {
+Status JobLoop::finish(PromptJob& j) {
   const proto::BestSample& best = j.searcher->best();
   ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score(j.index, best.state()));
   if (static_cast<int>(scores.size()) != manifest_.rewards_size()) return Internal("scoring the answer gave the wrong number of rewards");
   ASSIGN_OR_RETURN(const std::vector<Image> frames, executor_.decode(j.index, best.state()));
-  const auto write_answer = [&]() -> StatusOr<SampleFiles> {
+  const auto write_answer = [&]() -> StatusOr<AnswerFiles> {
     Stopwatch watch(output_seconds_);
-    RETURN_IF_ERROR(store_.add_outputs(sample_file_names(stem(j))));  // before writing: --restart must find them
-    return write_sample_files(frames, spec_.output(), stem(j));
+    RETURN_IF_ERROR(store_.add_outputs(answer_file_names(stem(j))));  // before writing: --restart must find them
+    return write_answer_files(frames, spec_.output(), stem(j));
   };
-  ASSIGN_OR_RETURN(const SampleFiles files, write_answer());
+  ASSIGN_OR_RETURN(const AnswerFiles files, write_answer());
   proto::PromptOutcome o;
   o.set_index(j.index);
   o.set_prompt(j.entry.text);
@@ -297,7 +297,7 @@ Status JobRun::finish(PromptJob& j) {
   return store_.log_event("run " + options_.owner + " finished prompt " + std::to_string(j.index));
 }
 
-Status JobRun::abandon(PromptJob& j) {
+Status JobLoop::abandon(PromptJob& j) {
   spdlog::warn("prompt {}: this run's lease was lost; it stops working on it", j.index);
   keeper_.drop(j.index);
   j.lease.reset();
@@ -309,7 +309,7 @@ Status JobRun::abandon(PromptJob& j) {
   return executor_.release_prompt(j.index);
 }
 
-void JobRun::release_leases() {
+void JobLoop::release_leases() {
   for (PromptJob& j : jobs_) {
     if (!j.lease) continue;
     keeper_.drop(j.index);
@@ -318,7 +318,7 @@ void JobRun::release_leases() {
   }
 }
 
-StatusOr<bool> JobRun::job_complete() {
+StatusOr<bool> JobLoop::job_complete() {
   ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> prompts, store_.prompts());
   for (const proto::PromptRecord& p : prompts) {
     if (p.state() != proto::PROMPT_DONE && p.state() != proto::PROMPT_FAILED) return false;
@@ -328,7 +328,7 @@ StatusOr<bool> JobRun::job_complete() {
 
 // Every candidate of the generation: images 8 to a row; a video's candidates one frame strip
 // per row, in candidate order. Particle segments that end before T have no final samples.
-StatusOr<std::string> JobRun::write_generation_grid(const PromptJob& j, uint32_t generation) {
+StatusOr<std::string> JobLoop::write_generation_grid(const PromptJob& j, uint32_t generation) {
   std::vector<Image> images;
   bool video = false;
   for (const proto::RolloutTask& t : j.in_flight) {
@@ -346,7 +346,7 @@ StatusOr<std::string> JobRun::write_generation_grid(const PromptJob& j, uint32_t
   return file;
 }
 
-void JobRun::log_progress() {
+void JobLoop::log_progress() {
   last_progress_ = Clock::now();
   double done = 0;
   size_t finished = 0;
@@ -378,7 +378,7 @@ void JobRun::log_progress() {
   spdlog::info("{}", line);
 }
 
-RunTotals JobRun::totals() const {
+RunTotals JobLoop::totals() const {
   RunTotals t;
   t.wall_seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   t.model_seconds = executor_.model_seconds();

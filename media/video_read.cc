@@ -1,12 +1,12 @@
-// read_video (jobs/video_io.h): decodes with libavformat/libavcodec, converts with swscale.
+// read_video (media/video_io.h): decodes with libavformat/libavcodec, converts with swscale.
 #include <utility>
 
 extern "C" {
 #include <libavutil/pixdesc.h>
 }
 
-#include "jobs/ffmpeg.h"
-#include "jobs/video_io.h"
+#include "media/ffmpeg.h"
+#include "media/video_io.h"
 
 namespace evosearch {
 namespace {

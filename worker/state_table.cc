@@ -1,34 +1,34 @@
-#include "worker/state_store.h"
+#include "worker/state_table.h"
 
 #include <set>
 
 namespace evosearch {
 
-void StateStore::put(uint32_t prompt, const proto::StateRef& ref, Entry entry) {
+void StateTable::put(uint32_t prompt, const proto::StateRef& ref, Entry entry) {
   std::lock_guard<std::mutex> lock(mutex_);
   entries_[state_key(prompt, ref)] = std::move(entry);
 }
 
-std::optional<StateStore::Entry> StateStore::find(uint32_t prompt, const proto::StateRef& ref) const {
+std::optional<StateTable::Entry> StateTable::find(uint32_t prompt, const proto::StateRef& ref) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto it = entries_.find(state_key(prompt, ref));
   if (it == entries_.end()) return std::nullopt;
   return it->second;
 }
 
-size_t StateStore::size() const {
+size_t StateTable::size() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return entries_.size();
 }
 
-void StateStore::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
+void StateTable::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
   std::lock_guard<std::mutex> lock(mutex_);
   erase_all_but(entries_, prompt, live);
 }
 
-void StateStore::release_prompt(uint32_t prompt) { release_all_but(prompt, {}); }
+void StateTable::release_prompt(uint32_t prompt) { release_all_but(prompt, {}); }
 
-int64_t StateStore::bytes() const {
+int64_t StateTable::bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
   int64_t total = 0;
   for (const auto& [k, e] : entries_) {
