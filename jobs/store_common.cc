@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <utility>
 
 #include <google/protobuf/util/json_util.h>
 
@@ -16,8 +17,7 @@ int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string iso_time_now() {
-  const int64_t ms = unix_ms_now();
+std::string iso_time(int64_t ms) {
   const std::time_t seconds = ms / 1000;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
@@ -25,6 +25,20 @@ std::string iso_time_now() {
   const size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
   std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms % 1000));
   return stamp;
+}
+
+StoreBase::StoreBase(StoreClock clock) : clock_(clock ? std::move(clock) : StoreClock(unix_ms_now)) {}
+
+StatusOr<proto::JobRecord> StoreBase::job() {
+  ASSIGN_OR_RETURN(proto::JobRecord job, read_job());
+  ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> all, read_prompts(job.prompt_count()));
+  derive_status(all, job);
+  return job;
+}
+
+StatusOr<std::vector<proto::PromptRecord>> StoreBase::prompts() {
+  ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
+  return read_prompts(job.prompt_count());
 }
 
 StatusOr<int64_t> lease_ms(double lease_seconds) {
@@ -52,6 +66,11 @@ Status lease_lost(const proto::Lease& lease, const proto::PromptRecord& now, con
   return FailedPrecondition("lease lost: prompt " + std::to_string(lease.prompt()) + " of " + where + " was claimed by " +
                             lease.owner() + " with token " + std::to_string(lease.token()) + " and is now " + holder +
                             "; nothing was written");
+}
+
+Status wrong_prompt(const char* what, uint32_t prompt, const proto::Lease& lease) {
+  return InvalidArgument(std::string(what) + " of prompt " + std::to_string(prompt) + " under the lease of prompt " +
+                         std::to_string(lease.prompt()));
 }
 
 Status different_job(const std::string& where, const std::string& differences) {
