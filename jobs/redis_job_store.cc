@@ -3,7 +3,7 @@
 //
 //   job          hash: "record" -> JobRecord (binary protobuf, without times or status),
 //                "created" -> unix ms (server clock)
-//   prompts      hash: "<i>:<attribute>" -> decimal or text: text, state (PromptState number),
+//   prompts      hash: "<i>:<attribute>" -> decimal or text: text, state (PromptStatus number),
 //                owner, token, expires, generation, count (generation_count), best (%.17g, "" when
 //                none yet), attempts, error, updated. Plain fields because the Lua scripts that
 //                check leases and fencing tokens cannot read protobuf.
@@ -208,7 +208,7 @@ class RedisJobStore final : public JobStore {
     }
     if (verdict == "lost" && lease) {
       proto::PromptRecord now;
-      now.set_state(static_cast<proto::PromptState>(std::atoi(element(reply, 1).c_str())));
+      now.set_status(static_cast<proto::PromptStatus>(std::atoi(element(reply, 1).c_str())));
       now.set_owner(element(reply, 2));
       now.set_token(std::strtoull(element(reply, 3).c_str(), nullptr, 10));
       return store::lease_lost(*lease, now, describe());
@@ -264,8 +264,8 @@ class RedisJobStore final : public JobStore {
       p.set_prompt(i);
       ASSIGN_OR_RETURN(*p.mutable_text(), get("text"));
       ASSIGN_OR_RETURN(const int64_t state, integer("state"));
-      if (!proto::PromptState_IsValid(static_cast<int>(state))) return DataLoss(where(1, prefix + "state") + " is not a prompt state");
-      p.set_state(static_cast<proto::PromptState>(state));
+      if (!proto::PromptStatus_IsValid(static_cast<int>(state))) return DataLoss(where(1, prefix + "state") + " is not a prompt state");
+      p.set_status(static_cast<proto::PromptStatus>(state));
       ASSIGN_OR_RETURN(*p.mutable_owner(), get("owner"));
       ASSIGN_OR_RETURN(const int64_t token, integer("token"));
       p.set_token(static_cast<uint64_t>(token));
