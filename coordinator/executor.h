@@ -13,7 +13,7 @@
 #include "common/image.h"
 #include "common/status.h"
 #include "evosearch/job.pb.h"
-#include "evosearch/job_state.pb.h"
+#include "evosearch/job_records.pb.h"
 #include "evosearch/search.pb.h"
 
 namespace evosearch {

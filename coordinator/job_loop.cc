@@ -321,7 +321,7 @@ void JobLoop::release_leases() {
 StatusOr<bool> JobLoop::job_complete() {
   ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> prompts, store_.prompts());
   for (const proto::PromptRecord& p : prompts) {
-    if (p.state() != proto::PROMPT_DONE && p.state() != proto::PROMPT_FAILED) return false;
+    if (p.status() != proto::PROMPT_DONE && p.status() != proto::PROMPT_FAILED) return false;
   }
   return true;
 }

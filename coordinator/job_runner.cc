@@ -52,7 +52,7 @@ bool dead_here(const std::string& owner) {
 Status take_back_stale_leases(JobStore& store, bool folder_locked) {
   ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> prompts, store.prompts());
   for (const proto::PromptRecord& p : prompts) {
-    if (p.state() != proto::PROMPT_RUNNING || !(folder_locked || dead_here(p.owner()))) continue;
+    if (p.status() != proto::PROMPT_RUNNING || !(folder_locked || dead_here(p.owner()))) continue;
     proto::Lease stale;
     stale.set_prompt(p.prompt());
     stale.set_owner(p.owner());

@@ -2,7 +2,7 @@
 // processes may share it; a shared file system is only as safe as its fcntl locks).
 //
 //   job.json                 JobRecord (protobuf JSON)
-//   prompt-NNNNN.json        PromptRecord: state, owner, fencing token, lease expiry
+//   prompt-NNNNN.json        PromptRecord: status, owner, fencing token, lease expiry
 //   prompt-NNNNN.ckpt        CheckpointRecord (sealed: binary protobuf with its SHA-256)
 //   prompt-NNNNN.done        PromptOutcome (sealed)
 //   progress/SSSSSSSS.jsonl  ProgressEvent per line, in segments of kSegmentEvents
@@ -106,7 +106,7 @@ class FileJobStore final : public store::StoreBase {
       proto::PromptRecord p;
       p.set_prompt(i);
       p.set_text(prompt_texts[i]);
-      p.set_state(proto::PROMPT_QUEUED);
+      p.set_status(proto::PROMPT_QUEUED);
       p.set_updated_unix_ms(now);
       RETURN_IF_ERROR(write_prompt(p));
     }
@@ -125,9 +125,9 @@ class FileJobStore final : public store::StoreBase {
     std::vector<proto::Lease> leases;
     for (uint32_t i = 0; i < job.prompt_count() && static_cast<int>(leases.size()) < max; ++i) {
       ASSIGN_OR_RETURN(proto::PromptRecord p, read_prompt(i));
-      const bool expired = p.state() == proto::PROMPT_RUNNING && p.lease_expires_unix_ms() <= now;
-      if (p.state() != proto::PROMPT_QUEUED && !expired) continue;
-      p.set_state(proto::PROMPT_RUNNING);
+      const bool expired = p.status() == proto::PROMPT_RUNNING && p.lease_expires_unix_ms() <= now;
+      if (p.status() != proto::PROMPT_QUEUED && !expired) continue;
+      p.set_status(proto::PROMPT_RUNNING);
       p.set_owner(owner);
       p.set_token(p.token() + 1);
       p.set_attempts(p.attempts() + 1);
@@ -154,7 +154,7 @@ class FileJobStore final : public store::StoreBase {
 
   Status release(const proto::Lease& lease) override {
     return fenced(lease, [](proto::PromptRecord& p) {
-      p.set_state(proto::PROMPT_QUEUED);
+      p.set_status(proto::PROMPT_QUEUED);
       p.set_lease_expires_unix_ms(0);
       return Status::Ok();
     });
@@ -177,7 +177,7 @@ class FileJobStore final : public store::StoreBase {
       // The outcome before the record: a crash in between leaves a running prompt with an
       // outcome, which its next owner can mark done, rather than a done prompt without one.
       RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".done")), store::seal(outcome)));
-      p.set_state(proto::PROMPT_DONE);
+      p.set_status(proto::PROMPT_DONE);
       p.set_lease_expires_unix_ms(0);
       return Status::Ok();
     }, [&](const proto::PromptRecord& p) {
@@ -188,13 +188,13 @@ class FileJobStore final : public store::StoreBase {
     if (saved.ok() || saved.code() != StatusCode::kFailedPrecondition) return saved;
     // Saving again under the same lease succeeds (a retry after an error it did not see).
     auto record = read_prompt(lease.prompt());
-    if (record.ok() && record->state() == proto::PROMPT_DONE && store::holds_token(lease, *record)) return Status::Ok();
+    if (record.ok() && record->status() == proto::PROMPT_DONE && store::holds_token(lease, *record)) return Status::Ok();
     return saved;
   }
 
   Status mark_failed(const proto::Lease& lease, const std::string& error) override {
     return fenced(lease, [&](proto::PromptRecord& p) {
-      p.set_state(proto::PROMPT_FAILED);
+      p.set_status(proto::PROMPT_FAILED);
       p.set_last_error(error);
       p.set_lease_expires_unix_ms(0);
       return Status::Ok();

@@ -4,7 +4,7 @@
 //
 //   job          hash: "record" -> JobRecord (binary protobuf, without times or status),
 //                "created" -> unix ms (server clock)
-//   prompts      hash: "<i>:<attribute>" -> decimal or text: text, state (PromptState number),
+//   prompts      hash: "<i>:<attribute>" -> decimal or text: text, state (PromptStatus number),
 //                owner, token, expires, generation, count (generation_count), best (%.17g, "" when
 //                none yet), attempts, error, updated. Plain fields because the Lua scripts that
 //                check leases and fencing tokens cannot read protobuf.
@@ -47,16 +47,16 @@ std::string element(const redisReply* r, size_t i) {
 }
 
 // What every script starts with (redis_scripts.h): each key's name bound to its entry of KEYS,
-// in the order of RedisJobKeys::all(), the prompt states by name, then kPrelude.
+// in the order of RedisJobKeys::all(), the prompt statuses by name, then kPrelude.
 std::string script_prelude() {
   std::string lua;
   int n = 0;
 #define EVOSEARCH_REDIS_KEY_LOCAL(name) lua += "local " #name " = KEYS[" + std::to_string(++n) + "]\n";
   EVOSEARCH_REDIS_JOB_KEYS(EVOSEARCH_REDIS_KEY_LOCAL)
 #undef EVOSEARCH_REDIS_KEY_LOCAL
-  const std::pair<const char*, proto::PromptState> states[] = {
+  const std::pair<const char*, proto::PromptStatus> statuses[] = {
       {"QUEUED", proto::PROMPT_QUEUED}, {"RUNNING", proto::PROMPT_RUNNING}, {"DONE", proto::PROMPT_DONE}, {"FAILED", proto::PROMPT_FAILED}};
-  for (const auto& [name, state] : states) lua += "local " + std::string(name) + " = '" + std::to_string(state) + "'\n";
+  for (const auto& [name, status] : statuses) lua += "local " + std::string(name) + " = '" + std::to_string(status) + "'\n";
   return lua + redis_scripts::kPrelude;
 }
 
@@ -212,7 +212,7 @@ class RedisJobStore final : public store::StoreBase {
     }
     if (verdict == "lost" && lease) {
       proto::PromptRecord now;
-      now.set_state(static_cast<proto::PromptState>(std::atoi(element(reply, 1).c_str())));
+      now.set_status(static_cast<proto::PromptStatus>(std::atoi(element(reply, 1).c_str())));
       now.set_owner(element(reply, 2));
       now.set_token(std::strtoull(element(reply, 3).c_str(), nullptr, 10));
       return store::lease_lost(*lease, now, describe());
@@ -268,8 +268,8 @@ class RedisJobStore final : public store::StoreBase {
       p.set_prompt(i);
       ASSIGN_OR_RETURN(*p.mutable_text(), get("text"));
       ASSIGN_OR_RETURN(const int64_t state, integer("state"));
-      if (!proto::PromptState_IsValid(static_cast<int>(state))) return DataLoss(where(keys_.prompts, prefix + "state") + " is not a prompt state");
-      p.set_state(static_cast<proto::PromptState>(state));
+      if (!proto::PromptStatus_IsValid(static_cast<int>(state))) return DataLoss(where(keys_.prompts, prefix + "state") + " is not a prompt state");
+      p.set_status(static_cast<proto::PromptStatus>(state));
       ASSIGN_OR_RETURN(*p.mutable_owner(), get("owner"));
       ASSIGN_OR_RETURN(const int64_t token, integer("token"));
       p.set_token(static_cast<uint64_t>(token));

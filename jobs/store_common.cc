@@ -49,7 +49,7 @@ StatusOr<int64_t> lease_ms(double lease_seconds) {
 }
 
 bool holds(const proto::Lease& lease, const proto::PromptRecord& record) {
-  return record.state() == proto::PROMPT_RUNNING && holds_token(lease, record);
+  return record.status() == proto::PROMPT_RUNNING && holds_token(lease, record);
 }
 
 bool holds_token(const proto::Lease& lease, const proto::PromptRecord& record) {
@@ -58,10 +58,10 @@ bool holds_token(const proto::Lease& lease, const proto::PromptRecord& record) {
 
 Status lease_lost(const proto::Lease& lease, const proto::PromptRecord& now, const std::string& where) {
   std::string holder;
-  if (now.state() == proto::PROMPT_RUNNING) {
+  if (now.status() == proto::PROMPT_RUNNING) {
     holder = "running under owner " + now.owner() + " with token " + std::to_string(now.token());
   } else {
-    holder = proto::PromptState_Name(now.state()) + " (token " + std::to_string(now.token()) + ")";
+    holder = proto::PromptStatus_Name(now.status()) + " (token " + std::to_string(now.token()) + ")";
   }
   return FailedPrecondition("lease lost: prompt " + std::to_string(lease.prompt()) + " of " + where + " was claimed by " +
                             lease.owner() + " with token " + std::to_string(lease.token()) + " and is now " + holder +
@@ -88,8 +88,8 @@ void derive_status(const std::vector<proto::PromptRecord>& prompts, proto::JobRe
   bool active = false, failed = false;
   int64_t updated = job.created_unix_ms();
   for (const proto::PromptRecord& p : prompts) {
-    active = active || p.state() == proto::PROMPT_QUEUED || p.state() == proto::PROMPT_RUNNING;
-    failed = failed || p.state() == proto::PROMPT_FAILED;
+    active = active || p.status() == proto::PROMPT_QUEUED || p.status() == proto::PROMPT_RUNNING;
+    failed = failed || p.status() == proto::PROMPT_FAILED;
     updated = std::max(updated, p.updated_unix_ms());
   }
   job.set_status(active ? proto::JOB_RUNNING : failed ? proto::JOB_FAILED : proto::JOB_DONE);

@@ -11,7 +11,7 @@
 #include <google/protobuf/message.h>
 
 #include "common/status.h"
-#include "evosearch/job_state.pb.h"
+#include "evosearch/job_records.pb.h"
 #include "jobs/job_store.h"
 
 namespace evosearch::store {

@@ -274,7 +274,7 @@ TEST_P(JobStoreContract, CreatesTheJobAndBindsToIt) {
   for (uint32_t i = 0; i < 3; ++i) {
     EXPECT_EQ((*all)[i].prompt(), i);
     EXPECT_EQ((*all)[i].text(), "prompt " + std::to_string(i));
-    EXPECT_EQ((*all)[i].state(), proto::PROMPT_QUEUED);
+    EXPECT_EQ((*all)[i].status(), proto::PROMPT_QUEUED);
     EXPECT_EQ((*all)[i].token(), 0u);
   }
   // A second coordinator with the same record binds to the job and sees its state.
@@ -286,7 +286,7 @@ TEST_P(JobStoreContract, CreatesTheJobAndBindsToIt) {
   EXPECT_OK(other->open(renamed, texts(3), false));
   auto seen = other->prompts();
   ASSERT_TRUE(seen.ok());
-  EXPECT_EQ((*seen)[0].state(), proto::PROMPT_RUNNING);
+  EXPECT_EQ((*seen)[0].status(), proto::PROMPT_RUNNING);
   EXPECT_EQ((*seen)[0].owner(), owner(1));
 }
 
@@ -326,7 +326,7 @@ TEST_P(JobStoreContract, ADifferentJobWithoutProgressIsReplaced) {
   EXPECT_EQ(job->prompt_count(), 2u);
   const auto prompts = store_->prompts();
   ASSERT_TRUE(prompts.ok());
-  for (const auto& p : *prompts) EXPECT_EQ(p.state(), proto::PROMPT_QUEUED) << p.prompt();
+  for (const auto& p : *prompts) EXPECT_EQ(p.status(), proto::PROMPT_QUEUED) << p.prompt();
 }
 
 TEST_P(JobStoreContract, RestartDiscardsTheState) {
@@ -351,7 +351,7 @@ TEST_P(JobStoreContract, RestartDiscardsTheState) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 2u);
   for (const auto& p : *all) {
-    EXPECT_EQ(p.state(), proto::PROMPT_QUEUED);
+    EXPECT_EQ(p.status(), proto::PROMPT_QUEUED);
     EXPECT_EQ(p.token(), 0u);
     EXPECT_EQ(p.generation(), 0u);
   }
@@ -385,7 +385,7 @@ TEST_P(JobStoreContract, ClaimsLowestIndexFirstAndNeverTwice) {
     EXPECT_EQ(l.token(), 1u);
     EXPECT_GT(l.expires_unix_ms(), now + 500 * 1000);  // the lease runs ~600 s from the claim
     const proto::PromptRecord p = prompt(l.prompt());
-    EXPECT_EQ(p.state(), proto::PROMPT_RUNNING);
+    EXPECT_EQ(p.status(), proto::PROMPT_RUNNING);
     EXPECT_EQ(p.owner(), owner(2));
     EXPECT_EQ(p.token(), 1u);
     EXPECT_EQ(p.attempts(), 1u);
@@ -423,7 +423,7 @@ TEST_P(JobStoreContract, ExpiredLeaseIsClaimedAgainAndTheStaleOwnerWritesNothing
   EXPECT_LEASE_LOST(store_->release(old));
   EXPECT_LEASE_LOST(store_->renew(old, kLongLease));
   const proto::PromptRecord p = prompt(0);
-  EXPECT_EQ(p.state(), proto::PROMPT_RUNNING);
+  EXPECT_EQ(p.status(), proto::PROMPT_RUNNING);
   EXPECT_EQ(p.owner(), owner(2));
   EXPECT_EQ(p.token(), 2u);
   EXPECT_EQ(p.attempts(), 2u);
@@ -489,7 +489,7 @@ TEST_P(JobStoreContract, OutcomeMarksDoneAndDropsTheCheckpoint) {
   ASSERT_TRUE(leases.ok());
   EXPECT_OK(store_->commit_checkpoint((*leases)[0], checkpoint(0, 1, 0.5)));
   EXPECT_OK(store_->save_outcome((*leases)[0], outcome(0)));
-  EXPECT_EQ(prompt(0).state(), proto::PROMPT_DONE);
+  EXPECT_EQ(prompt(0).status(), proto::PROMPT_DONE);
   EXPECT_FALSE(store_->load_checkpoint(0)->has_value());
   auto loaded = store_->load_outcome(0);
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
@@ -512,7 +512,7 @@ TEST_P(JobStoreContract, FailedPromptsAreNotClaimed) {
   EXPECT_OK(store_->mark_failed((*leases)[0], "decoder returned NaN"));
   EXPECT_OK(store_->save_outcome((*leases)[1], outcome(1)));
   const proto::PromptRecord p = prompt(0);
-  EXPECT_EQ(p.state(), proto::PROMPT_FAILED);
+  EXPECT_EQ(p.status(), proto::PROMPT_FAILED);
   EXPECT_EQ(p.last_error(), "decoder returned NaN");
   let_short_leases_expire();
   EXPECT_TRUE(make()->claim(owner(2), 2, kLongLease)->empty());
@@ -525,7 +525,7 @@ TEST_P(JobStoreContract, ReleaseQueuesAgainKeepingTheCheckpoint) {
   ASSERT_TRUE(first.ok());
   EXPECT_OK(store_->commit_checkpoint((*first)[0], checkpoint(0, 2, 0.5)));
   EXPECT_OK(store_->release((*first)[0]));
-  EXPECT_EQ(prompt(0).state(), proto::PROMPT_QUEUED);
+  EXPECT_EQ(prompt(0).status(), proto::PROMPT_QUEUED);
   auto second = make()->claim(owner(2), 1, kLongLease);
   ASSERT_TRUE(second.ok());
   ASSERT_EQ(second->size(), 1u);
@@ -742,7 +742,7 @@ TEST(RedisStore, RestartedServerStillHoldsTheJob) {
   // The same store object reconnects, and its scripts load again (the server forgot them).
   auto prompts = (*store)->prompts();
   ASSERT_TRUE(prompts.ok()) << prompts.status().to_string();
-  EXPECT_EQ((*prompts)[0].state(), proto::PROMPT_RUNNING);
+  EXPECT_EQ((*prompts)[0].status(), proto::PROMPT_RUNNING);
   EXPECT_EQ((*prompts)[0].token(), 1u);
   EXPECT_EQ((*prompts)[0].generation(), 1u);
   auto kept = (*store)->load_checkpoint(0);

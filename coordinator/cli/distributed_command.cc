@@ -79,7 +79,7 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   plane_options.timeout_seconds = 2 * options.worker_timeout;
   auto plane = open_data_plane(*session, options.data_plane, computes ? backend->device() : "", why, plane_options);
   if (!plane.ok()) abort_job(*session, plane.status(), *spec);
-  // Workers ignore SIGTERM/SIGUSR1 (noted, not acted on): the coordinator gets them too, abandons
+  // Workers ignore the stop signals (cluster/signals.h: noted, not acted on): the coordinator gets them too, abandons
   // the generations in flight (each prompt is checkpointed at its last finished one) and tells
   // the workers to stop, which abandon their batches.
   install_stop_signals();
