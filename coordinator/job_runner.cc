@@ -13,6 +13,7 @@
 #include "cluster/signals.h"
 #include "common/logging.h"
 #include "coordinator/job_loop.h"
+#include "coordinator/job_spec.h"
 #include "coordinator/memory_estimate.h"
 #include "jobs/job_identity.h"
 #include "jobs/output_lock.h"
@@ -161,7 +162,10 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
     run.release_leases();
     return outcomes.status();
   }
-  const proto::JobResults results = make_results(spec, *outcomes, run.totals());
+  // Every prompt's searcher has the same settings: any one describes the method.
+  ASSIGN_OR_RETURN(const std::unique_ptr<Searcher> searcher,
+                   make_searcher(spec.search(), steps, SearchKey{spec.seed(), 0}));
+  const proto::JobResults results = make_results(spec, searcher->describe(), *outcomes, run.totals());
   RETURN_IF_ERROR(write_job_outputs(results, spec.output(), *store));
   return results;
 }
