@@ -52,7 +52,7 @@ class RecordingStore final : public JobStore {
   StatusOr<std::vector<std::string>> outputs() override { return outputs_; }
 
  private:
-  static Status no() { return Status(StatusCode::kUnimplemented, "not in this test"); }
+  static Status no() { return Internal("not in this test"); }
   std::string output_dir_;
 };
 
@@ -127,9 +127,9 @@ TEST(AnswerWriter, AVideoGridHasOneFrameStripPerRow) {
   ASSERT_TRUE(file.ok()) << file.status().to_string();
   auto written = read_png((fs::path(out) / *file).string());
   ASSERT_TRUE(written.ok());
-  const Image expected = make_grid({frame_strip(FakeFrames::of(state_ref(0, 0, 8), 3)),
-                                    frame_strip(FakeFrames::of(state_ref(0, 1, 8), 3))},
-                                   1, 2, 28);
+  const std::vector<Image> strips = {frame_strip(FakeFrames::of(state_ref(0, 0, 8), 3)),
+                                     frame_strip(FakeFrames::of(state_ref(0, 1, 8), 3))};
+  const Image expected = make_grid(strips, 1, 2, 84 / strips[0].height);  // scaled up to about 84 px tall
   EXPECT_EQ(written->width, expected.width);
   EXPECT_EQ(written->height, expected.height);
   EXPECT_EQ(written->pixels, expected.pixels);
