@@ -42,9 +42,21 @@ struct ShardTarget {
   uint64_t token = 0;       // the prompt's lease token
 };
 
-class Executor {
+// The pixels of resident states: what the answer writer (coordinator/answer_writer.h) reads.
+class FrameSource {
  public:
-  virtual ~Executor() = default;
+  virtual ~FrameSource() = default;
+  // The frames of a resident state (one for an image).
+  virtual StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) = 0;
+  // The frames of several final states of a prompt (a generation grid's candidates), in `refs`
+  // order, in one round: where the backend kept the pixels it decoded to score them, those are
+  // handed over (each once) instead of decoding again; a distributed executor asks each worker
+  // that ran some of them once.
+  virtual StatusOr<std::vector<std::vector<Image>>> take_frames(uint32_t prompt, const std::vector<proto::StateRef>& refs) = 0;
+};
+
+class Executor : public FrameSource {
+ public:
 
   virtual Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) = 0;
   // Queues tasks; they run from the next wait() on.
@@ -63,8 +75,6 @@ class Executor {
   // process that reads it.
   virtual Status load_shards(uint32_t prompt, const std::string& output_dir,
                              const google::protobuf::RepeatedPtrField<proto::ShardRef>& shards) = 0;
-  // The frames of a resident state (one for an image).
-  virtual StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) = 0;
   virtual StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) = 0;
   virtual double model_seconds() const = 0;
   virtual proto::PhaseSeconds model_phases() const = 0;  // model_seconds by phase (encode, denoise, decode, score)

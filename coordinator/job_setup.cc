@@ -27,6 +27,7 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
                  memory.decode_batch, spec.batch_size());
   }
   options.seed = spec.seed();
+  options.keep_final_frames = spec.generation_grids();  // grids show the pixels scoring decoded
   options.should_stop = std::move(should_stop);
   spdlog::info("sampler {} {} steps, guidance {}, device {}", proto::SamplerKind_Name(sampler.kind), sampler.steps,
                options.guidance_scale, bundle.device().str());
