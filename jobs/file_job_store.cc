@@ -197,7 +197,7 @@ class FileJobStore final : public JobStore {
     if (saved.ok() || saved.code() != StatusCode::kFailedPrecondition) return saved;
     // Saving again under the same lease succeeds (a retry after an error it did not see).
     auto record = read_prompt(lease.prompt());
-    if (record.ok() && record->state() == proto::PROMPT_DONE && store::holds_token(lease, *record)) return Status::Ok();
+    if (record.ok() && record->status() == proto::PROMPT_DONE && store::holds_token(lease, *record)) return Status::Ok();
     return saved;
   }
 
