@@ -18,13 +18,13 @@
 
 namespace evosearch {
 
-// Counters of a run's traffic (in process only shard_bytes is counted).
+// Counters of a run's traffic (in process only shard_bytes, shard_states and kept_states are counted).
 struct TrafficStats {
   int64_t state_moves = 0;        // states sent worker-to-worker over the data plane
   int64_t state_move_bytes = 0;
   int64_t shard_bytes = 0;        // checkpoint shards written, by whoever holds the states
   int64_t coordinator_bytes_in = 0;  // control-plane bytes that reached the coordinator (distributed)
-  int64_t shard_states = 0;       // states written into checkpoint shards
+  int64_t shard_states = 0;       // states written into checkpoint shards (each once: checkpoints are incremental)
   // States checkpointed for the first time: what a design that sends each live state to the
   // coordinator once (this project's before workers wrote shards) would have sent to rank 0.
   int64_t first_checkpoint_states = 0;
@@ -68,11 +68,13 @@ class Executor : public FrameSource {
   virtual Status release_prompt(uint32_t prompt) = 0;
   // Checkpoints. Writes the resident states `refs` of `prompt` into shard files where they are
   // (one file in process; one per worker holding some), each durable (written, fsynced, renamed)
-  // before this returns; the coordinator only sees their references.
+  // before this returns; the coordinator only sees their references. The job loop asks only for
+  // the live states that no committed shard holds yet (common/shard_files.h, plan_shards).
   virtual StatusOr<std::vector<proto::ShardRef>> write_shards(uint32_t prompt, const std::vector<proto::StateRef>& refs,
                                                               const ShardTarget& target) = 0;
   // Makes a committed checkpoint's states resident again, each shard's checksum verified by the
-  // process that reads it.
+  // process that reads it. A shard may hold states that are no longer live: the job loop frees
+  // them with release_all_but afterwards.
   virtual Status load_shards(uint32_t prompt, const std::string& output_dir,
                              const google::protobuf::RepeatedPtrField<proto::ShardRef>& shards) = 0;
   virtual StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) = 0;

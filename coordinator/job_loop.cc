@@ -149,6 +149,8 @@ Status JobLoop::begin(const proto::Lease& lease) {
   if (checkpoint) {
     RETURN_IF_ERROR(j.searcher->restore(checkpoint->snapshot()).with_context("prompt " + std::to_string(j.index)));
     RETURN_IF_ERROR(executor_.load_shards(j.index, spec_.output(), checkpoint->shards()));
+    // A shard listed for one live state may hold others that are no longer live: free those.
+    RETURN_IF_ERROR(executor_.release_all_but(j.index, j.searcher->live_states()));
     j.committed_shards.assign(checkpoint->shards().begin(), checkpoint->shards().end());
     j.history.assign(checkpoint->history().begin(), checkpoint->history().end());
     spdlog::info("prompt {} '{}': resuming at generation {}/{}", j.index, j.entry.text, j.searcher->generation(),
@@ -223,17 +225,25 @@ Status JobLoop::checkpoint(PromptJob& j) {
   c.set_generation_count(j.searcher->generation_count());
   *c.mutable_snapshot() = j.searcher->snapshot();
   for (const auto& h : j.history) *c.add_history() = h;
-  ShardTarget target{spec_.output(), c.generation(), j.lease->token()};
-  ASSIGN_OR_RETURN(const std::vector<proto::ShardRef> shards, executor_.write_shards(j.index, j.searcher->live_states(), target));
+  // Only live states that no committed shard holds are written; the shards holding the others
+  // are listed again (incremental checkpoints, common/shard_files.h).
+  ShardPlan plan = plan_shards(j.committed_shards, j.searcher->live_states());
+  std::vector<proto::ShardRef> written;
+  if (!plan.unwritten.empty()) {
+    ShardTarget target{spec_.output(), c.generation(), j.lease->token()};
+    ASSIGN_OR_RETURN(written, executor_.write_shards(j.index, plan.unwritten, target));
+  }
+  std::vector<proto::ShardRef> shards = std::move(plan.kept);
+  shards.insert(shards.end(), written.begin(), written.end());
   for (const proto::ShardRef& s : shards) *c.add_shards() = s;
   const Status committed = store_.commit_checkpoint(*j.lease, c);
   if (lease_lost(committed)) {
-    remove_shards(spec_.output(), shards);
+    remove_shards(spec_.output(), written);  // only this run's new files: the kept ones belong to the newer owner's record
     return abandon(j);
   }
   RETURN_IF_ERROR(committed);
-  remove_shards(spec_.output(), j.committed_shards);
-  j.committed_shards = shards;
+  remove_shards(spec_.output(), plan.dropped);  // never before the record that stops listing them commits
+  j.committed_shards = std::move(shards);
   return Status::Ok();
 }
 
