@@ -17,22 +17,7 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// The key's fields folded into a Philox key and the high half of the counter.
-struct DerivedKey {
-  PhiloxKey key;
-  uint64_t counter_hi;
-};
-
-DerivedKey derive(const NoiseKey& k) {
-  uint64_t h = splitmix64(k.seed);
-  h = splitmix64(h ^ k.prompt);
-  h = splitmix64(h ^ ((uint64_t{k.generation} << 32) | k.candidate));
-  const uint64_t lo = splitmix64(h ^ ((uint64_t{k.step} << 32) | k.stream));
-  const uint64_t hi = splitmix64(lo ^ 0x5851F42D4C957F2Dull);
-  return {{static_cast<uint32_t>(lo), static_cast<uint32_t>(lo >> 32)}, hi};
-}
-
-PhiloxCounter block(const DerivedKey& d, uint64_t index) {
+PhiloxCounter block(const PhiloxStream& d, uint64_t index) {
   return philox4x32_10({static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
                         static_cast<uint32_t>(d.counter_hi), static_cast<uint32_t>(d.counter_hi >> 32)},
                        d.key);
@@ -45,6 +30,16 @@ double open_unit(uint32_t hi, uint32_t lo) {
 }
 
 }  // namespace
+
+// The key's fields folded into a Philox key and the high half of the counter.
+PhiloxStream philox_stream(const NoiseKey& k) {
+  uint64_t h = splitmix64(k.seed);
+  h = splitmix64(h ^ k.prompt);
+  h = splitmix64(h ^ ((uint64_t{k.generation} << 32) | k.candidate));
+  const uint64_t lo = splitmix64(h ^ ((uint64_t{k.step} << 32) | k.stream));
+  const uint64_t hi = splitmix64(lo ^ 0x5851F42D4C957F2Dull);
+  return {{static_cast<uint32_t>(lo), static_cast<uint32_t>(lo >> 32)}, hi};
+}
 
 uint64_t prompt_key(std::string_view text) {
   uint64_t h = 0xCBF29CE484222325ull;
@@ -67,21 +62,23 @@ PhiloxCounter philox4x32_10(PhiloxCounter ctr, PhiloxKey key) {
   return ctr;
 }
 
-void fill_standard_normal(const NoiseKey& key, float* out, size_t n) {
-  const DerivedKey d = derive(key);
+void fill_standard_normal(const NoiseKey& key, float* out, size_t n) { fill_standard_normal(key, out, 0, n); }
+
+void fill_standard_normal(const NoiseKey& key, float* out, size_t begin, size_t end) {
+  const PhiloxStream d = philox_stream(key);
   constexpr double kTwoPi = 6.283185307179586476925;
-  for (size_t base = 0; base < n; base += 2) {
+  for (size_t i = begin & ~size_t{1}; i < end; i += 2) {
     // One Philox block gives two 64-bit uniforms, i.e. one Box-Muller pair.
-    const PhiloxCounter r = block(d, base / 2);
+    const PhiloxCounter r = block(d, i / 2);
     const double radius = std::sqrt(-2.0 * std::log(open_unit(r[0], r[1])));
     const double angle = kTwoPi * open_unit(r[2], r[3]);
-    out[base] = static_cast<float>(radius * std::cos(angle));
-    if (base + 1 < n) out[base + 1] = static_cast<float>(radius * std::sin(angle));
+    if (i >= begin) out[i - begin] = static_cast<float>(radius * std::cos(angle));
+    if (i + 1 < end) out[i + 1 - begin] = static_cast<float>(radius * std::sin(angle));
   }
 }
 
 void fill_uniform(const NoiseKey& key, double* out, size_t n) {
-  const DerivedKey d = derive(key);
+  const PhiloxStream d = philox_stream(key);
   for (size_t base = 0; base < n; base += 2) {
     const PhiloxCounter r = block(d, base / 2);
     out[base] = open_unit(r[0], r[1]) - 0x1p-53;  // [0, 1)

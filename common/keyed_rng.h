@@ -42,9 +42,22 @@ using PhiloxKey = std::array<uint32_t, 2>;
 // One Philox4x32-10 block: 4 uniformly distributed 32-bit words.
 PhiloxCounter philox4x32_10(PhiloxCounter counter, PhiloxKey key);
 
+// What a NoiseKey selects: block j of its draw is
+// philox4x32_10({lo32(j), hi32(j), lo32(counter_hi), hi32(counter_hi)}, key), and the block
+// gives elements 2j (the cosine half of a Box-Muller pair) and 2j+1 (the sine half).
+struct PhiloxStream {
+  PhiloxKey key;
+  uint64_t counter_hi;
+};
+PhiloxStream philox_stream(const NoiseKey& key);
+
 // Fills out[0..n) with standard normal floats for `key` (Box-Muller on Philox output).
 // Element i depends only on (key, i): a prefix of a longer draw equals the shorter draw.
 void fill_standard_normal(const NoiseKey& key, float* out, size_t n);
+
+// Elements [begin, end) of the same draw into out[0..end-begin): the scalar reference that
+// the tensor-sized draws (worker/keyed_noise.h) split over threads or match on a device.
+void fill_standard_normal(const NoiseKey& key, float* out, size_t begin, size_t end);
 
 // Fills out[0..n) with uniform doubles in [0, 1) for `key`.
 void fill_uniform(const NoiseKey& key, double* out, size_t n);

@@ -1,17 +1,128 @@
 #include "worker/keyed_noise.h"
 
+#include <algorithm>
 #include <utility>
 
+#include <ATen/Parallel.h>
+
 namespace evosearch {
+namespace {
+
+constexpr int64_t kWord = 0xFFFFFFFF;  // the low 32 bits
+constexpr int64_t kPhiloxM0 = 0xD2511F53;
+constexpr int64_t kPhiloxM1 = 0xCD9E8D57;
+constexpr int64_t kPhiloxW0 = 0x9E3779B9;
+constexpr int64_t kPhiloxW1 = 0xBB67AE85;
+constexpr double kTwoPi = 6.283185307179586476925;
+
+// Elements per task of the CPU draw; even, so no Philox block is computed by two tasks.
+constexpr int64_t kCpuGrain = int64_t{1} << 14;
+
+std::vector<int64_t> batch_shape(size_t rows, at::IntArrayRef sample_shape) {
+  std::vector<int64_t> shape{static_cast<int64_t>(rows)};
+  shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
+  return shape;
+}
+
+// The reference loop, split into even-aligned element ranges over the intra-op threads: each
+// element is computed by the same scalar code as fill_standard_normal, so bit for bit the same.
+at::Tensor keyed_normal_cpu(const std::vector<NoiseKey>& keys, at::IntArrayRef sample_shape) {
+  at::Tensor out = at::empty(batch_shape(keys.size(), sample_shape), at::TensorOptions().dtype(at::kFloat));
+  if (out.numel() == 0) return out;
+  const int64_t per_row = out.numel() / static_cast<int64_t>(keys.size());
+  const int64_t tasks_per_row = (per_row + kCpuGrain - 1) / kCpuGrain;
+  float* data = out.data_ptr<float>();
+  at::parallel_for(0, static_cast<int64_t>(keys.size()) * tasks_per_row, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t row = task / tasks_per_row;
+      const int64_t first = (task % tasks_per_row) * kCpuGrain;
+      const int64_t last = std::min(per_row, first + kCpuGrain);
+      fill_standard_normal(keys[row], data + row * per_row + first, first, last);
+    }
+  });
+  return out;
+}
+
+// (0, 1] as float64 from two words, as the reference's open_unit: the top 53 of the 64 bits
+// (hi << 21 | lo >> 11 keeps them inside int64's positive range), plus one, times 2^-53.
+at::Tensor open_unit(const at::Tensor& hi, const at::Tensor& lo) {
+  const at::Tensor bits = hi.bitwise_left_shift(21).bitwise_or_(lo.bitwise_right_shift(11));
+  return bits.to(at::kDouble).add_(1.0).mul_(1.0 / 9007199254740992.0);
+}
+
+// [rows, 2 * blocks] floats: the cosine half of block j at 2j, its sine half at 2j + 1, with
+// the reference's operations in the reference's order.
+at::Tensor box_muller(const PhiloxWords& r) {
+  const at::Tensor radius = open_unit(r[0], r[1]).log_().mul_(-2.0).sqrt_();
+  const at::Tensor angle = open_unit(r[2], r[3]).mul_(kTwoPi);
+  const at::Tensor pairs = at::stack({(radius * angle.cos()).to(at::kFloat), (radius * angle.sin()).to(at::kFloat)}, -1);
+  return pairs.view({pairs.size(0), -1});
+}
+
+// Each key's stream as four int64 words (key0, key1, counter_hi's low and high words), on the
+// device: one small upload, from pinned memory and not waited for when the device is CUDA.
+at::Tensor stream_table(const std::vector<NoiseKey>& keys, at::Device device) {
+  at::TensorOptions host = at::TensorOptions().dtype(at::kLong);
+  if (device.is_cuda()) host = host.pinned_memory(true);
+  at::Tensor table = at::empty({static_cast<int64_t>(keys.size()), 4}, host);
+  int64_t* words = table.data_ptr<int64_t>();
+  for (const NoiseKey& key : keys) {
+    const PhiloxStream s = philox_stream(key);
+    *words++ = s.key[0];
+    *words++ = s.key[1];
+    *words++ = static_cast<int64_t>(s.counter_hi & kWord);
+    *words++ = static_cast<int64_t>(s.counter_hi >> 32);
+  }
+  return device.is_cpu() ? table : table.to(device, /*non_blocking=*/true);
+}
+
+}  // namespace
+
+PhiloxWords philox4x32_10(PhiloxWords c, at::Tensor key0, at::Tensor key1) {
+  for (int round = 0; round < 10; ++round) {
+    // A product of two words needs 64 unsigned bits; int64 multiplication wraps on the CPU and
+    // on CUDA, leaving the same 64 bits, so the shift and mask below recover the two halves.
+    const at::Tensor p0 = c[0] * kPhiloxM0;
+    const at::Tensor p1 = c[2] * kPhiloxM1;
+    c = {at::bitwise_xor(p1.bitwise_right_shift(32), c[1]).bitwise_xor_(key0).bitwise_and_(kWord), p1.bitwise_and(kWord),
+         at::bitwise_xor(p0.bitwise_right_shift(32), c[3]).bitwise_xor_(key1).bitwise_and_(kWord), p0.bitwise_and(kWord)};
+    key0 = (key0 + kPhiloxW0).bitwise_and_(kWord);
+    key1 = (key1 + kPhiloxW1).bitwise_and_(kWord);
+  }
+  return c;
+}
+
+at::Tensor keyed_normal_ops(const std::vector<NoiseKey>& keys, at::IntArrayRef sample_shape, at::Device device,
+                            int64_t blocks_per_pass) {
+  at::Tensor out = at::empty(batch_shape(keys.size(), sample_shape), at::TensorOptions().dtype(at::kFloat).device(device));
+  if (out.numel() == 0) return out;
+  const int64_t rows = static_cast<int64_t>(keys.size());
+  const int64_t per_row = out.numel() / rows;
+  const int64_t blocks = (per_row + 1) / 2;
+  const at::Tensor table = stream_table(keys, device);
+  const at::Tensor flat = out.view({rows, per_row});
+  // A pass covers `span` blocks of `rows_per_pass` rows: whole rows together when they are small.
+  const int64_t budget = std::max<int64_t>(1, blocks_per_pass);
+  const int64_t span = std::min(blocks, budget);
+  const int64_t rows_per_pass = budget / span;
+  for (int64_t row = 0; row < rows; row += rows_per_pass) {
+    const int64_t n_rows = std::min(rows_per_pass, rows - row);
+    const at::Tensor streams = table.narrow(0, row, n_rows);
+    for (int64_t first = 0; first < blocks; first += span) {
+      const int64_t count = std::min(span, blocks - first);
+      const at::Tensor index = at::arange(first, first + count, at::TensorOptions().dtype(at::kLong).device(device)).unsqueeze(0);
+      const PhiloxWords words = philox4x32_10(
+          {index.bitwise_and(kWord), index.bitwise_right_shift(32), streams.narrow(1, 2, 1), streams.narrow(1, 3, 1)},
+          streams.narrow(1, 0, 1), streams.narrow(1, 1, 1));
+      const int64_t n = std::min(2 * count, per_row - 2 * first);  // an odd row drops its last sine
+      flat.narrow(0, row, n_rows).narrow(1, 2 * first, n).copy_(box_muller(words).narrow(1, 0, n));
+    }
+  }
+  return out;
+}
 
 at::Tensor keyed_normal(const std::vector<NoiseKey>& keys, at::IntArrayRef sample_shape, at::Device device) {
-  std::vector<int64_t> shape{static_cast<int64_t>(keys.size())};
-  shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
-  at::Tensor out = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
-  const int64_t per_sample = keys.empty() ? 0 : out.numel() / static_cast<int64_t>(keys.size());
-  float* data = out.data_ptr<float>();
-  for (size_t b = 0; b < keys.size(); ++b) fill_standard_normal(keys[b], data + b * per_sample, per_sample);
-  return device.is_cpu() ? out : out.to(device);
+  return device.is_cpu() ? keyed_normal_cpu(keys, sample_shape) : keyed_normal_ops(keys, sample_shape, device);
 }
 
 NoiseFn keyed_step_noise(std::vector<NoiseKey> keys, std::vector<int64_t> sample_shape, at::Device device) {
