@@ -15,6 +15,7 @@
 #include "coordinator/yaml_to_json.h"
 #include "common/atomic_file.h"
 #include "worker/manifest.h"
+#include "worker/model_dtype.h"
 
 namespace evosearch {
 
@@ -83,6 +84,7 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
   if (spec.device().empty()) spec.set_device("auto");
   if (spec.prompts_in_flight() < 0) return InvalidArgument(origin + ": prompts_in_flight: expected a positive number");
   if (spec.memory_limit_mb() < 0) return InvalidArgument(origin + ": memory_limit_mb: expected a positive number of MiB, or 0 for 90% of the memory available");
+  if (!spec.model_dtype().empty()) RETURN_IF_ERROR(check_model_dtype(spec.model_dtype(), "model_dtype").with_context(origin));
   RETURN_IF_ERROR(check_numbers(spec).with_context(origin));
   proto::SearchSpec* s = spec.mutable_search();
   if (s->method().empty()) s->set_method("evosearch");

@@ -29,6 +29,12 @@ double elements(const std::vector<int64_t>& shape) {
   return n;
 }
 
+// Bytes per number inside the modules: the spec's model_dtype, else the manifest's dtype.
+double module_bytes(const proto::JobSpec& spec, const proto::BundleManifest& manifest) {
+  const std::string& dtype = spec.model_dtype().empty() ? manifest.dtype() : spec.model_dtype();
+  return dtype == "bf16" || dtype == "fp16" ? 2 : kFloatBytes;
+}
+
 // Latents one prompt's searcher keeps at its peak, and the most candidates of one generation.
 struct SearchSize {
   double kept_states = 0;
@@ -100,16 +106,20 @@ StatusOr<MemoryEstimate> estimate_job_memory(const proto::JobSpec& spec, const p
                                              size_t prompts_in_flight, int workers) {
   ASSIGN_OR_RETURN(const SearchSize size, search_size(spec.search(), steps));
   const double latent = elements(manifest.latent_shape()) * kFloatBytes;
-  const double pixels = (pixel_shape.empty() ? elements(manifest.latent_shape()) : elements(pixel_shape)) * kFloatBytes;
+  const double pixel_count = pixel_shape.empty() ? elements(manifest.latent_shape()) : elements(pixel_shape);
+  const double pixels = pixel_count * kFloatBytes;
+  const double in_module = module_bytes(spec, manifest);
   const double prompts = static_cast<double>(std::max<size_t>(prompts_in_flight, 1));
   const int batch = std::max(1, spec.batch_size());
   MemoryEstimate e;
   e.states = prompts * size.kept_states * latent / std::max(workers, 1);
   e.bookkeeping = prompts * (size.candidates * kPerCandidateBytes + steps * kPerStepBytes);
-  // A batch holds x, its CFG copy, the prediction, noise and the sampler's history (~8 latents
-  // per candidate), then per sample decoded at once its pixels and one reward's activations
-  // (~3 images): as many samples as the limit leaves room for.
-  const double latents = batch * 8 * latent, per_decoded = 3 * pixels;
+  // A batch holds x, its CFG copy, the prediction, noise and the sampler's history (~8 float32
+  // latents per candidate; below fp32, also the CFG pair's inputs and outputs in the module dtype,
+  // ~4 latents), then per sample decoded at once its float32 pixels and one reward's activations
+  // in the module dtype (~2 images): as many samples as the limit leaves room for.
+  const double module_copies = in_module < kFloatBytes ? 4 * elements(manifest.latent_shape()) * in_module : 0;
+  const double latents = batch * (8 * latent + module_copies), per_decoded = pixels + 2 * pixel_count * in_module;
   const double limit = memory_limit(spec), room = limit - e.states - e.bookkeeping - latents;
   e.decode_batch = limit <= 0 ? batch  // nothing known to fit into
                               : std::clamp(static_cast<int>(std::min<double>(batch, std::floor(room / per_decoded))), 1, batch);

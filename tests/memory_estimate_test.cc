@@ -75,6 +75,25 @@ TEST(MemoryEstimate, BaselinesAreSizedByTheirOwnFields) {
   EXPECT_DOUBLE_EQ(particles->states, 3 * 10 * 1024.0);
 }
 
+TEST(MemoryEstimate, AHalfPrecisionModelAddsItsCopiesAndHalvesItsActivations) {
+  proto::JobSpec spec = evosearch_spec(8);
+  spec.set_memory_limit_mb(1024 * 1024);           // every sample decoded at once
+  const proto::BundleManifest m = manifest({4, 8, 8});  // 256 numbers, 1 KiB in float32
+  auto fp32 = estimate_job_memory(spec, m, 20, {}, 1);
+  ASSERT_TRUE(fp32.ok()) << fp32.status().to_string();
+  // 8 candidates: 8 float32 latents each, then pixels + 2 images of reward activations.
+  EXPECT_DOUBLE_EQ(fp32->batch, 8 * (8 * 1024.0) + 8 * (3 * 1024.0));
+  spec.set_model_dtype("bf16");
+  auto bf16 = estimate_job_memory(spec, m, 20, {}, 1);
+  // Also the CFG pair's inputs and outputs in bf16 (4 x 512 bytes); activations in bf16.
+  EXPECT_DOUBLE_EQ(bf16->batch, 8 * (8 * 1024.0 + 4 * 512.0) + 8 * (1024.0 + 2 * 512.0));
+  EXPECT_DOUBLE_EQ(bf16->states, fp32->states);  // states stay float32
+  spec.clear_model_dtype();
+  proto::BundleManifest half = m;
+  half.set_dtype("bf16");  // the manifest's dtype when the spec sets none
+  EXPECT_DOUBLE_EQ(estimate_job_memory(spec, half, 20, {}, 1)->batch, bf16->batch);
+}
+
 TEST(SystemMemory, ReportsSomethingAndFormatsSizes) {
   EXPECT_GT(available_memory_bytes(), 0);
   EXPECT_EQ(human_bytes(512), "512 bytes");

@@ -7,6 +7,7 @@
 
 #include "worker/keyed_noise.h"
 #include "worker/manifest.h"
+#include "worker/model_dtype.h"
 #include "worker/schedule.h"
 
 namespace evosearch {
@@ -56,14 +57,31 @@ StatusOr<std::map<std::string, at::Tensor>> load_condition_table(const std::stri
   return table;
 }
 
+at::ScalarType scalar_type(const std::string& dtype) {
+  if (dtype == "bf16") return at::kBFloat16;
+  if (dtype == "fp16") return at::kHalf;
+  return at::kFloat;
+}
+
 }  // namespace
 
-StatusOr<std::unique_ptr<Bundle>> Bundle::open(const std::string& dir, const at::Device& device) {
+StatusOr<std::unique_ptr<Bundle>> Bundle::open(const std::string& dir, const at::Device& device,
+                                               const BundleOptions& options) {
   std::unique_ptr<Bundle> bundle(new Bundle());
   bundle->dir_ = dir;
   bundle->device_ = device;
   ASSIGN_OR_RETURN(bundle->manifest_, load_manifest(dir));
   RETURN_IF_ERROR(check_latent_fits(bundle->manifest_, dir));
+  const std::string dtype = options.dtype.empty() ? bundle->manifest_.dtype() : options.dtype;
+  const std::string field = options.dtype.empty() ? dir + "/manifest.json: dtype" : options.dtype_field;
+  RETURN_IF_ERROR(check_model_dtype(dtype, field));
+  if (dtype == "fp16" && !device.is_cuda()) {
+    // LibTorch's CPU kernels have no half-precision convolutions or matrix products.
+    return InvalidArgument(field + ": fp16 runs on CUDA devices only, not on " + device.str() +
+                           "; use bf16 (or fp32) there");
+  }
+  bundle->dtype_name_ = dtype;
+  bundle->dtype_ = scalar_type(dtype);
   ASSIGN_OR_RETURN(std::unique_ptr<ModuleLoader> loader, make_module_loader(bundle->manifest_.format()));
   // Anything LibTorch throws while loading and dry-running (an allocation that fails, an op on
   // tensors of the wrong shape outside a module) becomes a Status naming the bundle.
@@ -80,7 +98,7 @@ StatusOr<std::unique_ptr<Bundle>> Bundle::open(const std::string& dir, const at:
 Status Bundle::load_modules(const ModuleLoader& loader) {
   auto load = [&](const std::string& file, const char* role,
                   std::unique_ptr<LoadedModule>& slot) -> Status {
-    auto loaded = loader.load(dir_ + "/" + file, device_);
+    auto loaded = loader.load(dir_ + "/" + file, device_, dtype_);
     if (!loaded.ok()) {
       return loaded.status().with_context(dir_ + "/" + file + " (the " + role + " named in manifest.json)");
     }
@@ -105,10 +123,15 @@ Status Bundle::load_modules(const ModuleLoader& loader) {
   return Status::Ok();
 }
 
-StatusOr<at::Tensor> Bundle::checked(const std::string& file, const char* what, StatusOr<c10::IValue> result,
-                                     const std::vector<int64_t>& expected, bool unit_range) const {
+StatusOr<at::Tensor> Bundle::checked(const std::string& file, const std::string& what, StatusOr<c10::IValue> result,
+                                     const std::vector<int64_t>& expected, bool unit_range, FiniteGuard* guard) const {
   const std::string where = dir_ + "/" + file + ": ";
-  if (!result.ok()) return result.status().with_context(dir_ + "/" + file);
+  if (!result.ok()) {
+    // A module that fails on the NaN an earlier call made (still unread in the guard): the
+    // earlier call is the cause to name.
+    if (guard) RETURN_IF_ERROR(guard->check());
+    return result.status().with_context(dir_ + "/" + file);
+  }
   if (!result->isTensor()) return InvalidArgument(where + what + " is not a tensor; expected float32 " + shape_string(expected));
   at::Tensor t = result->toTensor();
   bool shape_ok = t.dim() == static_cast<int64_t>(expected.size());
@@ -116,17 +139,15 @@ StatusOr<at::Tensor> Bundle::checked(const std::string& file, const char* what, 
   if (!shape_ok) {
     return InvalidArgument(where + what + " has shape " + shape_string(t.sizes()) + ", expected " + shape_string(expected));
   }
-  if (t.scalar_type() != at::kFloat) {
+  if (t.scalar_type() != at::kFloat && t.scalar_type() != dtype_) {
     return InvalidArgument(where + what + " has dtype " + std::string(c10::toString(t.scalar_type())) +
-                           ", expected float32");
+                           ", expected float32" + (dtype_ == at::kFloat ? "" : " or " + dtype_name_ + " (the bundle's dtype)"));
   }
-  if (!at::isfinite(t).all().item<bool>()) return InvalidArgument(where + what + " contains NaN or infinite values");
-  if (unit_range && t.numel() > 0) {
-    const double lo = t.min().item<double>(), hi = t.max().item<double>();
-    if (lo < -1e-4 || hi > 1 + 1e-4) {
-      return InvalidArgument(where + what + " has values in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                             "], expected pixels in [0, 1]");
-    }
+  t = t.to(at::kFloat);
+  if (guard) {
+    guard->record(t, where, what, unit_range);
+  } else {
+    RETURN_IF_ERROR(check_finite_now(t, where, what, unit_range));
   }
   return t;
 }
@@ -167,25 +188,27 @@ StatusOr<at::Tensor> Bundle::encode(const std::vector<std::string>& prompts) {
   return cond.to(device_);
 }
 
-StatusOr<at::Tensor> Bundle::denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& cond) {
-  return checked(manifest_.denoiser(), "denoiser output", denoiser_->run("forward", {x, t, cond}), x.sizes().vec());
+StatusOr<at::Tensor> Bundle::denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& cond,
+                                     FiniteGuard* guard, int64_t step) {
+  const std::string what = step < 0 ? "denoiser output" : "denoiser output at sampler step " + std::to_string(step);
+  return checked(manifest_.denoiser(), what, denoiser_->run("forward", {x, t, cond}), x.sizes().vec(), false, guard);
 }
 
-StatusOr<at::Tensor> Bundle::decode(const at::Tensor& latents) {
+StatusOr<at::Tensor> Bundle::decode(const at::Tensor& latents, FiniteGuard* guard) {
   const std::vector<int64_t> expected =
       pixel_shape_.empty() ? with_batch(latents.size(0), std::vector<int64_t>(latents.dim() - 1, -1))
                            : with_batch(latents.size(0), pixel_shape_);
   if (!decoder_) {
     // "identity": the latents are pixels already; clamp them into the pixel range.
     return checked(manifest_.decoder(), "identity-decoded latent", c10::IValue(latents.clamp(0, 1)),
-                   latents.sizes().vec(), true);
+                   latents.sizes().vec(), true, guard);
   }
-  return checked(manifest_.decoder(), "decoder output", decoder_->run("forward", {latents}), expected, true);
+  return checked(manifest_.decoder(), "decoder output", decoder_->run("forward", {latents}), expected, true, guard);
 }
 
-StatusOr<at::Tensor> Bundle::score(int index, const at::Tensor& pixels, const at::Tensor& cond) {
+StatusOr<at::Tensor> Bundle::score(int index, const at::Tensor& pixels, const at::Tensor& cond, FiniteGuard* guard) {
   const std::string& file = manifest_.rewards(index).file();
-  return checked(file, "reward output", rewards_[index]->run("forward", {pixels, cond}), {pixels.size(0)});
+  return checked(file, "reward output", rewards_[index]->run("forward", {pixels, cond}), {pixels.size(0)}, false, guard);
 }
 
 StatusOr<at::Tensor> Bundle::features(int index, const at::Tensor& pixels) {

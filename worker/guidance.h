@@ -21,7 +21,8 @@ class ModuleCallError : public std::runtime_error {
 };
 
 // cond: [B, D] conditions; null_cond: [D], the null prompt's condition. scale 1 disables CFG.
+// `guard`: where the denoiser's outputs are checked for finite values (at once when null).
 DenoiseFn guided_denoiser(Bundle& bundle, const Schedule& schedule, at::Tensor cond, at::Tensor null_cond,
-                          double scale);
+                          double scale, FiniteGuard* guard = nullptr);
 
 }  // namespace evosearch

@@ -8,6 +8,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "common/system_memory.h"
+#include "worker/model_dtype.h"
 #include "worker/prediction.h"
 #include "worker/sampler_config.h"
 #include "worker/schedule.h"
@@ -27,6 +28,7 @@ void fill_defaults(proto::BundleManifest& m) {
   if (!d->has_guidance_scale()) d->set_guidance_scale(1.0);
   if (!d->has_eta()) d->set_eta(1.0);
   if (d->order() == 0) d->set_order(2);
+  if (m.dtype().empty()) m.set_dtype(kDefaultModelDtype);
 }
 
 Status check(const proto::BundleManifest& m) {
@@ -69,6 +71,7 @@ Status check(const proto::BundleManifest& m) {
   if (guidance != 1) {
     return InvalidArgument("rewards: exactly one reward must have \"guidance\": true, found " + std::to_string(guidance));
   }
+  RETURN_IF_ERROR(check_model_dtype(m.dtype(), "dtype"));
   const proto::SamplerDefaults& d = m.defaults();
   if (d.steps() < 1 || d.steps() > kMaxSteps) return InvalidArgument("defaults.steps: expected 1.." + std::to_string(kMaxSteps));
   if (!std::isfinite(d.guidance_scale())) return InvalidArgument("defaults.guidance_scale: expected a finite number");

@@ -16,14 +16,18 @@ class LoadedModule {
  public:
   virtual ~LoadedModule() = default;
   virtual bool has_method(const std::string& name) const = 0;
-  // Runs `method`; LibTorch exceptions come back as a Status.
+  // Runs `method` with its floating-point tensor inputs cast to the module's dtype; the output
+  // is the module's own (its dtype included). LibTorch exceptions come back as a Status.
   virtual StatusOr<c10::IValue> run(const std::string& method, std::vector<c10::IValue> inputs) = 0;
 };
 
 class ModuleLoader {
  public:
   virtual ~ModuleLoader() = default;
-  virtual StatusOr<std::unique_ptr<LoadedModule>> load(const std::string& path, const at::Device& device) const = 0;
+  // Loads the module onto `device` with its floating-point weights and buffers in `dtype`
+  // (converted once, here).
+  virtual StatusOr<std::unique_ptr<LoadedModule>> load(const std::string& path, const at::Device& device,
+                                                       at::ScalarType dtype) const = 0;
 };
 
 StatusOr<std::unique_ptr<ModuleLoader>> make_module_loader(proto::ModuleFormat format);

@@ -140,7 +140,9 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
   range.end = first.end_step();
   range.keep.assign(keep.begin(), keep.end());
   if (all_cached) range.start_x0 = at::stack(cached_x0);
-  const DenoiseFn model = guided_denoiser(bundle_, schedule_, cond, null_condition_, options_.guidance_scale);
+  // Every module output of the batch is checked on the device and read once, with the fitness.
+  FiniteGuard checks;
+  const DenoiseFn model = guided_denoiser(bundle_, schedule_, cond, null_condition_, options_.guidance_scale, &checks);
   const DenoiseFn timed = [this, &model](const at::Tensor& x, int64_t step) {
     if (options_.should_stop && options_.should_stop()) throw BatchAbandoned{};
     Stopwatch watch(denoise_seconds_);
@@ -157,8 +159,9 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
   // Final samples scored as they are: their frames, decoded here anyway, are what a grid shows.
   const bool keep_frames = options_.keep_final_frames && range.end == options_.sampler.steps && !x0_at_end.defined();
   std::vector<std::vector<Image>> frames;
-  ASSIGN_OR_RETURN(const at::Tensor fitness, guidance_fitness(x0_at_end.defined() ? x0_at_end : rollout.x, cond,
+  ASSIGN_OR_RETURN(const at::Tensor fitness, guidance_fitness(x0_at_end.defined() ? x0_at_end : rollout.x, cond, checks,
                                                               keep_frames ? &frames : nullptr));
+  const auto fitness_of = fitness.accessor<double, 1>();
   std::vector<proto::PromptRolloutResult> out;
   for (size_t b = 0; b < batch.size(); ++b) {
     const proto::RolloutTask& t = batch[b]->task();
@@ -178,7 +181,7 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
     proto::RolloutResult* result = r.mutable_result();
     result->set_generation(t.generation());
     result->set_candidate(t.candidate());
-    result->set_fitness(fitness[b].item<double>());
+    result->set_fitness(fitness_of[static_cast<int64_t>(b)]);
     result->add_scores(result->fitness());
     result->set_nfe(rollout.model_calls);
     result->set_decode_calls(1);
@@ -188,29 +191,38 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
   return out;
 }
 
-StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, const at::Tensor& cond,
+StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, const at::Tensor& cond, FiniteGuard& guard,
                                                     std::vector<std::vector<Image>>* frames) {
   const int64_t n = latents.size(0);
   const int64_t chunk = options_.decode_batch > 0 ? std::min<int64_t>(options_.decode_batch, n) : n;
-  std::vector<at::Tensor> parts;
+  std::vector<at::Tensor> parts, kept_pixels;
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t end = std::min(n, begin + chunk);
     at::Tensor pixels, scores;
     {
       Stopwatch watch(decode_seconds_);
-      ASSIGN_OR_RETURN(pixels, bundle_.decode(latents.slice(0, begin, end)));
+      ASSIGN_OR_RETURN(pixels, bundle_.decode(latents.slice(0, begin, end), &guard));
       samples_decoded_ += end - begin;
     }
-    if (frames) {
-      for (std::vector<Image>& f : to_sample_frames(pixels)) frames->push_back(std::move(f));
-    }
+    if (frames) kept_pixels.push_back(pixels);
     {
       Stopwatch watch(score_seconds_);
-      ASSIGN_OR_RETURN(scores, bundle_.score(bundle_.guidance_reward(), pixels, cond.slice(0, begin, end)));
+      ASSIGN_OR_RETURN(scores, bundle_.score(bundle_.guidance_reward(), pixels, cond.slice(0, begin, end), &guard));
     }
-    parts.push_back(scores.to(at::kCPU, at::kDouble));
+    parts.push_back(scores);
   }
-  return at::cat(parts);
+  // The batch's one host read: the scores, with every check of its module outputs. On a CUDA
+  // device the batch's queued work finishes here; it is counted as denoising, most of it.
+  at::Tensor fitness;
+  {
+    Stopwatch watch(denoise_seconds_);
+    ASSIGN_OR_RETURN(fitness, guard.read(at::cat(parts)));
+  }
+  // The grid's frames, once every output was found finite: 8-bit copies of pixels decoded above.
+  for (const at::Tensor& pixels : kept_pixels) {
+    for (std::vector<Image>& f : to_sample_frames(pixels)) frames->push_back(std::move(f));
+  }
+  return fitness;
 }
 
 StatusOr<at::Tensor> TorchBackend::decode_pixels(uint32_t prompt, const proto::StateRef& ref) {

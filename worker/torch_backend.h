@@ -74,9 +74,10 @@ class TorchBackend final : public Backend {
  private:
   StatusOr<std::vector<proto::PromptRolloutResult>> run_batch(const std::vector<const proto::PromptRolloutTask*>& batch);
   StatusOr<at::Tensor> start_state(const proto::PromptRolloutTask& t);
-  // The guidance reward of every sample of `latents` [B, *latent], decode_batch samples at a time;
-  // with `frames`, each sample's decoded frames are appended there too.
-  StatusOr<at::Tensor> guidance_fitness(const at::Tensor& latents, const at::Tensor& cond,
+  // The guidance reward of every sample of `latents` [B, *latent], decode_batch samples at a time,
+  // as float64 on the CPU: one host read, which also reads (and empties) `guard`. With `frames`,
+  // each sample's decoded frames are appended there too (after that read).
+  StatusOr<at::Tensor> guidance_fitness(const at::Tensor& latents, const at::Tensor& cond, FiniteGuard& guard,
                                         std::vector<std::vector<Image>>* frames = nullptr);
   Status check_prompt(uint32_t prompt) const;
 

@@ -27,6 +27,7 @@ int run_check(const CommonOptions& common, const CheckOptions& options) {
             << "latent     " << dims((*bundle)->latent_shape()) << " -> pixels " << dims((*bundle)->pixel_shape()) << "\n"
             << "condition  " << m.condition_dim() << " wide, from "
             << (m.encoder().empty() ? m.condition_file() : m.encoder()) << "\n"
+            << "dtype      " << (*bundle)->dtype() << " (the modules' precision; states and sampler float32)\n"
             << "sampler    " << proto::SamplerKind_Name(s.kind) << ", " << s.steps << " steps, guidance "
             << m.defaults().guidance_scale() << "\n";
   for (int i = 0; i < m.rewards_size(); ++i) {

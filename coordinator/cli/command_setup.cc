@@ -16,7 +16,19 @@ StatusOr<std::unique_ptr<Bundle>> open_bundle_for_command(const CommonOptions& c
                    choose_device_for_rank(common.device.empty() ? "auto" : common.device, local_rank));
   spdlog::info("{}", runtime_summary(device));
   spdlog::info("loading bundle {}", dir);
-  return Bundle::open(dir, device);
+  BundleOptions options;
+  options.dtype = common.dtype;
+  options.dtype_field = common.dtype_field;
+  return Bundle::open(dir, device, options);
+}
+
+void resolve_model_dtype(CommonOptions& common, proto::JobSpec& spec) {
+  if (!common.dtype.empty()) {
+    spec.set_model_dtype(common.dtype);
+  } else {
+    common.dtype = spec.model_dtype();
+    common.dtype_field = "model_dtype";
+  }
 }
 
 int fail(const Status& status) {

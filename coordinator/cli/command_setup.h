@@ -17,6 +17,10 @@ namespace evosearch {
 StatusOr<std::unique_ptr<Bundle>> open_bundle_for_command(const CommonOptions& common, const std::string& dir,
                                                           const std::string& job = "-", int rank = -1, int local_rank = 0);
 
+// --dtype over the spec's model_dtype: the flag is written into the spec (a job's identity records
+// it, so a resume needs the same), else the spec's value is what opens the bundle.
+void resolve_model_dtype(CommonOptions& common, proto::JobSpec& spec);
+
 // Logs `status` as the reason the command failed and returns exit code 1.
 int fail(const Status& status);
 

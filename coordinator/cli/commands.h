@@ -14,6 +14,8 @@ struct CommonOptions {
   std::string log_level = "info";
   std::string device;  // empty: "auto", or the job spec's device
   int threads = 0;  // 0 = one per core
+  std::string dtype;  // the modules' precision; empty: the job spec's model_dtype, else the bundle's
+  std::string dtype_field = "--dtype";  // where `dtype` came from, for messages
 };
 
 struct SampleOptions {

@@ -57,6 +57,7 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
 
   CommonOptions effective = common;
   if (effective.device.empty()) effective.device = spec->device();
+  resolve_model_dtype(effective, *spec);
   std::unique_ptr<Bundle> bundle;
   std::unique_ptr<TorchBackend> backend;
   // Set when the coordinator says shutdown: the batch in flight is abandoned.

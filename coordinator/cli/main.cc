@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
     cmd->add_option("--log-level", common.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
     cmd->add_option("--device", common.device, "auto (CUDA when available), cpu, cuda or cuda:N (default: auto, or the job spec's)");
     cmd->add_option("--threads", common.threads, "CPU compute threads; 0 = one per core")->capture_default_str()->check(CLI::Range(0, 4096));
+    cmd->add_option("--dtype", common.dtype, "precision the modules run in: fp32, bf16 or fp16 (CUDA only) (default: the "
+                                             "job spec's model_dtype, else the bundle's dtype)")
+        ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   };
 
   SampleOptions sample;

@@ -23,6 +23,7 @@ int run_job_command(const CommonOptions& common, const RunCommandOptions& option
   if (!spec.ok()) return fail(spec.status());
   CommonOptions effective = common;
   if (effective.device.empty()) effective.device = spec->device();
+  resolve_model_dtype(effective, *spec);
   auto bundle = open_bundle_for_command(effective, spec->bundle(), spec->name());
   if (!bundle.ok()) return fail(bundle.status());
   auto results = run_embedded_job(*spec, **bundle, run_options(options));
