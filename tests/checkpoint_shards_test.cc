@@ -1,6 +1,7 @@
 // Incremental checkpoints: a checkpoint writes only the live states that no committed shard holds
 // (so the states a generation made), lists again the shards that still hold live states, and drops
 // the rest; a whole job written this way writes each state once.
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -134,6 +135,9 @@ TEST(IncrementalCheckpoints, EachGenerationWritesOnlyTheStatesItMade) {
     written_states += static_cast<int64_t>(w.refs.size());
     every_live_state += static_cast<int64_t>(w.live);
   }
+  std::printf("%zu checkpoints wrote %lld states (%lld bytes); writing every live state would have written %lld\n",
+              executor.writes.size(), static_cast<long long>(written_states),
+              static_cast<long long>(executor.traffic().shard_bytes), static_cast<long long>(every_live_state));
   EXPECT_EQ(executor.writes.size(), 3u * 3u) << "3 prompts, 3 checkpoints each (none after the last generation)";
   const TrafficStats traffic = executor.traffic();
   EXPECT_EQ(traffic.shard_states, written_states);
