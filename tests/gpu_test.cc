@@ -1,4 +1,4 @@
-// CUDA runs give the same samples as CPU runs (noise is drawn on the CPU by key). Skipped
+// CUDA runs give the same samples as CPU runs (keyed noise within float32 rounding). Skipped
 // cleanly on machines without a GPU.
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
