@@ -99,8 +99,7 @@ TEST(HostSync, ADenoiserNaNIsNamedWithTheStepThatMadeIt) {
   TinyBundle b;
   b.denoiser = R"(
 def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
-    bad = (t < 400.0).to(x.dtype).reshape(-1, 1, 1, 1)
-    return 0.5 * x + bad * float("nan")
+    return torch.where(t.reshape(-1, 1, 1, 1) < 400.0, x * float("nan"), 0.5 * x)
 )";
   const std::string dir = b.write(fresh_dir("sync-nan-step"));
   const BatchRun run = run_batch(dir, 8, 3, 0);
@@ -116,7 +115,7 @@ TEST(HostSync, TheFirstModuleToFailIsNamedEvenWhenALaterOneRaises) {
   TinyBundle b;
   b.denoiser = R"(
 def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
-    return 0.5 * x + (t < 400.0).to(x.dtype).reshape(-1, 1, 1, 1) * float("nan")
+    return torch.where(t.reshape(-1, 1, 1, 1) < 400.0, x * float("nan"), 0.5 * x)
 )";
   b.decoder = R"(
 def forward(self, z: Tensor) -> Tensor:
