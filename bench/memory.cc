@@ -40,14 +40,6 @@ struct Run {
   double peak_rss_mib = 0, cuda_allocated_mib = 0, cuda_reserved_mib = 0, nfe = 0, wall_seconds = 0;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "bench_memory: %s\nusage: bench_memory BUNDLE [--device cpu|cuda] [--small 2] [--large 20] "
-               "[--in-flight 2] [--batch 8] [--steps 10] [--threads N] [--suite FILE] [--json FILE]\n",
-               why.c_str());
-  std::exit(2);
-}
-
 // Runs bench_throughput for `prompts` prompts in a child process and reads back its numbers.
 Run run_child(const std::vector<std::string>& common, int prompts, const std::string& scratch) {
   const std::string json = scratch + "/memory-" + std::to_string(prompts) + ".json";
@@ -91,43 +83,33 @@ Run run_child(const std::vector<std::string>& common, int prompts, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string bundle, device = "cpu", json, in_flight = "2", batch = "8", steps = "10", threads, suite;
-  int small = 2, large = 20;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(arg + ": missing value");
-      return argv[++i];
-    };
-    try {
-      if (arg == "--device") device = value();
-      else if (arg == "--small") small = std::stoi(value());
-      else if (arg == "--large") large = std::stoi(value());
-      else if (arg == "--in-flight") in_flight = value();
-      else if (arg == "--batch") batch = value();
-      else if (arg == "--steps") steps = value();
-      else if (arg == "--threads") threads = value();
-      else if (arg == "--suite") suite = value();
-      else if (arg == "--json") json = value();
-      else if (!arg.empty() && arg[0] == '-') usage("unknown flag " + arg);
-      else if (bundle.empty()) bundle = arg;
-      else usage("unexpected argument " + arg);
-    } catch (const std::exception&) {
-      usage(arg + ": expected a number");
-    }
-  }
-  if (bundle.empty()) usage("missing BUNDLE");
-  if (small <= 0 || large <= small) usage("expected 0 < --small < --large");
-  std::vector<std::string> common{bundle, "--device", device, "--in-flight", in_flight, "--batch", batch, "--steps", steps};
-  if (!threads.empty()) common.insert(common.end(), {"--threads", threads});
-  if (!suite.empty()) common.insert(common.end(), {"--suite", suite});
+  std::string bundle, device = "cpu", json, suite = bench::source_path("examples/fashion-holdout.txt");
+  int small = 2, large = 20, in_flight = 2, batch = 8, steps = 10, threads = 0;
+  CLI::App app{"bench_memory: peak memory of a long suite against a short one (bench_throughput --no-sweep in child "
+               "processes)"};
+  bench::flags::bundle(app, bundle)->required();
+  bench::flags::device(app, device);
+  bench::flags::positive(app, "--small", small, "prompts of the short run")->capture_default_str();
+  bench::flags::positive(app, "--large", large, "prompts of the long run")->capture_default_str();
+  bench::flags::in_flight(app, in_flight);
+  bench::flags::batch(app, batch, "the job's batch_size")->capture_default_str();
+  bench::flags::steps(app, steps);
+  bench::flags::threads(app, threads);
+  bench::flags::suite(app, suite);
+  bench::flags::json(app, json);
+  bench::flags::parse(app, argc, argv);
+  if (large <= small) bench::flags::refuse(app, "--large", "expected more prompts than --small");
+  // The child's flags of the same names (bench_throughput defines them with the same checks).
+  const std::vector<std::string> common{bundle,   "--device", device,          "--in-flight", std::to_string(in_flight),
+                                        "--batch", std::to_string(batch), "--steps", std::to_string(steps),
+                                        "--threads", std::to_string(threads), "--suite", suite};
   // One folder per process: two bench_memory runs at once must not read each other's numbers.
   const std::string scratch =
       (fs::temp_directory_path() / ("evosearch-bench-memory-" + std::to_string(::getpid()))).string();
   fs::create_directories(scratch);
 
-  std::printf("bench/memory: %s, device %s, %s prompts in flight, batch %s, T %s (Wan-shaped schedule)\n",
-              bundle.c_str(), device.c_str(), in_flight.c_str(), batch.c_str(), steps.c_str());
+  std::printf("bench/memory: %s, device %s, %d prompts in flight, batch %d, T %d (Wan-shaped schedule)\n",
+              bundle.c_str(), device.c_str(), in_flight, batch, steps);
   std::fflush(stdout);
   const Run a = run_child(common, small, scratch);
   const Run b = run_child(common, large, scratch);
@@ -147,7 +129,7 @@ int main(int argc, char** argv) {
     google::protobuf::Struct out;
     auto& fields = *out.mutable_fields();
     fields["device"].set_string_value(device);
-    fields["prompts_in_flight"].set_string_value(in_flight);
+    fields["prompts_in_flight"].set_string_value(std::to_string(in_flight));
     for (const Run* r : {&a, &b}) {
       auto& row = *fields["runs"].mutable_list_value()->add_values()->mutable_struct_value()->mutable_fields();
       row["prompts"].set_number_value(r->prompts);

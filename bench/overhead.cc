@@ -3,7 +3,7 @@
 // official EvoSearch code does. Both runs are measured side by side in one process, at
 // equal NFE, on the embedded default (CPU unless --device says otherwise).
 //
-//   build/bench/bench_overhead [BUNDLE] [SUITE] [--device D]
+//   build/bench/bench_overhead [BUNDLE] [SUITE] [--device D]   (--help lists the flags)
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -15,14 +15,14 @@
 using namespace evosearch;
 
 int main(int argc, char** argv) {
-  const std::string root = EVOSEARCH_SOURCE_DIR;
-  std::string bundle_dir = root + "/models/fashion-flow", suite = root + "/examples/fashion-holdout.txt", device = "cpu";
-  for (int i = 1, positional = 0; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--device" && i + 1 < argc) device = argv[++i];
-    else if (positional++ == 0) bundle_dir = arg;
-    else suite = arg;
-  }
+  std::string bundle_dir = bench::source_path("models/fashion-flow"), suite = bench::source_path("examples/fashion-holdout.txt");
+  std::string device = "cpu";
+  CLI::App app{"bench_overhead: share of evosearch run's wall time outside model calls, and batched execution against "
+               "one candidate at a time at equal NFE"};
+  bench::flags::bundle(app, bundle_dir)->capture_default_str();
+  app.add_option("suite", suite, "prompt suite")->capture_default_str()->check(CLI::ExistingFile);
+  bench::flags::device(app, device);
+  bench::flags::parse(app, argc, argv);
   bench::check(setup_logging("warn", {}));
   set_compute_threads(0);
   auto dev = choose_device(device);

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -41,52 +42,71 @@ using namespace evosearch;
 
 namespace {
 
-std::vector<std::string> split(const std::string& s, char separator = ',') {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, separator);) out.push_back(item);
-  return out;
+// One number of a rules field, the whole text.
+template <typename T>
+bool read_number(const std::string& text, T& out) {
+  std::istringstream in(text);
+  in >> out;
+  return !in.fail() && in.eof();
 }
 
-// "key=value,..." over a rules struct's fields.
-std::map<std::string, std::string> key_values(const std::string& text) {
-  std::map<std::string, std::string> out;
-  for (const std::string& item : split(text)) {
+// "key=value,..." over a rules struct's fields: calls `set(key, value)`, which says whether it
+// took them. Returns what is wrong, or "".
+template <typename Set>
+std::string read_rules(const std::string& text, const Set& set) {
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
     const size_t eq = item.find('=');
-    if (eq == std::string::npos) bench::check(InvalidArgument("expected key=value, got '" + item + "'"));
-    out[item.substr(0, eq)] = item.substr(eq + 1);
+    if (eq == std::string::npos) return "expected key=value, got '" + item + "'";
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (!set(key, value)) return "'" + item + "': unknown key or not a number";
   }
-  return out;
+  return {};
 }
 
-std::vector<double> fractions(const std::string& text) {
-  std::vector<double> out;
-  for (const std::string& f : split(text, ':')) out.push_back(std::stod(f));
-  return out;
+// "0.2:0.5" (a list inside key=value).
+bool read_fractions(const std::string& text, std::vector<double>& out) {
+  out.clear();
+  std::stringstream in(text);
+  for (std::string f; std::getline(in, f, ':');) {
+    if (!read_number(f, out.emplace_back())) return false;
+  }
+  return !out.empty();
 }
 
-LookaheadRules lookahead_rules(const std::string& text) {
-  LookaheadRules r;
-  for (const auto& [k, v] : key_values(text)) {
-    if (k == "initial_share") r.initial_share = std::stod(v);
-    else if (k == "initial_ratio") r.initial_ratio = std::stoi(v);
-    else if (k == "lookahead_fraction") r.lookahead_fraction = std::stod(v);
-    else if (k == "evolution_fractions") r.evolution_fractions = fractions(v);
-    else if (k == "ratio") r.ratio = std::stoi(v);
-    else bench::check(InvalidArgument("--lookahead-rules: unknown '" + k + "'"));
-  }
-  return r;
+std::string read_lookahead_rules(const std::string& text, LookaheadRules& r) {
+  return read_rules(text, [&r](const std::string& k, const std::string& v) {
+    if (k == "initial_share") return read_number(v, r.initial_share);
+    if (k == "initial_ratio") return read_number(v, r.initial_ratio);
+    if (k == "lookahead_fraction") return read_number(v, r.lookahead_fraction);
+    if (k == "evolution_fractions") return read_fractions(v, r.evolution_fractions);
+    if (k == "ratio") return read_number(v, r.ratio);
+    return false;
+  });
 }
 
-EvoRules evo_rules(const std::string& text) {
-  EvoRules r;
-  for (const auto& [k, v] : key_values(text)) {
-    if (k == "min_samples") r.min_samples = std::stod(v);
-    else if (k == "initial_share") r.initial_share = std::stod(v);
-    else if (k == "evolution_fractions") r.evolution_fractions = fractions(v);
-    else bench::check(InvalidArgument("--evo-rules: unknown '" + k + "'"));
-  }
-  return r;
+std::string read_evo_rules(const std::string& text, EvoRules& r) {
+  return read_rules(text, [&r](const std::string& k, const std::string& v) {
+    if (k == "min_samples") return read_number(v, r.min_samples);
+    if (k == "initial_share") return read_number(v, r.initial_share);
+    if (k == "evolution_fractions") return read_fractions(v, r.evolution_fractions);
+    return false;
+  });
+}
+
+// --NAME k=v,...: planner rules, read (and refused naming the flag) while the command line is parsed.
+template <typename Rules>
+CLI::Option* add_rules(CLI::App& app, const std::string& name, std::optional<Rules>& rules,
+                       std::string (*read)(const std::string&, Rules&), const std::string& help) {
+  return app.add_option_function<std::string>(
+      name,
+      [&rules, read, name](const std::string& text) {
+        Rules r;
+        const std::string wrong = read(text, r);
+        if (!wrong.empty()) throw CLI::ValidationError(name, wrong);
+        rules = r;
+      },
+      help);
 }
 
 void set_evo_fields(proto::SearchSpec* s, const EvoSearchConfig& c) {
@@ -167,8 +187,8 @@ struct Row {
 };
 
 // The search spec of one row at `budget` x one sample.
-void set_row(proto::SearchSpec* s, const std::string& row, int budget, int steps, const std::string& look_rules,
-             const std::string& evo_rule_text) {
+void set_row(proto::SearchSpec* s, const std::string& row, int budget, int steps,
+             const std::optional<LookaheadRules>& look_rules, const std::optional<EvoRules>& evo_rules) {
   const bool calls = row.size() > 6 && row.substr(row.size() - 6) == "@calls";
   const std::string method = calls ? row.substr(0, row.size() - 6) : row;
   s->set_method(method == "lookahead" ? "evosearch-lookahead" : method == "evosearch-hand" ? "evosearch" : method);
@@ -182,46 +202,65 @@ void set_row(proto::SearchSpec* s, const std::string& row, int budget, int steps
   }
   EvoSearchConfig base;
   base.steps = steps;
-  if (method == "lookahead" && !look_rules.empty()) {
-    const LookaheadConfig c = plan_lookahead(b, base, lookahead_rules(look_rules));
+  if (method == "lookahead" && look_rules) {
+    const LookaheadConfig c = plan_lookahead(b, base, *look_rules);
     set_evo_fields(s, c.evo);
     for (int v : c.screened) s->add_screened(v);
     for (int v : c.lookahead_steps) s->add_lookahead_steps(v);
-  } else if (method == "evosearch" && !evo_rule_text.empty()) {
-    set_evo_fields(s, plan_evosearch(b, base, evo_rules(evo_rule_text)));
+  } else if (method == "evosearch" && evo_rules) {
+    set_evo_fields(s, plan_evosearch(b, base, *evo_rules));
   }
   bench::check(plan_search(*s, steps));  // what `evosearch run` does with a budget-only spec
+}
+
+// The rows --methods may name: a method at equal NFE, or at equal model calls with "@calls".
+std::vector<std::string> known_rows() {
+  std::vector<std::string> rows{"none", "evosearch-hand"};
+  for (const char* m : {"best-of-n", "evosearch", "particles", "lookahead"}) {
+    rows.push_back(m);
+    rows.push_back(std::string(m) + "@calls");
+  }
+  return rows;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string root = EVOSEARCH_SOURCE_DIR;
-  std::string bundles = "fashion-flow,fashion-ddpm", budgets = "5,20,50", suite = root + "/examples/fashion-holdout.txt";
-  std::string device = "cpu", look_rules, evo_rule_text;
-  int threads = 0;  // CPU compute threads; 0 = one per core
-  std::string methods = "none,best-of-n,evosearch-hand,evosearch,particles,best-of-n@calls,evosearch@calls,"
-                        "particles@calls,lookahead@calls";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--bundles") bundles = value;
-    else if (flag == "--budgets") budgets = value;
-    else if (flag == "--suite") suite = value;
-    else if (flag == "--device") device = value;
-    else if (flag == "--methods") methods = value;
-    else if (flag == "--threads") threads = std::stoi(value);
-    else if (flag == "--lookahead-rules") look_rules = value;
-    else if (flag == "--evo-rules") evo_rule_text = value;
-    else bench::check(InvalidArgument("unknown flag " + flag));
-  }
+  std::vector<std::string> bundles{"fashion-flow", "fashion-ddpm"};
+  std::vector<int> budgets{5, 20, 50};
+  std::string suite = bench::source_path("examples/fashion-holdout.txt"), device = "cpu";
+  int threads = 0;
+  std::vector<std::string> methods{"none",      "best-of-n",       "evosearch-hand",  "evosearch",
+                                   "particles", "best-of-n@calls", "evosearch@calls", "particles@calls",
+                                   "lookahead@calls"};
+  std::optional<LookaheadRules> look_rules;
+  std::optional<EvoRules> evo_rules;
+  CLI::App app{"bench_quality: search methods against each other at equal budgets on a held-out prompt suite"};
+  bench::flags::word_list(app, "--bundles", bundles, "bundled models (folders of models/)")
+      ->check(CLI::Validator(
+          [](std::string& name) -> std::string {
+            return std::filesystem::is_directory(bench::source_path("models/" + name)) ? "" : "no folder models/" + name;
+          },
+          "NAME"));
+  bench::flags::positive_list(app, "--budgets", budgets, "budgets, in multiples of one sample's cost");
+  bench::flags::suite(app, suite);
+  bench::flags::device(app, device);
+  bench::flags::threads(app, threads);
+  bench::flags::word_list(app, "--methods", methods, "rows: none, best-of-n, evosearch-hand, evosearch, particles, "
+                                                     "lookahead; @calls for equal model calls")
+      ->check(CLI::IsMember(known_rows()));
+  add_rules(app, "--lookahead-rules", look_rules, read_lookahead_rules,
+            "plan lookahead rows with these LookaheadRules (k=v,...; lists separated by ':')");
+  add_rules(app, "--evo-rules", evo_rules, read_evo_rules, "plan evosearch rows with these EvoRules (k=v,...)");
+  bench::flags::parse(app, argc, argv);
   bench::check(setup_logging("warn", {}));
   set_compute_threads(threads);
   auto dev = choose_device(device);
   bench::check(dev.status());
   const std::string scratch = (std::filesystem::temp_directory_path() / "evosearch-bench-quality").string();
   std::printf("bench/quality: suite %s, %s\n", suite.c_str(), runtime_summary(*dev).c_str());
-  for (const std::string& name : split(bundles)) {
-    const std::string dir = root + "/models/" + name;
+  for (const std::string& name : bundles) {
+    const std::string dir = bench::source_path("models/" + name);
     auto bundle = Bundle::open(dir, *dev);
     bench::check(bundle.status());
     const int steps = (*bundle)->manifest().defaults().steps();
@@ -233,17 +272,17 @@ int main(int argc, char** argv) {
     std::printf("%-13s %6s %-16s %7s %7s %7s", "bundle", "budget", "method", "NFE/prm", "rewards", "calls");
     for (const auto& m : metrics) std::printf(" %15s", m.c_str());
     std::printf(" %10s %8s %8s\n", "diversity", "model s", "wall s");
-    for (const std::string& budget_text : split(budgets)) {
-      const int budget = std::stoi(budget_text);
+    for (const int budget : budgets) {
+      const std::string budget_text = std::to_string(budget);
       std::vector<Row> rows;
-      for (const std::string& method : split(methods)) {
-        if (method == "none" && budget_text != split(budgets)[0]) continue;  // its cost does not depend on the budget
+      for (const std::string& method : methods) {
+        if (method == "none" && budget != budgets[0]) continue;  // its cost does not depend on the budget
         std::vector<proto::JobResults> runs;
         std::vector<std::map<uint32_t, at::Tensor>> features;
         for (uint64_t seed : {1, 2}) {
           proto::JobSpec spec = bench::job(dir, suite, scratch, name + "-" + method + "-" + budget_text + "-" + std::to_string(seed));
           spec.set_seed(seed);
-          set_row(spec.mutable_search(), method, budget, steps, look_rules, evo_rule_text);
+          set_row(spec.mutable_search(), method, budget, steps, look_rules, evo_rules);
           auto r = bench::run(spec, **bundle);
           bench::check(r.status());
           features.push_back(answer_features(**bundle, *r, spec.output()));

@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -27,8 +29,10 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "cluster/data_plane.h"
+#include "bench_common.h"
 #include "cluster/mpi_channel.h"
 #include "common/logging.h"
+#include "coordinator/cli/number_checks.h"
 #include "coordinator/distributed_executor.h"
 #include "coordinator/job_runner.h"
 #include "simulated_backend.h"
@@ -39,14 +43,44 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::map<std::string, std::string> parse_flags(int argc, char** argv) {
-  std::map<std::string, std::string> flags;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0) continue;
-    flags[a.substr(2)] = (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) ? argv[++i] : "1";
-  }
-  return flags;
+// The command line: the driver's flags, and the inner run's (`--job`, what the driver starts
+// under mpirun for each point).
+struct Flags {
+  bool video = false, job = false;
+  std::vector<int> workers;  // empty: the driver's default list
+  double step_ms = 0;        // 0: the driver's default
+  int batch = 8;
+  int prompts = 0;            // --job
+  int64_t state_bytes = 784;  // --job
+  std::string dir;            // --job
+};
+
+Flags parse(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"bench_scaling: the distributed job on 1..16 worker ranks with a SIMULATED denoiser; launches itself "
+               "under mpirun for each point"};
+  app.add_flag("--video", f.video, "states the size of Wan2.1 T2V-1.3B's latent, efficiency projected to its step time");
+  flags::positive_list(app, "--workers", f.workers, "worker counts (default 1,2,4,8,12,16; 1,2,4,8,16 with --video)");
+  app.add_option("--step-ms", f.step_ms, "simulated milliseconds per sample and step (default 2; 10 with --video)")
+      ->check(finite_positive());
+  flags::batch(app, f.batch, "the job's batch_size")->capture_default_str();
+  const std::string inner = "Inner run (started by the driver under mpirun)";
+  CLI::Option* job = app.add_flag("--job", f.job, "one distributed run; rank 0 prints a RESULT line")->group(inner);
+  job->needs(flags::positive(app, "--prompts", f.prompts, "prompts of the run")->group(inner));
+  app.add_option("--state-bytes", f.state_bytes, "bytes of one simulated state")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()))
+      ->group(inner);
+  job->needs(app.add_option("--dir", f.dir, "scratch folder of the run")->group(inner));
+  flags::parse(app, argc, argv);
+  return f;
+}
+
+// A number as the inner run's command line takes it back (every digit a double holds).
+std::string text(double value) {
+  std::ostringstream out;
+  out << std::setprecision(17) << value;
+  return out.str();
 }
 
 void die(const Status& s) {
@@ -56,11 +90,11 @@ void die(const Status& s) {
 }
 
 // One distributed run with the simulated backend; rank 0 prints a RESULT line.
-int job(const std::map<std::string, std::string>& flags) {
-  const int prompts = std::stoi(flags.at("prompts"));
-  const double step_ms = std::stod(flags.at("step-ms"));
-  const int64_t state_bytes = std::stoll(flags.at("state-bytes"));
-  const fs::path dir = flags.at("dir");
+int inner_run(const Flags& flags) {
+  const int prompts = flags.prompts;
+  const double step_ms = flags.step_ms > 0 ? flags.step_ms : 2;
+  const int64_t state_bytes = flags.state_bytes;
+  const fs::path dir = flags.dir;
   auto session = MpiSession::start(false);
   die(session.status());
   const int rank = (*session)->rank(), size = (*session)->size();
@@ -95,7 +129,7 @@ int job(const std::map<std::string, std::string>& flags) {
   spec.set_prompts((dir / "suite.txt").string());
   spec.set_output((dir / "out").string());
   spec.set_seed(1);
-  spec.set_batch_size(std::stoi(flags.at("batch")));
+  spec.set_batch_size(flags.batch);
   proto::SearchSpec* search = spec.mutable_search();
   search->set_method("evosearch");
   for (int s : {5, 20, 30, 45}) search->add_evolution_steps(s);
@@ -125,13 +159,14 @@ int job(const std::map<std::string, std::string>& flags) {
   return 0;
 }
 
-std::map<std::string, double> run_point(const std::string& self, int workers, int prompts, const std::string& step_ms,
-                                        const std::string& batch, int64_t state_bytes = 784) {
+std::map<std::string, double> run_point(const std::string& self, int workers, int prompts, double step_ms, int batch,
+                                        int64_t state_bytes = 784) {
   const fs::path dir = fs::temp_directory_path() / ("evosearch-bench-scaling-" + std::to_string(workers) + "-" +
                                                     std::to_string(prompts));
   const std::string command = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n " +
                               std::to_string(workers + 1) + " --oversubscribe " + self + " --job --prompts " +
-                              std::to_string(prompts) + " --step-ms " + step_ms + " --state-bytes " + std::to_string(state_bytes) + " --batch " + batch +
+                              std::to_string(prompts) + " --step-ms " + text(step_ms) + " --state-bytes " + std::to_string(state_bytes) +
+                              " --batch " + std::to_string(batch) +
                               " --dir " + dir.string() + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
@@ -152,31 +187,17 @@ std::map<std::string, double> run_point(const std::string& self, int workers, in
   return r;
 }
 
-// A driver flag's value, or `fallback` when not given.
-std::string flag_or(const std::map<std::string, std::string>& flags, const std::string& name, const std::string& fallback) {
-  const auto it = flags.find(name);
-  return it == flags.end() ? fallback : it->second;
-}
-
-// --workers "1,2,4" as numbers.
-std::vector<int> worker_counts(const std::map<std::string, std::string>& flags, const std::string& fallback) {
-  std::vector<int> counts;
-  std::stringstream list(flag_or(flags, "workers", fallback));
-  for (std::string item; std::getline(list, item, ',');) counts.push_back(std::stoi(item));
-  return counts;
-}
-
-int driver(const std::string& self, const std::map<std::string, std::string>& flags) {
-  const std::string step_ms = flag_or(flags, "step-ms", "2");
-  const std::string batch = flag_or(flags, "batch", "8");
-  const std::vector<int> counts = worker_counts(flags, "1,2,4,8,12,16");
-  std::printf("bench/scaling: SIMULATED denoiser (%s ms sleep per sample and step, no model), EvoSearch with the Wan\n"
-              "schedule T=50 S=5,20,30,45 K=10,5,5,5,5 (1000 sample-steps per prompt), batch %s, MPI data plane,\n"
+int driver(const std::string& self, const Flags& flags) {
+  const double step_ms = flags.step_ms > 0 ? flags.step_ms : 2;
+  const int batch = flags.batch;
+  const std::vector<int> counts = flags.workers.empty() ? std::vector<int>{1, 2, 4, 8, 12, 16} : flags.workers;
+  std::printf("bench/scaling: SIMULATED denoiser (%g ms sleep per sample and step, no model), EvoSearch with the Wan\n"
+              "schedule T=50 S=5,20,30,45 K=10,5,5,5,5 (1000 sample-steps per prompt), batch %d, MPI data plane,\n"
               "all ranks on this machine. Efficiency = (simulated work / workers) / wall time. Coordinator time per\n"
               "generation: loop = the job loop's own work (selection, checkpoint with fsync, next tasks); gap = last\n"
               "result of a prompt's generation to its next generation's tasks being ready (includes waiting behind\n"
               "other prompts' checkpoints).\n\n",
-              step_ms.c_str(), batch.c_str());
+              step_ms, batch);
   std::printf("%7s | %-54s | %-26s\n", "", "10-prompt suite", "1 prompt");
   std::printf("%7s | %8s %8s %10s %12s %12s | %8s %8s %8s\n", "workers", "wall s", "ideal s", "efficiency", "loop ms/gen",
               "gap ms/gen", "wall s", "ideal s", "effic.");
@@ -184,8 +205,8 @@ int driver(const std::string& self, const std::map<std::string, std::string>& fl
   for (int w : counts) {
     const auto ten = run_point(self, w, 10, step_ms, batch);
     const auto one = run_point(self, w, 1, step_ms, batch);
-    const double ideal10 = ten.at("nfe") * std::stod(step_ms) / 1000.0 / w;
-    const double ideal1 = one.at("nfe") * std::stod(step_ms) / 1000.0 / w;
+    const double ideal10 = ten.at("nfe") * step_ms / 1000.0 / w;
+    const double ideal1 = one.at("nfe") * step_ms / 1000.0 / w;
     std::printf("%7d | %8.2f %8.2f %9.1f%% %12.2f %12.2f | %8.2f %8.2f %7.1f%%\n", w, ten.at("wall"), ideal10,
                 100.0 * ideal10 / ten.at("wall"), 1000.0 * ten.at("loop"), 1000.0 * ten.at("gap"), one.at("wall"), ideal1,
                 100.0 * ideal1 / one.at("wall"));
@@ -211,7 +232,7 @@ int driver(const std::string& self, const std::map<std::string, std::string>& fl
   std::printf("\nBytes into rank 0 per prompt-generation for checkpoints, before (each live state sent to rank 0\n"
               "once, as this project did before workers wrote their own shards) and now (states written by the\n"
               "workers; rank 0 receives only control messages, measured: all of them, results and heartbeats\n"
-              "included). Shard states/gen: what the workers write per generation (every live state, each time).\n\n");
+              "included). Shard states/gen: what the workers write per generation (the live states no earlier shard holds).\n\n");
   std::printf("%7s %14s %14s %14s %14s %16s %14s\n", "workers", "ckpt states/gen", "before flow KB", "before ddpm KB",
               "before Wan MB", "now: ctrl KB/gen", "shard st./gen");
   for (size_t i = 0; i < counts.size(); ++i) {
@@ -236,23 +257,23 @@ int driver(const std::string& self, const std::map<std::string, std::string>& fl
 // step (wall - ideal: coordinator, 8.4 MB state moves, checkpoint shards with fsync) is added to
 // the ideal time at 4.8 s. That assumes the overhead does not grow with the step time; with
 // longer steps more of it overlaps with other workers' compute, so the projection is pessimistic.
-int video_driver(const std::string& self, const std::map<std::string, std::string>& flags) {
+int video_driver(const std::string& self, const Flags& flags) {
   const int64_t wan_latent = int64_t{16} * 21 * 60 * 104 * 4;
   const double published_ms = 4800;
-  const std::string step_ms = flag_or(flags, "step-ms", "10");
-  const std::string batch = flag_or(flags, "batch", "8");
-  const std::vector<int> counts = worker_counts(flags, "1,2,4,8,16");
+  const double step_ms = flags.step_ms > 0 ? flags.step_ms : 10;
+  const int batch = flags.batch;
+  const std::vector<int> counts = flags.workers.empty() ? std::vector<int>{1, 2, 4, 8, 16} : flags.workers;
   std::printf("bench/scaling --video: SIMULATED Wan2.1 T2V-1.3B denoiser, 10 prompts, EvoSearch with the Wan schedule\n"
-              "T=50 S=5,20,30,45 K=10,5,5,5,5 (1000 sample-steps per prompt), batch %s, MPI data plane, states of\n"
-              "16x21x60x104 float32 = %.2f MB. Time-compressed: %s ms sleep per sample and step instead of the published\n"
+              "T=50 S=5,20,30,45 K=10,5,5,5,5 (1000 sample-steps per prompt), batch %d, MPI data plane, states of\n"
+              "16x21x60x104 float32 = %.2f MB. Time-compressed: %g ms sleep per sample and step instead of the published\n"
               "%.0f ms (Wan2.1 README: 5-s 480P video in about 4 min on an RTX 4090, 50 steps). Projected efficiency =\n"
               "ideal at %.0f ms / (ideal at %.0f ms + measured overhead).\n\n",
-              batch.c_str(), wan_latent / 1e6, step_ms.c_str(), published_ms, published_ms, published_ms);
+              batch, wan_latent / 1e6, step_ms, published_ms, published_ms, published_ms);
   std::printf("%7s %9s %9s %10s %11s %12s %11s %10s %13s %14s\n", "workers", "wall s", "ideal s", "efficiency",
               "overhead s", "Wan ideal h", "projected", "moved/gen", "moved MB/gen", "shards MB/gen");
   for (int w : counts) {
     const auto r = run_point(self, w, 10, step_ms, batch, wan_latent);
-    const double ideal = r.at("nfe") * std::stod(step_ms) / 1000.0 / w;
+    const double ideal = r.at("nfe") * step_ms / 1000.0 / w;
     const double overhead = std::max(0.0, r.at("wall") - ideal);
     const double wan_ideal = r.at("nfe") * published_ms / 1000.0 / w;
     const double gens = 50;  // 10 prompts x 5 generations
@@ -269,10 +290,8 @@ int video_driver(const std::string& self, const std::map<std::string, std::strin
 }  // namespace evosearch::bench
 
 int main(int argc, char** argv) {
-  const auto flags = evosearch::bench::parse_flags(argc, argv);
-  if (flags.count("job")) return evosearch::bench::job(flags);
-  if (flags.count("video")) {
-    return evosearch::bench::video_driver(std::filesystem::canonical("/proc/self/exe").string(), flags);
-  }
-  return evosearch::bench::driver(std::filesystem::canonical("/proc/self/exe").string(), flags);
+  const auto flags = evosearch::bench::parse(argc, argv);
+  if (flags.job) return evosearch::bench::inner_run(flags);
+  const std::string self = std::filesystem::canonical("/proc/self/exe").string();
+  return flags.video ? evosearch::bench::video_driver(self, flags) : evosearch::bench::driver(self, flags);
 }

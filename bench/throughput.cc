@@ -27,7 +27,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -36,6 +35,7 @@
 
 #include "bench_common.h"
 #include "common/logging.h"
+#include "coordinator/cli/number_checks.h"
 #include "coordinator/job_spec.h"
 #include "jobs/prompt_suite.h"
 #include "worker/guidance.h"
@@ -55,7 +55,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string bundle, device = "cpu", suite = std::string(EVOSEARCH_SOURCE_DIR) + "/examples/fashion-holdout.txt";
+  std::string bundle, device = "cpu", suite = bench::source_path("examples/fashion-holdout.txt");
   std::string json;
   std::vector<int> batches{1, 2, 4, 8, 16, 32};
   int prompts = 8, batch = 0, steps = 50, in_flight = 8, threads = 0;
@@ -63,63 +63,29 @@ struct Options {
   bool sweep = true;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "bench_throughput: %s\nusage: bench_throughput BUNDLE [--device cpu|cuda] [--prompts N] [--batch B] "
-               "[--batches 1,2,4] [--steps T] [--in-flight P] [--threads N] [--seconds S] [--suite FILE] "
-               "[--no-sweep] [--json FILE]\n",
-               why.c_str());
-  std::exit(2);
-}
-
-int positive(const std::string& flag, const std::string& value) {
-  try {
-    size_t used = 0;
-    const int v = std::stoi(value, &used);
-    if (used == value.size() && v > 0) return v;
-  } catch (const std::exception&) {
-  }
-  usage(flag + " " + value + ": expected a positive integer");
-}
-
-double positive_real(const std::string& flag, const std::string& value) {
-  try {
-    size_t used = 0;
-    const double v = std::stod(value, &used);
-    if (used == value.size() && v > 0) return v;
-  } catch (const std::exception&) {
-  }
-  usage(flag + " " + value + ": expected a positive number");
-}
-
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(arg + ": missing value");
-      return argv[++i];
-    };
-    if (arg == "--device") o.device = value();
-    else if (arg == "--prompts") o.prompts = positive(arg, value());
-    else if (arg == "--batch") o.batch = positive(arg, value());
-    else if (arg == "--steps") o.steps = positive(arg, value());
-    else if (arg == "--in-flight") o.in_flight = positive(arg, value());
-    else if (arg == "--threads") o.threads = positive(arg, value());
-    else if (arg == "--seconds") o.seconds = positive_real(arg, value());
-    else if (arg == "--suite") o.suite = value();
-    else if (arg == "--json") o.json = value();
-    else if (arg == "--no-sweep") o.sweep = false;
-    else if (arg == "--batches") {
-      o.batches.clear();
-      std::stringstream in(value());
-      for (std::string item; std::getline(in, item, ',');) o.batches.push_back(positive(arg, item));
-    } else if (!arg.empty() && arg[0] == '-') usage("unknown flag " + arg);
-    else if (o.bundle.empty()) o.bundle = arg;
-    else usage("unexpected argument " + arg);
-  }
-  if (o.bundle.empty()) usage("missing BUNDLE");
-  if (!o.sweep && o.batch == 0) usage("--no-sweep needs --batch");
+  CLI::App app{"bench_throughput: the denoiser alone over batch sizes, then EvoSearch end to end (the Wan schedule); "
+               "end-to-end NFE/s over the standalone best"};
+  bench::flags::bundle(app, o.bundle)->required();
+  bench::flags::device(app, o.device);
+  bench::flags::positive(app, "--prompts", o.prompts, "prompts of the end-to-end job (the suite's, repeated)")
+      ->capture_default_str();
+  bench::flags::batch(app, o.batch, "the end-to-end job's batch_size (default: the sweep's best)");
+  bench::flags::positive_list(app, "--batches", o.batches, "batch sizes of the sweep");
+  bench::flags::steps(app, o.steps);
+  bench::flags::in_flight(app, o.in_flight);
+  bench::flags::threads(app, o.threads);
+  app.add_option("--seconds", o.seconds, "time each batch size of the sweep at least this long")
+      ->capture_default_str()
+      ->check(finite_positive());
+  bench::flags::suite(app, o.suite);
+  bool no_sweep = false;
+  app.add_flag("--no-sweep", no_sweep, "run only the end-to-end job (bench_memory runs it so)");
+  bench::flags::json(app, o.json);
+  bench::flags::parse(app, argc, argv);
+  o.sweep = !no_sweep;
+  if (no_sweep && o.batch == 0) bench::flags::refuse(app, "--no-sweep", "needs --batch (there is no sweep to pick it)");
   return o;
 }
 

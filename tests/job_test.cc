@@ -17,6 +17,7 @@
 #include "media/video_io.h"
 #include "job_results_file.h"
 #include "run_evosearch.h"
+#include "skip_or_fail.h"
 #include "tiny_bundle.h"
 
 namespace evosearch {
@@ -75,7 +76,7 @@ TEST(Job, EvoSearchWritesImagesAndResults) {
 // A video bundle ([C,F,H,W] latents): the answer is a frame strip PNG, an H.264 MP4 and a GIF
 // with one frame per latent frame; generation grids hold one strip per candidate.
 TEST(Job, VideoBundleWritesMp4GifAndFrameStrips) {
-  if (!video_files_supported()) GTEST_SKIP() << "built without EVOSEARCH_VIDEO_FILES (FFmpeg, libimagequant)";
+  if (!video_files_supported()) EVOSEARCH_SKIP_UNLESS_CI("video files", "built without EVOSEARCH_VIDEO_FILES (FFmpeg, libimagequant)");
   const std::string dir = fresh_dir("job-video");
   testing_support::TinyBundle video;
   video.manifest = testing_support::replaced(video.manifest, "\"latent_shape\": [1, 4, 4]", "\"latent_shape\": [1, 5, 4, 6]");
@@ -241,7 +242,7 @@ TEST(Job, BadSpecsNameTheFieldAndWriteNothing) {
 }
 
 TEST(Job, YamlSpecsReadLikeJson) {
-  if (!yaml_supported()) GTEST_SKIP() << "this build has no YAML support (yaml-cpp not found)";
+  if (!yaml_supported()) EVOSEARCH_SKIP_UNLESS_CI("YAML", "this build has no YAML support (yaml-cpp not found)");
   const std::string spec = make_job("job-yaml", R"({"method": "none"})");
   const fs::path dir = fs::path(spec).parent_path();
   std::ofstream(dir / "job.yaml") << "# a comment\nbundle: bundle\nprompts: suite.txt\noutput: out\nseed: 5\n"

@@ -21,6 +21,7 @@
 #include "jobs/job_store.h"
 #include "redis_test_server.h"
 #include "run_evosearch.h"
+#include "skip_or_fail.h"
 #include "tiny_bundle.h"
 
 namespace evosearch {
@@ -63,8 +64,8 @@ class RedisJobs : public ::testing::Test {
   void SetUp() override {
     auto probe = open_job_store(shared_redis(), "", "probe");
     if (!probe.ok() || !(*probe)->outputs().ok()) {
-      GTEST_SKIP() << "no Redis answers at " << shared_redis()
-                   << "; start one with `bash cluster/redis-local.sh` or set EVOSEARCH_TEST_REDIS";
+      EVOSEARCH_SKIP_UNLESS_CI("Redis", "nothing answers at " << shared_redis()
+                                            << "; start one with `bash cluster/redis-local.sh` or set EVOSEARCH_TEST_REDIS");
     }
     base_ = testing_support::fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     name_ = "test-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -181,11 +182,11 @@ class PrivateRedisJob : public RedisJobs {
  protected:
   void SetUp() override {
     RedisJobs::SetUp();
-    if (IsSkipped()) return;
+    if (IsSkipped() || HasFatalFailure()) return;
     fs::create_directories(base_ + "/redis");
     server_ = std::make_unique<testing_support::TestRedisServer>(base_ + "/redis", testing_support::free_port());
     std::string error;
-    if (!server_->start(error)) GTEST_SKIP() << "cannot start a private redis-server: " << error;
+    if (!server_->start(error)) EVOSEARCH_SKIP_UNLESS_CI("redis-server", "cannot start a private one: " << error);
   }
   std::unique_ptr<testing_support::TestRedisServer> server_;
 };

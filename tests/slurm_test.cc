@@ -14,6 +14,7 @@
 
 #include "distributed_jobs.h"
 #include "jobs/job_store.h"
+#include "skip_or_fail.h"
 
 namespace evosearch {
 namespace {
@@ -28,7 +29,7 @@ class Slurm : public ::testing::Test {
  protected:
   void SetUp() override {
     if (run_shell("sinfo -h -o %t").code != 0) {
-      GTEST_SKIP() << "no Slurm here: start a local one with `bash cluster/slurm-local.sh` (cluster/test.sh does)";
+      EVOSEARCH_SKIP_UNLESS_CI("Slurm", "sinfo fails: start a local one with `bash cluster/slurm-local.sh`");
     }
     base_ = testing_support::fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     reference_ = make_job(base_ + "/embedded", kSearch);
@@ -61,11 +62,11 @@ class SlurmArray : public Slurm {
  protected:
   void SetUp() override {
     Slurm::SetUp();
-    if (IsSkipped()) return;
+    if (IsSkipped() || HasFatalFailure()) return;
     const char* url = std::getenv("EVOSEARCH_TEST_REDIS");
     redis_ = url && *url ? url : "redis://127.0.0.1:6391/0";
     if (run_shell("redis-cli -u " + redis_ + " ping").output.find("PONG") == std::string::npos) {
-      GTEST_SKIP() << "no Redis at " << redis_ << ": start one with `bash cluster/redis-local.sh` (cluster/test.sh does)";
+      EVOSEARCH_SKIP_UNLESS_CI("Redis", "nothing answers at " << redis_ << ": start one with `bash cluster/redis-local.sh`");
     }
     slow_reference_ = make_job(base_ + "/embedded-slow", kSearch, true, kWork);
     const auto r = testing_support::run_evosearch("run " + slow_reference_ + " --threads 1");

@@ -6,6 +6,7 @@
 
 #include "distributed_jobs.h"
 #include "run_evosearch.h"
+#include "skip_or_fail.h"
 #include "video_jobs.h"
 
 namespace evosearch {
@@ -18,7 +19,7 @@ const char* kSearch = R"({"method": "evosearch", "evolution_steps": [0, 3, 5], "
 
 TEST(SlurmVideo, SrunPmixGivesTheEmbeddedAnswers) {
   if (run_shell("sinfo -h -o %t").code != 0) {
-    GTEST_SKIP() << "no Slurm here: start a local one with `bash cluster/slurm-local.sh` (cluster/test.sh does)";
+    EVOSEARCH_SKIP_UNLESS_CI("Slurm", "sinfo fails: start a local one with `bash cluster/slurm-local.sh`");
   }
   const std::string base = testing_support::fresh_dir("slurm-video");
   const std::string embedded = make_video_job(base + "/embedded", 3, kSearch);
