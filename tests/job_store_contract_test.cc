@@ -41,8 +41,17 @@ using google::protobuf::util::MessageDifferencer;
 // after its expiry succeed (fencing checks owner and token, not the clock) as long as no other
 // owner claimed the prompt, which no test does before letting short leases expire.
 constexpr double kLongLease = 600;
-constexpr double kShortLease = 0.001;  // 1 ms, the shortest lease
+#ifdef EVOSEARCH_CONTRACT_REDIS
+// The Redis store decides expiry by the server's clock, which the test cannot move: the shortest
+// lease (1 ms), waited out in real time.
+constexpr double kShortLease = 0.001;
 constexpr auto kPastShortLease = std::chrono::milliseconds(10);
+#else
+// The file store reads the test's clock: a lease that real time would not run out during the
+// test, run out by advancing that clock.
+constexpr double kShortLease = 60;
+constexpr auto kPastShortLease = std::chrono::milliseconds(60001);
+#endif
 
 #ifdef EVOSEARCH_CONTRACT_REDIS
 std::string test_redis_url() {
@@ -225,7 +234,7 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
   // Lets every lease given kShortLease so far run out. The file store decides expiry by the
   // clock it reads, the test's, which this advances: no time passes. The Redis store decides it
   // inside its scripts by the server's TIME (so that coordinators' clocks do not matter), which
-  // no client can move: this waits, in real time, the few milliseconds a 1 ms lease needs.
+  // no client can move: this waits, in real time, the few milliseconds its 1 ms lease needs.
   void let_short_leases_expire() {
 #ifdef EVOSEARCH_CONTRACT_REDIS
     std::this_thread::sleep_for(kPastShortLease);
@@ -442,6 +451,11 @@ TEST_P(JobStoreContract, ExpiredLeaseIsClaimedAgainAndTheStaleOwnerWritesNothing
   ASSERT_TRUE(brief.ok());
   ASSERT_EQ(brief->size(), 1u);
   EXPECT_EQ((*brief)[0].prompt(), 2u);
+#ifndef EVOSEARCH_CONTRACT_REDIS
+  // A millisecond before its expiry, by the test's clock, the lease still holds.
+  clock_ms_ = (*brief)[0].expires_unix_ms() - 1;
+  EXPECT_TRUE(other->claim(owner(2), 1, kLongLease)->empty());
+#endif
   let_short_leases_expire();
   auto again = other->claim(owner(2), 1, kLongLease);
   ASSERT_TRUE(again.ok());
