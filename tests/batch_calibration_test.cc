@@ -85,8 +85,8 @@ TEST(BatchCalibration, APinnedBoundOfOneNeedsNoChoice) {
 }
 
 TEST(BatchCalibration, StopsBeforeASizeThatWouldPassTheBudget) {
-  // 0.1 s per call at batch 1: the budget is 24 such calls (2.4 s). Sizes 1 and 2 cost 0.3 + 0.6
-  // s; 4 would add about 1.2 (2.1 in all), 8 another 2.4: not tried.
+  // 0.1 s per call at batch 1: the budget is 24 such calls (2.4 s). The timed calls of sizes 1, 2
+  // and 4 cost 0.2 + 0.4 + 0.8 s; 8 would add about 1.6 (3.0 in all): not tried.
   FakeTimer fake({{1, 0.1}, {2, 0.2}, {4, 0.4}, {8, 0.1}, {16, 0.1}});
   BatchCalibrationOptions options;
   options.max_batch = 16;
@@ -98,7 +98,7 @@ TEST(BatchCalibration, StopsBeforeASizeThatWouldPassTheBudget) {
 }
 
 TEST(BatchCalibration, StopsOnceTheRateFallsWellBelowTheBest) {
-  FakeTimer fake({{1, 0.01}, {2, 0.01}, {4, 0.08}, {8, 0.0001}});
+  FakeTimer fake({{1, 0.01}, {2, 0.01}, {4, 0.041}, {8, 0.0001}});  // 4: under half the best rate
   BatchCalibrationOptions options;
   options.max_batch = 8;
   const auto result = calibrate_batch_size(fake.timer(), options);
