@@ -63,7 +63,7 @@ TEST(BatchSizeJob, AutoRecordsTheMeasuredChoiceInResults) {
   EXPECT_EQ(stored.batch_size(), choice.chosen());
   const auto again = testing_support::run_evosearch("run " + spec + " --threads 1");
   ASSERT_EQ(again.code, 0) << again.output;
-  const proto::BatchSizeChoice& reused = results_of(spec).totals().batch_size();
+  const proto::BatchSizeChoice reused = results_of(spec).totals().batch_size();  // a copy: the results are a temporary
   EXPECT_EQ(reused.source(), "job record");
   EXPECT_EQ(reused.chosen(), choice.chosen());
   EXPECT_EQ(reused.rates_size(), 0);

@@ -23,8 +23,8 @@ StatusOr<BatchCalibration> calibrate_batch_size(const BatchTimer& time_call, con
   int last_batch = 0;
   for (const int batch : candidate_batch_sizes(options.max_batch)) {
     if (last_batch > 0) {
-      // The next size costs about its share more per call, warm-up included.
-      const double estimate = last_call * batch / last_batch * (1 + std::max(1, options.repetitions));
+      // The next size's timed calls cost about its share more each.
+      const double estimate = last_call * batch / last_batch * std::max(1, options.repetitions);
       if (spent + estimate > budget) {
         spdlog::debug("batch calibration: not trying {} (about {:.2f} s more would pass the {:.2f} s budget)", batch,
                       estimate, budget);
@@ -39,8 +39,11 @@ StatusOr<BatchCalibration> calibrate_batch_size(const BatchTimer& time_call, con
         failed = seconds.status();
         break;
       }
+      // The warm-up is not counted: a new shape's first call pays for TorchScript's profiling
+      // (and on a loaded machine can take seconds), which the job would pay anyway.
+      if (call == 0) continue;
       spent += *seconds;
-      if (call > 0 && (fastest == 0 || *seconds < fastest)) fastest = *seconds;
+      if (fastest == 0 || *seconds < fastest) fastest = *seconds;
     }
     if (!failed.ok()) {
       if (out.rates.empty()) return failed.with_context("batch calibration at batch " + std::to_string(batch));

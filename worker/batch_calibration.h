@@ -29,14 +29,14 @@ struct BatchCalibration {
 struct BatchCalibrationOptions {
   int max_batch = 32;        // the spec's batch_size: never exceeded
   int repetitions = 2;       // timed calls per size after one warm-up call; the fastest counts
-  // Larger sizes are not tried once the estimated cost of trying the next one would take the
-  // calls' total past the budget (the sizes measured so far still compete): budget_seconds, or
-  // budget_calls calls at batch 1 for a model slower than that (a large model's job is long).
+  // Larger sizes are not tried once the estimated cost of timing the next one would take the
+  // timed calls' total past the budget (the sizes measured so far still compete): budget_seconds,
+  // or budget_calls calls at batch 1 for a model slower than that (a large model's job is long).
   double budget_seconds = 1.0;
   int budget_calls = 24;
   // Nor once a size's rate falls below this share of the best so far: past its best a model
-  // only slows down with more candidates per call.
-  double give_up_below = 0.7;
+  // only slows down with more candidates per call (not higher: timings on a busy machine jump).
+  double give_up_below = 0.5;
   // Sizes within this share of the best rate count as equal, and the smallest of them wins: a
   // smaller batch is filled more often by the tasks in flight, and the timings are that noisy.
   double tolerance = 0.03;
@@ -51,7 +51,7 @@ std::vector<int> candidate_batch_sizes(int max_batch);
 
 // Measures the candidates with `time_call`, smallest first, and picks the fastest per NFE
 // (BatchCalibrationOptions says how ties, the budget and the early stop go). Deterministic given
-// the timings: the budget counts the seconds `time_call` reports, not the clock. An error at the
+// the timings: the budget counts the seconds `time_call` reports for timed calls, not the clock. An error at the
 // smallest size is returned; at a larger one it ends the measurement (a batch that does not fit).
 StatusOr<BatchCalibration> calibrate_batch_size(const BatchTimer& time_call, const BatchCalibrationOptions& options);
 
