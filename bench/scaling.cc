@@ -232,7 +232,7 @@ int driver(const std::string& self, const Flags& flags) {
   std::printf("\nBytes into rank 0 per prompt-generation for checkpoints, before (each live state sent to rank 0\n"
               "once, as this project did before workers wrote their own shards) and now (states written by the\n"
               "workers; rank 0 receives only control messages, measured: all of them, results and heartbeats\n"
-              "included). Shard states/gen: what the workers write per generation (every live state, each time).\n\n");
+              "included). Shard states/gen: what the workers write per generation (the live states no earlier shard holds).\n\n");
   std::printf("%7s %14s %14s %14s %14s %16s %14s\n", "workers", "ckpt states/gen", "before flow KB", "before ddpm KB",
               "before Wan MB", "now: ctrl KB/gen", "shard st./gen");
   for (size_t i = 0; i < counts.size(); ++i) {

@@ -1,7 +1,6 @@
 #include "cluster/signals.h"
 
 #include <csignal>
-#include <initializer_list>
 
 namespace evosearch {
 namespace {
@@ -12,8 +11,13 @@ extern "C" void remember_stop_signal(int signal) { g_stop_signal = signal; }
 
 }  // namespace
 
+const std::vector<int>& stop_signals() {
+  static const std::vector<int> signals{SIGTERM, SIGUSR1, SIGUSR2, SIGINT, SIGHUP, SIGXCPU};
+  return signals;
+}
+
 void install_stop_signals() {
-  for (int s : {SIGTERM, SIGUSR1, SIGINT}) std::signal(s, remember_stop_signal);
+  for (int s : stop_signals()) std::signal(s, remember_stop_signal);
 }
 
 int stop_requested() { return g_stop_signal; }

@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "common/atomic_file.h"
 #include "common/checksum.h"
+#include "common/state_key.h"
 
 namespace evosearch {
 
@@ -15,6 +17,25 @@ std::string shard_path(uint32_t prompt, uint32_t generation, uint64_t token, int
   std::snprintf(name, sizeof name, "state/shards/prompt-%05u-g%03u-t%llu-r%d.shard", prompt, generation,
                 static_cast<unsigned long long>(token), rank);
   return name;
+}
+
+ShardPlan plan_shards(const std::vector<proto::ShardRef>& committed, const std::vector<proto::StateRef>& live) {
+  std::set<StateKey> wanted, held;
+  for (const proto::StateRef& r : live) wanted.insert(state_key(0, r));
+  ShardPlan plan;
+  for (const proto::ShardRef& shard : committed) {
+    bool holds_live = false;
+    for (const proto::StateRef& r : shard.states()) {
+      if (!wanted.count(state_key(0, r))) continue;
+      holds_live = true;
+      held.insert(state_key(0, r));
+    }
+    (holds_live ? plan.kept : plan.dropped).push_back(shard);
+  }
+  for (const proto::StateRef& r : live) {
+    if (held.insert(state_key(0, r)).second) plan.unwritten.push_back(r);  // a state listed twice is written once
+  }
+  return plan;
 }
 
 StatusOr<proto::ShardRef> write_shard(const std::string& output_dir, const std::string& relative_path, uint32_t prompt,

@@ -14,6 +14,21 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// A RenderReply's pixels as frames, checked against the shape it states.
+StatusOr<std::vector<Image>> frames_of(const proto::RenderReply& reply, uint32_t prompt, const proto::StateRef& ref) {
+  const size_t frame_bytes = static_cast<size_t>(std::max(0, reply.width())) * std::max(0, reply.height()) *
+                             std::max(0, reply.channels());
+  if (reply.frames() < 1 || frame_bytes == 0 || reply.pixels().size() != frame_bytes * reply.frames()) {
+    return DataLoss("the worker holding " + describe_state(prompt, ref) + " sent frames whose size does not match their shape");
+  }
+  std::vector<Image> frames;
+  for (int f = 0; f < reply.frames(); ++f) {
+    Image& frame = frames.emplace_back(reply.width(), reply.height(), reply.channels());
+    std::copy_n(reply.pixels().begin() + static_cast<std::ptrdiff_t>(f * frame_bytes), frame_bytes, frame.pixels.begin());
+  }
+  return frames;
+}
+
 }  // namespace
 
 DistributedExecutor::DistributedExecutor(MpiChannel& channel, DistributedOptions options)
@@ -175,6 +190,9 @@ Status DistributedExecutor::handle(const proto::WorkerReport& report) {
     case proto::WorkerReport::kRender:
       replies_.deliver(report.render().request(), report);
       return Status::Ok();
+    case proto::WorkerReport::kFrames:
+      replies_.deliver(report.frames().request(), report);
+      return Status::Ok();
     case proto::WorkerReport::kDone:
       return handle_done(rank, report.done());
     default:
@@ -199,6 +217,7 @@ Status DistributedExecutor::handle_done(int rank, const proto::BatchDone& done) 
       placement_.add(t.prompt(), state_ref(t.task().generation(), t.task().candidate(), step), rank, x0);
       ++traffic_.kept_states;
     }
+    computed_on_[state_key(t.prompt(), state_ref(t.task().generation(), t.task().candidate(), t.task().end_step()))] = rank;
     finished_.push_back(done.results(i));
     if (--outstanding_[t.prompt()] == 0) generation_end_[t.prompt()] = Clock::now();
   }
@@ -299,6 +318,7 @@ Status DistributedExecutor::load_shards(uint32_t prompt, const std::string& outp
 Status DistributedExecutor::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
   placement_.release_all_but(prompt, live);
   erase_all_but(checkpointed_, prompt, live);
+  erase_all_but(computed_on_, prompt, live);
   proto::WorkerCommand c;
   c.mutable_release()->set_prompt(prompt);
   for (const auto& r : live) *c.mutable_release()->add_live() = r;
@@ -308,6 +328,7 @@ Status DistributedExecutor::release_all_but(uint32_t prompt, const std::vector<p
 Status DistributedExecutor::release_prompt(uint32_t prompt) {
   placement_.release_prompt(prompt);
   erase_all_but(checkpointed_, prompt, {});
+  erase_all_but(computed_on_, prompt, {});
   outstanding_.erase(prompt);
   generation_end_.erase(prompt);
   proto::WorkerCommand c;
@@ -335,17 +356,42 @@ StatusOr<proto::RenderReply> DistributedExecutor::render(uint32_t prompt, const 
 
 StatusOr<std::vector<Image>> DistributedExecutor::decode(uint32_t prompt, const proto::StateRef& ref) {
   ASSIGN_OR_RETURN(const proto::RenderReply reply, render(prompt, ref, true, false));
-  const size_t frame_bytes = static_cast<size_t>(std::max(0, reply.width())) * std::max(0, reply.height()) *
-                             std::max(0, reply.channels());
-  if (reply.frames() < 1 || frame_bytes == 0 || reply.pixels().size() != frame_bytes * reply.frames()) {
-    return DataLoss("the worker holding " + describe_state(prompt, ref) + " sent frames whose size does not match their shape");
+  return frames_of(reply, prompt, ref);
+}
+
+StatusOr<std::vector<std::vector<Image>>> DistributedExecutor::take_frames(uint32_t prompt,
+                                                                           const std::vector<proto::StateRef>& refs) {
+  std::map<int, std::vector<size_t>> by_rank;  // the worker that ran each state keeps its frames
+  for (size_t i = 0; i < refs.size(); ++i) {
+    const auto it = computed_on_.find(state_key(prompt, refs[i]));
+    const int rank = it != computed_on_.end() ? it->second : holder_of(prompt, refs[i]);
+    if (rank < 0) return FailedPrecondition(describe_state(prompt, refs[i]) + " is not resident on any worker");
+    by_rank[rank].push_back(i);
   }
-  std::vector<Image> frames;
-  for (int f = 0; f < reply.frames(); ++f) {
-    Image& frame = frames.emplace_back(reply.width(), reply.height(), reply.channels());
-    std::copy_n(reply.pixels().begin() + static_cast<std::ptrdiff_t>(f * frame_bytes), frame_bytes, frame.pixels.begin());
+  std::vector<ReplyTracker::Pending> pending;
+  for (const auto& [rank, members] : by_rank) {  // all workers answer at once
+    pending.push_back(replies_.open());
+    proto::WorkerCommand c;
+    proto::TakeFrames* take = c.mutable_take_frames();
+    take->set_request(pending.back().id());
+    take->set_prompt(prompt);
+    for (size_t i : members) *take->add_refs() = refs[i];
+    RETURN_IF_ERROR(send(rank, c));
   }
-  return frames;
+  ASSIGN_OR_RETURN(const std::vector<proto::WorkerReport> replies, await(pending));
+  std::vector<std::vector<Image>> out(refs.size());
+  size_t r = 0;
+  for (const auto& [rank, members] : by_rank) {
+    const proto::FramesTaken& taken = replies[r++].frames();
+    if (taken.samples_size() != static_cast<int>(members.size())) {
+      return DataLoss(health_.describe(rank) + " sent " + std::to_string(taken.samples_size()) + " samples' frames for " +
+                      std::to_string(members.size()) + " states");
+    }
+    for (size_t k = 0; k < members.size(); ++k) {
+      ASSIGN_OR_RETURN(out[members[k]], frames_of(taken.samples(static_cast<int>(k)), prompt, refs[members[k]]));
+    }
+  }
+  return out;
 }
 
 StatusOr<std::vector<double>> DistributedExecutor::score(uint32_t prompt, const proto::StateRef& ref) {

@@ -18,8 +18,10 @@
 //      needs.
 //   6. write_shards(): every worker holding some of a checkpoint's states writes them into its own
 //      shard file (WriteShard) and answers with its reference (ShardWritten); states never come to
-//      the coordinator. decode(), score(): Sample requests answered by the worker holding the
-//      state. Both are waited for through the same polling step (ReplyTracker).
+//      the coordinator. decode(), score(): Render requests answered by the worker holding the
+//      state. take_frames() (a generation grid): one TakeFrames per worker that ran some of the
+//      candidates, answered with the frames it kept from scoring them. All are waited for through
+//      the same polling step (ReplyTracker).
 //   7. shutdown(): broadcast Shutdown and flush.
 #pragma once
 
@@ -60,6 +62,7 @@ class DistributedExecutor final : public Executor {
                      const google::protobuf::RepeatedPtrField<proto::ShardRef>& shards) override;
   StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
+  StatusOr<std::vector<std::vector<Image>>> take_frames(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
   double model_seconds() const override { return health_.model_seconds(); }
   proto::PhaseSeconds model_phases() const override { return health_.model_phases(); }
   int workers() const override { return static_cast<int>(options_.workers.size()); }
@@ -93,6 +96,7 @@ class DistributedExecutor final : public Executor {
   StatePlacement placement_;
   ReplyTracker replies_;
   std::map<StateKey, bool> checkpointed_;  // live states in some shard already (for TrafficStats only)
+  std::map<StateKey, int> computed_on_;    // a task's end state -> the rank that ran it (and kept its frames)
   std::map<int, Batch> running_;                         // worker rank -> its batch, while it runs one
   std::vector<proto::PromptRolloutResult> finished_;            // results not yet returned by wait()
   std::map<uint32_t, int> outstanding_;                  // tasks per prompt submitted, not yet returned

@@ -1,24 +1,17 @@
 #include "coordinator/job_loop.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <filesystem>
 #include <map>
 #include <thread>
 
 #include "cluster/signals.h"
 #include "common/logging.h"
+#include "common/shard_files.h"
 #include "common/stopwatch.h"
 #include "coordinator/job_spec.h"
-#include "media/image_io.h"
-#include "media/output_names.h"
-#include "media/answer_files.h"
-#include "common/shard_files.h"
 
 namespace evosearch {
 namespace {
-
-namespace fs = std::filesystem;
 
 // Noise key of a prompt: its text, plus which occurrence it is when a suite repeats it.
 std::vector<uint64_t> prompt_keys(const std::vector<PromptEntry>& suite) {
@@ -29,14 +22,6 @@ std::vector<uint64_t> prompt_keys(const std::vector<PromptEntry>& suite) {
     keys.push_back(prompt_key(n == 0 ? e.text : e.text + "\x1f#" + std::to_string(n)));
   }
   return keys;
-}
-
-std::string format_seconds(double s) {
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(s / 60) % 60);
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%.1fs", s);
-  return buf;
 }
 
 bool lease_lost(const Status& s) { return s.code() == StatusCode::kFailedPrecondition; }
@@ -51,7 +36,14 @@ Status stopped(int signal) {
 
 JobLoop::JobLoop(const proto::JobSpec& spec, const proto::BundleManifest& manifest, JobLoopOptions options,
                Executor& executor, JobStore& store, LeaseKeeper& keeper)
-    : spec_(spec), manifest_(manifest), options_(std::move(options)), executor_(executor), store_(store), keeper_(keeper) {}
+    : spec_(spec),
+      manifest_(manifest),
+      options_(std::move(options)),
+      executor_(executor),
+      store_(store),
+      keeper_(keeper),
+      answers_(executor, store, spec.output(), options_.steps),
+      progress_(store, options_.owner) {}
 
 Status JobLoop::add_prompts(const std::vector<PromptEntry>& suite) {
   const std::vector<uint64_t> keys = prompt_keys(suite);
@@ -67,16 +59,13 @@ Status JobLoop::add_prompts(const std::vector<PromptEntry>& suite) {
   return Status::Ok();
 }
 
-std::string JobLoop::stem(const PromptJob& j) const { return safe_file_stem(j.entry.text, j.index); }
-
 size_t JobLoop::in_flight_limit() const {
   if (spec_.prompts_in_flight() > 0) return static_cast<size_t>(spec_.prompts_in_flight());
   return static_cast<size_t>(std::max(8, 2 * executor_.workers()));
 }
 
 StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
-  start_ = Clock::now();
-  last_progress_ = start_ - std::chrono::seconds(10);
+  progress_.start();
   for (;;) {
     RETURN_IF_ERROR(keeper_.error());
     for (uint32_t prompt : keeper_.take_lost()) {
@@ -96,7 +85,7 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
     }
     const auto wait_start = Clock::now();
     auto results = executor_.wait();
-    wait_seconds_ += std::chrono::duration<double>(Clock::now() - wait_start).count();
+    seconds_.waiting += std::chrono::duration<double>(Clock::now() - wait_start).count();
     if (!results.ok() && results.status().code() == StatusCode::kUnavailable && stop_requested()) continue;
     if (!results.ok()) return results.status();
     if (results->empty()) return Internal("the executor returned no results while generations were in flight");
@@ -110,7 +99,7 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
     }
     active_.erase(std::remove_if(active_.begin(), active_.end(), [](PromptJob* j) { return j->in_flight.empty(); }),
                   active_.end());
-    if (Clock::now() - last_progress_ > std::chrono::seconds(1)) log_progress();
+    log_progress(false);
   }
   std::vector<proto::PromptOutcome> all;
   for (const PromptJob& j : jobs_) {
@@ -160,6 +149,8 @@ Status JobLoop::begin(const proto::Lease& lease) {
   if (checkpoint) {
     RETURN_IF_ERROR(j.searcher->restore(checkpoint->snapshot()).with_context("prompt " + std::to_string(j.index)));
     RETURN_IF_ERROR(executor_.load_shards(j.index, spec_.output(), checkpoint->shards()));
+    // A shard listed for one live state may hold others that are no longer live: free those.
+    RETURN_IF_ERROR(executor_.release_all_but(j.index, j.searcher->live_states()));
     j.committed_shards.assign(checkpoint->shards().begin(), checkpoint->shards().end());
     j.history.assign(checkpoint->history().begin(), checkpoint->history().end());
     spdlog::info("prompt {} '{}': resuming at generation {}/{}", j.index, j.entry.text, j.searcher->generation(),
@@ -173,7 +164,7 @@ Status JobLoop::begin(const proto::Lease& lease) {
 
 Status JobLoop::start_generation(PromptJob& j) {
   {
-    Stopwatch watch(selection_seconds_);
+    Stopwatch watch(seconds_.selection);
     j.in_flight = j.searcher->next_generation();
   }
   j.collected.clear();
@@ -194,7 +185,6 @@ Status JobLoop::complete_generation(PromptJob& j) {
     return executor_.release_prompt(j.index);
   }
   const uint32_t generation = j.searcher->generation();
-  ++generations_;
   proto::GenerationRecord record;
   record.set_generation(generation);
   record.set_start_step(j.in_flight.front().start_step());
@@ -207,26 +197,18 @@ Status JobLoop::complete_generation(PromptJob& j) {
     nfe += r.nfe();
   }
   {
-    Stopwatch watch(selection_seconds_);
+    Stopwatch watch(seconds_.selection);
     RETURN_IF_ERROR(j.searcher->on_results(j.collected).with_context("prompt " + std::to_string(j.index)));
   }
   if (j.searcher->best().found()) record.set_best_so_far(j.searcher->best().fitness());
   if (spec_.generation_grids()) {
-    ASSIGN_OR_RETURN(const std::string grid, write_generation_grid(j, generation));
+    ASSIGN_OR_RETURN(const std::string grid, answers_.write_grid(j.index, j.entry.text, generation, j.in_flight));
     record.set_grid(grid);
   }
   j.history.push_back(record);
   RETURN_IF_ERROR(executor_.release_all_but(j.index, j.searcher->live_states()));
-  proto::ProgressEvent event;
-  event.set_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch()).count());
-  event.set_owner(options_.owner);
-  event.set_prompt(j.index);
-  event.set_generation(generation + 1);
-  event.set_best_fitness(record.best_so_far());
-  event.set_nfe(nfe);
-  event.set_seconds(std::chrono::duration<double>(Clock::now() - j.submitted).count());
-  RETURN_IF_ERROR(store_.append_progress(event));
+  RETURN_IF_ERROR(progress_.generation_finished(j.index, generation + 1, record.best_so_far(), nfe,
+                                                std::chrono::duration<double>(Clock::now() - j.submitted).count()));
   j.in_flight.clear();
   j.collected.clear();
   if (j.searcher->done()) return finish(j);
@@ -236,24 +218,32 @@ Status JobLoop::complete_generation(PromptJob& j) {
 }
 
 Status JobLoop::checkpoint(PromptJob& j) {
-  Stopwatch watch(checkpoint_seconds_);
+  Stopwatch watch(seconds_.checkpoint);
   proto::CheckpointRecord c;
   c.set_prompt(j.index);
   c.set_generation(j.searcher->generation());
   c.set_generation_count(j.searcher->generation_count());
   *c.mutable_snapshot() = j.searcher->snapshot();
   for (const auto& h : j.history) *c.add_history() = h;
-  ShardTarget target{spec_.output(), c.generation(), j.lease->token()};
-  ASSIGN_OR_RETURN(const std::vector<proto::ShardRef> shards, executor_.write_shards(j.index, j.searcher->live_states(), target));
+  // Only live states that no committed shard holds are written; the shards holding the others
+  // are listed again (incremental checkpoints, common/shard_files.h).
+  ShardPlan plan = plan_shards(j.committed_shards, j.searcher->live_states());
+  std::vector<proto::ShardRef> written;
+  if (!plan.unwritten.empty()) {
+    ShardTarget target{spec_.output(), c.generation(), j.lease->token()};
+    ASSIGN_OR_RETURN(written, executor_.write_shards(j.index, plan.unwritten, target));
+  }
+  std::vector<proto::ShardRef> shards = std::move(plan.kept);
+  shards.insert(shards.end(), written.begin(), written.end());
   for (const proto::ShardRef& s : shards) *c.add_shards() = s;
   const Status committed = store_.commit_checkpoint(*j.lease, c);
   if (lease_lost(committed)) {
-    remove_shards(spec_.output(), shards);
+    remove_shards(spec_.output(), written);  // only this run's new files: the kept ones belong to the newer owner's record
     return abandon(j);
   }
   RETURN_IF_ERROR(committed);
-  remove_shards(spec_.output(), j.committed_shards);
-  j.committed_shards = shards;
+  remove_shards(spec_.output(), plan.dropped);  // never before the record that stops listing them commits
+  j.committed_shards = std::move(shards);
   return Status::Ok();
 }
 
@@ -261,13 +251,7 @@ Status JobLoop::finish(PromptJob& j) {
   const proto::BestSample& best = j.searcher->best();
   ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score(j.index, best.state()));
   if (static_cast<int>(scores.size()) != manifest_.rewards_size()) return Internal("scoring the answer gave the wrong number of rewards");
-  ASSIGN_OR_RETURN(const std::vector<Image> frames, executor_.decode(j.index, best.state()));
-  const auto write_answer = [&]() -> StatusOr<AnswerFiles> {
-    Stopwatch watch(output_seconds_);
-    RETURN_IF_ERROR(store_.add_outputs(answer_file_names(stem(j))));  // before writing: --restart must find them
-    return write_answer_files(frames, spec_.output(), stem(j));
-  };
-  ASSIGN_OR_RETURN(const AnswerFiles files, write_answer());
+  ASSIGN_OR_RETURN(const AnswerFiles files, answers_.write_answer(j.index, j.entry.text, best.state()));
   proto::PromptOutcome o;
   o.set_index(j.index);
   o.set_prompt(j.entry.text);
@@ -293,7 +277,7 @@ Status JobLoop::finish(PromptJob& j) {
   j.finished = true;
   outcomes_[j.index] = o;
   RETURN_IF_ERROR(executor_.release_prompt(j.index));
-  log_progress();
+  log_progress(true);
   return store_.log_event("run " + options_.owner + " finished prompt " + std::to_string(j.index));
 }
 
@@ -321,76 +305,27 @@ void JobLoop::release_leases() {
 StatusOr<bool> JobLoop::job_complete() {
   ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> prompts, store_.prompts());
   for (const proto::PromptRecord& p : prompts) {
-    if (p.state() != proto::PROMPT_DONE && p.state() != proto::PROMPT_FAILED) return false;
+    if (p.status() != proto::PROMPT_DONE && p.status() != proto::PROMPT_FAILED) return false;
   }
   return true;
 }
 
-// Every candidate of the generation: images 8 to a row; a video's candidates one frame strip
-// per row, in candidate order. Particle segments that end before T have no final samples.
-StatusOr<std::string> JobLoop::write_generation_grid(const PromptJob& j, uint32_t generation) {
-  std::vector<Image> images;
-  bool video = false;
-  for (const proto::RolloutTask& t : j.in_flight) {
-    if (t.end_step() != options_.steps) return std::string();
-    ASSIGN_OR_RETURN(const std::vector<Image> frames,
-                     executor_.decode(j.index, state_ref(t.generation(), t.candidate(), t.end_step())));
-    video = video || frames.size() > 1;
-    images.push_back(frame_strip(frames));
-  }
-  Stopwatch watch(output_seconds_);
-  const int scale = std::max(1, 84 / std::max(1, images.empty() ? 1 : images[0].height));
-  const std::string file = "grids/" + stem(j) + "-gen" + std::to_string(generation) + ".png";
-  RETURN_IF_ERROR(store_.add_outputs({file}));
-  RETURN_IF_ERROR(write_png((fs::path(spec_.output()) / file).string(), make_grid(images, video ? 1 : 8, 2, scale)));
-  return file;
-}
-
-void JobLoop::log_progress() {
-  last_progress_ = Clock::now();
-  double done = 0;
+void JobLoop::log_progress(bool now_anyway) {
+  if (!now_anyway && !progress_.line_due()) return;
   size_t finished = 0;
-  for (const PromptJob& j : jobs_) {
-    if (j.finished) {
-      done += 1;
-      ++finished;
-    } else if (j.lease) {
-      done += double(j.searcher->generation()) / j.searcher->generation_count();
-    }
-  }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-  const double mine = finished + (done - finished);
-  std::string line = "[this run: " + std::to_string(finished) + " prompts done, " + format_seconds(elapsed) + " elapsed";
-  if (mine > 0) {
-    // ETA of the prompts this run holds now, from its pace so far.
-    double left = 0;
-    for (const PromptJob* j : active_) left += 1.0 - double(j->searcher->generation()) / j->searcher->generation_count();
-    line += ", ETA " + format_seconds(elapsed / mine * left);
-  }
-  line += "]";
+  for (const PromptJob& j : jobs_) finished += j.finished;
+  std::vector<PromptProgress> active;
   for (const PromptJob* j : active_) {
-    if (j->draining) continue;
-    char best[32];
-    std::snprintf(best, sizeof best, "%.3f", j->searcher->best().fitness());
-    line += " '" + j->entry.text + "' gen " + std::to_string(j->searcher->generation()) + "/" +
-            std::to_string(j->searcher->generation_count()) + " best " + best + ";";
+    active.push_back(PromptProgress{j->entry.text, j->searcher->generation(), j->searcher->generation_count(),
+                                    j->searcher->best().fitness(), j->lease.has_value(), j->draining});
   }
-  spdlog::info("{}", line);
+  progress_.log(finished, active);
 }
 
 RunTotals JobLoop::totals() const {
-  RunTotals t;
-  t.wall_seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-  t.model_seconds = executor_.model_seconds();
-  t.workers = executor_.workers();
-  t.coordinator_seconds = t.wall_seconds - wait_seconds_;
-  t.generations = generations_;
-  t.traffic = executor_.traffic();
-  t.phases = executor_.model_phases();
-  t.phases.set_selection(selection_seconds_);
-  t.phases.set_checkpoint(checkpoint_seconds_);
-  t.phases.set_output(output_seconds_);
-  return t;
+  LoopSeconds loop = seconds_;
+  loop.output = answers_.output_seconds();
+  return progress_.totals(executor_, loop);
 }
 
 }  // namespace evosearch

@@ -7,6 +7,10 @@
 // The run ends when every prompt of the job is done or failed (it goes on claiming prompts that
 // other coordinators abandon, once their leases expire), or at a stop signal, abandoning the
 // generations in flight (they are redone on resume).
+//
+// The loop keeps claims, searchers, the executor and checkpoints; the pictures go through an
+// AnswerWriter (coordinator/answer_writer.h), the progress lines, events and totals through a
+// ProgressReporter (coordinator/progress_reporter.h). One thread: the caller's.
 #pragma once
 
 #include <chrono>
@@ -16,9 +20,11 @@
 #include <vector>
 
 #include "common/status.h"
+#include "coordinator/answer_writer.h"
 #include "coordinator/executor.h"
 #include "coordinator/job_results.h"
 #include "coordinator/lease_keeper.h"
+#include "coordinator/progress_reporter.h"
 #include "coordinator/search/searcher.h"
 #include "evosearch/bundle.pb.h"
 #include "evosearch/job.pb.h"
@@ -76,9 +82,8 @@ class JobLoop {
   // The lease is lost: no more writes for this prompt from this run.
   Status abandon(PromptJob& j);
   StatusOr<bool> job_complete();
-  StatusOr<std::string> write_generation_grid(const PromptJob& j, uint32_t generation);
-  void log_progress();
-  std::string stem(const PromptJob& j) const;
+  // The progress line: when one is due, or `now_anyway` (a prompt finished).
+  void log_progress(bool now_anyway);
 
   const proto::JobSpec& spec_;
   const proto::BundleManifest& manifest_;
@@ -89,12 +94,9 @@ class JobLoop {
   std::vector<PromptJob> jobs_;
   std::vector<PromptJob*> active_;  // searching or draining
   std::vector<proto::PromptOutcome> outcomes_;  // found by this run, by prompt
-  Clock::time_point start_;
-  Clock::time_point last_progress_;
-  double wait_seconds_ = 0;  // inside executor_.wait()
-  // The serial phases of the job loop (PhaseSeconds): inside the searchers, checkpoints, output files.
-  double selection_seconds_ = 0, checkpoint_seconds_ = 0, output_seconds_ = 0;
-  int generations_ = 0;
+  AnswerWriter answers_;
+  ProgressReporter progress_;
+  LoopSeconds seconds_;  // output excepted: answers_ keeps that
 };
 
 }  // namespace evosearch

@@ -49,13 +49,14 @@ std::string to_json(const google::protobuf::Message& message) {
   return json;
 }
 
-proto::JobResults make_results(const proto::JobSpec& spec, const std::vector<proto::PromptOutcome>& outcomes,
-                               const RunTotals& run) {
+proto::JobResults make_results(const proto::JobSpec& spec, const proto::MethodDescription& method,
+                               const std::vector<proto::PromptOutcome>& outcomes, const RunTotals& run) {
   proto::JobResults r;
   r.set_name(spec.name());
   r.set_method(spec.search().method());
   r.set_bundle(spec.bundle());
   *r.mutable_spec() = spec;
+  *r.mutable_method_description() = method;
   proto::Totals* totals = r.mutable_totals();
   std::map<std::string, std::vector<double>> per_metric;
   for (const proto::PromptOutcome& o : outcomes) {

@@ -26,8 +26,9 @@ struct RunTotals {
 };
 
 // Results of `outcomes` (prompt order); NFE, reward and decoder calls are summed over them.
-proto::JobResults make_results(const proto::JobSpec& spec, const std::vector<proto::PromptOutcome>& outcomes,
-                               const RunTotals& run);
+// `method` is the searcher's describe(), which the report page shows.
+proto::JobResults make_results(const proto::JobSpec& spec, const proto::MethodDescription& method,
+                               const std::vector<proto::PromptOutcome>& outcomes, const RunTotals& run);
 
 // Writes results.json, results-official.json and report.html into the output folder (each
 // registered with the store first, so --restart removes them).

@@ -13,6 +13,7 @@
 #include "cluster/signals.h"
 #include "common/logging.h"
 #include "coordinator/job_loop.h"
+#include "coordinator/job_spec.h"
 #include "coordinator/memory_estimate.h"
 #include "jobs/job_identity.h"
 #include "jobs/output_lock.h"
@@ -52,7 +53,7 @@ bool dead_here(const std::string& owner) {
 Status take_back_stale_leases(JobStore& store, bool folder_locked) {
   ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> prompts, store.prompts());
   for (const proto::PromptRecord& p : prompts) {
-    if (p.state() != proto::PROMPT_RUNNING || !(folder_locked || dead_here(p.owner()))) continue;
+    if (p.status() != proto::PROMPT_RUNNING || !(folder_locked || dead_here(p.owner()))) continue;
     proto::Lease stale;
     stale.set_prompt(p.prompt());
     stale.set_owner(p.owner());
@@ -135,7 +136,14 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   JobLoop run(spec, manifest, run_options, executor, *store, keeper);
   RETURN_IF_ERROR(run.add_prompts(suite));  // validates the search spec before any output
   RETURN_IF_ERROR(check_job_memory(spec, manifest, steps, options.pixel_shape, run.in_flight_limit(), executor.workers()));
-  ASSIGN_OR_RETURN(const proto::JobRecord record, make_job_record(spec, static_cast<uint32_t>(suite.size())));
+  ASSIGN_OR_RETURN(proto::JobRecord record, make_job_record(spec, static_cast<uint32_t>(suite.size())));
+  proto::BatchSizeChoice batch = options.batch_size;
+  if (batch.chosen() <= 0) {
+    batch.set_chosen(spec.batch_size());
+    batch.set_source("fixed");
+  }
+  // Kept with a new job so a resume runs at the same size (the store keeps the first record).
+  if (batch.source() == "measured" || batch.source() == "job record") record.set_batch_size(batch.chosen());
   std::vector<std::string> texts;
   for (const PromptEntry& e : suite) texts.push_back(e.text);
 
@@ -153,7 +161,7 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   RETURN_IF_ERROR(take_back_stale_leases(*store, file_store));
   install_stop_signals();
   spdlog::info("job {} ({}): {} prompts, method {}, {} steps, batch {}, {} worker{}; this run is {}", spec.name(),
-               store->describe(), suite.size(), spec.search().method(), steps, spec.batch_size(), executor.workers(),
+               store->describe(), suite.size(), spec.search().method(), steps, batch.chosen(), executor.workers(),
                executor.workers() == 1 ? "" : "s", run_options.owner);
   if (spec.search().has_plan()) spdlog::info("{}", spec.search().plan().summary());
   auto outcomes = run.run();
@@ -161,7 +169,12 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
     run.release_leases();
     return outcomes.status();
   }
-  const proto::JobResults results = make_results(spec, *outcomes, run.totals());
+  // Every prompt's searcher has the same settings: any one describes the method.
+  ASSIGN_OR_RETURN(const std::unique_ptr<Searcher> searcher,
+                   make_searcher(spec.search(), steps, SearchKey{spec.seed(), 0}));
+  proto::JobResults results = make_results(spec, searcher->describe(), *outcomes, run.totals());
+  *results.mutable_totals()->mutable_batch_size() = batch;
+  results.mutable_totals()->mutable_phases()->set_calibration(options.calibration_seconds);
   RETURN_IF_ERROR(write_job_outputs(results, spec.output(), *store));
   return results;
 }

@@ -22,6 +22,10 @@ struct RunOptions {
   double lease_seconds = 60;   // how long a claimed prompt stays this run's without renewal
   double store_timeout = 300;  // how long the job store may be out of reach before the run stops (exit 75)
   std::vector<int64_t> pixel_shape;  // the decoder's output per sample, for the memory estimate (empty: unknown)
+  // The batch size the executor runs at and why (results.json totals.batch_size; a measured one is
+  // kept in the job record for resumes). Unset: the spec's batch_size, "fixed".
+  proto::BatchSizeChoice batch_size;
+  double calibration_seconds = 0;  // measuring it (totals.phases.calibration)
 };
 
 // Runs the job on `executor`. `manifest` names the rewards; `steps` is the sampler's T.

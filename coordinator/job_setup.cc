@@ -1,15 +1,27 @@
 #include "coordinator/job_setup.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include "cluster/signals.h"
 #include "common/logging.h"
 #include "coordinator/job_spec.h"
 #include "coordinator/local_executor.h"
 #include "coordinator/memory_estimate.h"
+#include "jobs/job_identity.h"
+#include "jobs/job_store.h"
 
 namespace evosearch {
+namespace {
+
+double guidance_scale(const proto::JobSpec& spec, const proto::BundleManifest& manifest) {
+  return spec.sampler().has_guidance_scale() ? spec.sampler().guidance_scale() : manifest.defaults().guidance_scale();
+}
+
+}  // namespace
 
 StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec& spec, Bundle& bundle,
-                                                           std::function<bool()> should_stop, int workers) {
+                                                           std::function<bool()> should_stop, int workers,
+                                                           int batch_size) {
   ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
   ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle.manifest(), sampler));
   ASSIGN_OR_RETURN(const MemoryEstimate memory,
@@ -17,31 +29,99 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
                                        prompts_in_flight(spec, workers), workers));
   BackendOptions options;
   options.sampler = sampler;
-  options.guidance_scale =
-      spec.sampler().has_guidance_scale() ? spec.sampler().guidance_scale() : bundle.manifest().defaults().guidance_scale();
-  options.batch_size = spec.batch_size();
+  options.guidance_scale = guidance_scale(spec, bundle.manifest());
+  options.batch_size = batch_size > 0 ? batch_size : spec.batch_size();
   options.decode_batch = memory.decode_batch;
-  if (memory.decode_batch < spec.batch_size()) {
+  if (memory.decode_batch < options.batch_size) {
     spdlog::info("decoding and scoring {} of a batch's {} samples at a time: the memory limit leaves room for no more "
                  "decoded pixels",
-                 memory.decode_batch, spec.batch_size());
+                 memory.decode_batch, options.batch_size);
   }
   options.seed = spec.seed();
+  options.keep_final_frames = spec.generation_grids();  // grids show the pixels scoring decoded
   options.should_stop = std::move(should_stop);
   spdlog::info("sampler {} {} steps, guidance {}, device {}", proto::SamplerKind_Name(sampler.kind), sampler.steps,
                options.guidance_scale, bundle.device().str());
   return std::make_unique<TorchBackend>(bundle, options, std::move(schedule));
 }
 
+namespace {
+
+// The batch size the stored job was created with, when this run resumes that job (0: none). A
+// store that cannot be read now says nothing: the run measures, and opening the store later
+// reports what is wrong with it.
+int stored_batch_size(const proto::JobSpec& spec, const RunOptions& options) {
+  if (options.restart) return 0;
+  auto store = open_job_store(options.job_store.empty() ? spec.job_store() : options.job_store, spec.output(), spec.name());
+  if (!store.ok()) return 0;
+  auto stored = (*store)->job();
+  if (!stored.ok()) return 0;
+  // Only the same job's choice: another spec in the same place is a new job (or refused later).
+  if (!google::protobuf::util::MessageDifferencer::Equals(stored->spec(), answer_spec(spec))) return 0;
+  const int size = stored->batch_size();
+  return size >= 1 && size <= spec.batch_size() ? size : 0;
+}
+
+}  // namespace
+
+StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options,
+                                                   double& calibration_seconds, const BatchTimer& timer) {
+  calibration_seconds = 0;
+  proto::BatchSizeChoice choice;
+  if (spec.batch_size_policy() != "auto") {
+    choice.set_chosen(spec.batch_size());
+    choice.set_source("fixed");
+    return choice;
+  }
+  if (const int stored = stored_batch_size(spec, options); stored > 0) {
+    choice.set_chosen(stored);
+    choice.set_source("job record");
+    spdlog::info("batch size {}: the size this job was created with (batch_size_policy auto, up to {})", stored,
+                 spec.batch_size());
+    return choice;
+  }
+  ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
+  ASSIGN_OR_RETURN(const Schedule schedule, make_schedule(bundle.manifest(), sampler));
+  BatchCalibrationOptions calibration;
+  calibration.max_batch = spec.batch_size();
+  const StatusOr<BatchCalibration> calibrated = calibrate_batch_size(
+      timer ? timer : denoiser_timer(bundle, schedule, guidance_scale(spec, bundle.manifest())), calibration);
+  if (!calibrated.ok()) {
+    // The job's own calls meet the same fault and name it with its prompt and step.
+    spdlog::warn("batch size {} (batch_size as given): measuring failed: {}", spec.batch_size(),
+                 calibrated.status().message());
+    choice.set_chosen(spec.batch_size());
+    choice.set_source("fixed");
+    return choice;
+  }
+  const BatchCalibration& measured = *calibrated;
+  calibration_seconds = measured.seconds;
+  choice.set_chosen(measured.chosen);
+  choice.set_source("measured");
+  std::string rates;
+  for (const BatchRate& r : measured.rates) {
+    proto::BatchSizeRate* rate = choice.add_rates();
+    rate->set_batch_size(r.batch);
+    rate->set_nfe_per_second(r.nfe_per_second);
+    rates += fmt::format("{}{}: {:.0f}", rates.empty() ? "" : ", ", r.batch, r.nfe_per_second);
+  }
+  spdlog::info("batch size {}: the fastest up to {} on {} (NFE/s by batch size: {}; measured in {:.2f} s; "
+               "batch_size_policy fixed uses batch_size as given)",
+               measured.chosen, spec.batch_size(), bundle.device().str(), rates, measured.seconds);
+  return choice;
+}
+
 StatusOr<proto::JobResults> run_embedded_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options) {
   ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
   // In one process a stop signal abandons the batch at once (its generation is redone on resume).
+  RunOptions with_choice = options;
+  ASSIGN_OR_RETURN(with_choice.batch_size, choose_batch_size(spec, bundle, options, with_choice.calibration_seconds));
   ASSIGN_OR_RETURN(std::unique_ptr<TorchBackend> backend,
-                   make_torch_backend(spec, bundle, [] { return stop_requested() != 0; }));
+                   make_torch_backend(spec, bundle, [] { return stop_requested() != 0; }, 1,
+                                      with_choice.batch_size.chosen()));
   LocalExecutor executor(*backend);
-  RunOptions with_pixels = options;
-  with_pixels.pixel_shape = bundle.pixel_shape();
-  return run_job(spec, bundle.manifest(), sampler.steps, executor, with_pixels);
+  with_choice.pixel_shape = bundle.pixel_shape();
+  return run_job(spec, bundle.manifest(), sampler.steps, executor, with_choice);
 }
 
 }  // namespace evosearch

@@ -7,6 +7,7 @@
 #include "common/status.h"
 #include "coordinator/job_runner.h"
 #include "evosearch/job.pb.h"
+#include "worker/batch_calibration.h"
 #include "worker/bundle.h"
 #include "worker/torch_backend.h"
 
@@ -15,8 +16,17 @@ namespace evosearch {
 // A backend that runs the spec's rollouts on `bundle`; `should_stop` is asked before every
 // denoiser call (BackendOptions). It decodes in sub-batches when the job's memory estimate on one
 // of `workers` workers needs that to fit memory_limit_mb (coordinator/memory_estimate.h).
+// `batch_size`: candidates per denoiser call (0: the spec's batch_size).
 StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec& spec, Bundle& bundle,
-                                                           std::function<bool()> should_stop, int workers = 1);
+                                                           std::function<bool()> should_stop, int workers = 1,
+                                                           int batch_size = 0);
+
+// The batch size an embedded run uses (JobSpec.batch_size_policy): the spec's batch_size when
+// "fixed" (or unset, in a spec built in code); for "auto", the size the stored job was created
+// with when this run resumes it, else the fastest size up to batch_size measured on `bundle`
+// (worker/batch_calibration.h). `timer` replaces the denoiser's timing (tests).
+StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options,
+                                                   double& calibration_seconds, const BatchTimer& timer = {});
 
 // The whole job in this process (the embedded default).
 StatusOr<proto::JobResults> run_embedded_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options);

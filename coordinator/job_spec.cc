@@ -75,6 +75,11 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
     return InvalidArgument(origin + ": batch_size: expected 1.." + std::to_string(kMaxBatchSize) + ", got " +
                            std::to_string(spec.batch_size()));
   }
+  if (spec.batch_size_policy().empty()) spec.set_batch_size_policy("auto");
+  if (spec.batch_size_policy() != "auto" && spec.batch_size_policy() != "fixed") {
+    return InvalidArgument(origin + ": batch_size_policy: unknown '" + spec.batch_size_policy() +
+                           "'; expected auto (measure the fastest size up to batch_size) or fixed (exactly batch_size)");
+  }
   if (spec.device().empty()) spec.set_device("auto");
   if (spec.prompts_in_flight() < 0) return InvalidArgument(origin + ": prompts_in_flight: expected a positive number");
   if (spec.memory_limit_mb() < 0) return InvalidArgument(origin + ": memory_limit_mb: expected a positive number of MiB, or 0 for 90% of the memory available");

@@ -34,7 +34,7 @@ StatusOr<JobStatusView> read_job_status(JobStore& store, int64_t now_unix_ms, do
   ASSIGN_OR_RETURN(v.job, store.job());
   ASSIGN_OR_RETURN(v.prompts, store.prompts());
   for (const proto::PromptRecord& p : v.prompts) {
-    switch (p.state()) {
+    switch (p.status()) {
       case proto::PROMPT_QUEUED: ++v.queued; break;
       case proto::PROMPT_RUNNING: ++v.running; break;
       case proto::PROMPT_DONE: ++v.done; break;
@@ -71,7 +71,7 @@ StatusOr<JobStatusView> read_job_status(JobStore& store, int64_t now_unix_ms, do
   mean_count = known ? mean_count / known : 1;
   double generations_left = 0;
   for (const auto& p : v.prompts) {
-    if (p.state() != proto::PROMPT_QUEUED && p.state() != proto::PROMPT_RUNNING) continue;
+    if (p.status() != proto::PROMPT_QUEUED && p.status() != proto::PROMPT_RUNNING) continue;
     generations_left += p.generation_count() > 0 ? p.generation_count() - p.generation() : mean_count;
   }
   if (v.generations_per_second > 0) v.eta_seconds = generations_left / v.generations_per_second;
@@ -95,12 +95,12 @@ std::string format_job_status(const JobStatusView& v, const std::string& where) 
                 "owner / last error / prompt");
   out += line;
   for (const proto::PromptRecord& p : v.prompts) {
-    std::string state = proto::PromptState_Name(p.state()).substr(7);  // "PROMPT_QUEUED" -> "QUEUED"
+    std::string state = proto::PromptStatus_Name(p.status()).substr(7);  // "PROMPT_QUEUED" -> "QUEUED"
     std::string who = p.text();
-    if (p.state() == proto::PROMPT_RUNNING) {
+    if (p.status() == proto::PROMPT_RUNNING) {
       const bool expired = p.lease_expires_unix_ms() < v.as_of_unix_ms;
       who = p.owner() + (expired ? " (lease expired)" : "") + "  " + p.text();
-    } else if (p.state() == proto::PROMPT_FAILED) {
+    } else if (p.status() == proto::PROMPT_FAILED) {
       who = p.last_error() + "  " + p.text();
     }
     char gen[32], best[32];

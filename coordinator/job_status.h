@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "evosearch/job_state.pb.h"
+#include "evosearch/job_records.pb.h"
 #include "jobs/job_store.h"
 
 namespace evosearch {

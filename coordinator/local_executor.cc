@@ -13,6 +13,7 @@ StatusOr<std::vector<proto::PromptRolloutResult>> LocalExecutor::wait() {
   std::vector<proto::PromptRolloutTask> tasks;
   tasks.swap(pending_);
   if (tasks.empty()) return std::vector<proto::PromptRolloutResult>{};
+  for (const proto::PromptRolloutTask& t : tasks) traffic_.kept_states += t.task().keep_steps_size();
   return backend_.run(tasks);
 }
 
@@ -23,6 +24,7 @@ StatusOr<std::vector<proto::ShardRef>> LocalExecutor::write_shards(uint32_t prom
   ASSIGN_OR_RETURN(proto::ShardRef shard, write_shard(target.output_dir, shard_path(prompt, target.generation, target.token, 0),
                                                       prompt, std::move(states)));
   traffic_.shard_bytes += shard.bytes();
+  traffic_.shard_states += shard.states_size();
   return std::vector<proto::ShardRef>{std::move(shard)};
 }
 

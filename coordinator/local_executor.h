@@ -34,6 +34,9 @@ class LocalExecutor final : public Executor {
   StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override {
     return backend_.decode(prompt, ref);
   }
+  StatusOr<std::vector<std::vector<Image>>> take_frames(uint32_t prompt, const std::vector<proto::StateRef>& refs) override {
+    return backend_.take_frames(prompt, refs);
+  }
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override {
     return backend_.score(prompt, ref);
   }

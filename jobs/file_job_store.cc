@@ -2,7 +2,7 @@
 // processes may share it; a shared file system is only as safe as its fcntl locks).
 //
 //   job.json                 JobRecord (protobuf JSON)
-//   prompt-NNNNN.json        PromptRecord: state, owner, fencing token, lease expiry
+//   prompt-NNNNN.json        PromptRecord: status, owner, fencing token, lease expiry
 //   prompt-NNNNN.ckpt        CheckpointRecord (sealed: binary protobuf with its SHA-256)
 //   prompt-NNNNN.done        PromptOutcome (sealed)
 //   progress/SSSSSSSS.jsonl  ProgressEvent per line, in segments of kSegmentEvents
@@ -20,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -71,10 +72,12 @@ class StepLock {
   Status status_;
 };
 
-class FileJobStore final : public JobStore {
+class FileJobStore final : public store::StoreBase {
  public:
-  explicit FileJobStore(const std::string& output_dir)
-      : state_(fs::path(output_dir) / "state"), progress_(state_ / "progress", kSegmentEvents, kSegmentsKept) {}
+  FileJobStore(const std::string& output_dir, StoreClock clock)
+      : StoreBase(std::move(clock)),
+        state_(fs::path(output_dir) / "state"),
+        progress_(state_ / "progress", kSegmentEvents, kSegmentsKept) {}
 
   std::string describe() const override { return state_.string(); }
 
@@ -98,12 +101,12 @@ class FileJobStore final : public JobStore {
     // A new job, or a restart. Everything but the lock goes first: a folder without job.json
     // holds no job, whatever a crashed earlier create or restart left behind.
     RETURN_IF_ERROR(discard());
-    const int64_t now = store::unix_ms_now();
+    const int64_t now = now_ms();
     for (uint32_t i = 0; i < prompt_texts.size(); ++i) {
       proto::PromptRecord p;
       p.set_prompt(i);
       p.set_text(prompt_texts[i]);
-      p.set_state(proto::PROMPT_QUEUED);
+      p.set_status(proto::PROMPT_QUEUED);
       p.set_updated_unix_ms(now);
       RETURN_IF_ERROR(write_prompt(p));
     }
@@ -113,30 +116,18 @@ class FileJobStore final : public JobStore {
     return write_file_atomic(file("job.json"), store::to_json(current));  // last: the job exists from here on
   }
 
-  StatusOr<proto::JobRecord> job() override {
-    ASSIGN_OR_RETURN(proto::JobRecord job, read_job());
-    ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> all, read_prompts(job.prompt_count()));
-    store::derive_status(all, job);
-    return job;
-  }
-
-  StatusOr<std::vector<proto::PromptRecord>> prompts() override {
-    ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
-    return read_prompts(job.prompt_count());
-  }
-
   StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
     ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
     StepLock lock(state_ / "store.lock");
     RETURN_IF_ERROR(lock.status());
     ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
-    const int64_t now = store::unix_ms_now();
+    const int64_t now = now_ms();
     std::vector<proto::Lease> leases;
     for (uint32_t i = 0; i < job.prompt_count() && static_cast<int>(leases.size()) < max; ++i) {
       ASSIGN_OR_RETURN(proto::PromptRecord p, read_prompt(i));
-      const bool expired = p.state() == proto::PROMPT_RUNNING && p.lease_expires_unix_ms() <= now;
-      if (p.state() != proto::PROMPT_QUEUED && !expired) continue;
-      p.set_state(proto::PROMPT_RUNNING);
+      const bool expired = p.status() == proto::PROMPT_RUNNING && p.lease_expires_unix_ms() <= now;
+      if (p.status() != proto::PROMPT_QUEUED && !expired) continue;
+      p.set_status(proto::PROMPT_RUNNING);
       p.set_owner(owner);
       p.set_token(p.token() + 1);
       p.set_attempts(p.attempts() + 1);
@@ -155,7 +146,7 @@ class FileJobStore final : public JobStore {
   Status renew(proto::Lease& lease, double lease_seconds) override {
     ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
     return fenced(lease, [&](proto::PromptRecord& p) {
-      p.set_lease_expires_unix_ms(store::unix_ms_now() + lease_ms);
+      p.set_lease_expires_unix_ms(now_ms() + lease_ms);
       lease.set_expires_unix_ms(p.lease_expires_unix_ms());
       return Status::Ok();
     });
@@ -163,14 +154,14 @@ class FileJobStore final : public JobStore {
 
   Status release(const proto::Lease& lease) override {
     return fenced(lease, [](proto::PromptRecord& p) {
-      p.set_state(proto::PROMPT_QUEUED);
+      p.set_status(proto::PROMPT_QUEUED);
       p.set_lease_expires_unix_ms(0);
       return Status::Ok();
     });
   }
 
   Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) override {
-    if (checkpoint.prompt() != lease.prompt()) return wrong_prompt("checkpoint", checkpoint.prompt(), lease);
+    if (checkpoint.prompt() != lease.prompt()) return store::wrong_prompt("checkpoint", checkpoint.prompt(), lease);
     return fenced(lease, [&](proto::PromptRecord& p) {
       RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".ckpt")), store::seal(checkpoint)));
       p.set_generation(checkpoint.generation());
@@ -181,12 +172,12 @@ class FileJobStore final : public JobStore {
   }
 
   Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
-    if (outcome.index() != lease.prompt()) return wrong_prompt("outcome", outcome.index(), lease);
+    if (outcome.index() != lease.prompt()) return store::wrong_prompt("outcome", outcome.index(), lease);
     const Status saved = fenced(lease, [&](proto::PromptRecord& p) {
       // The outcome before the record: a crash in between leaves a running prompt with an
       // outcome, which its next owner can mark done, rather than a done prompt without one.
       RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".done")), store::seal(outcome)));
-      p.set_state(proto::PROMPT_DONE);
+      p.set_status(proto::PROMPT_DONE);
       p.set_lease_expires_unix_ms(0);
       return Status::Ok();
     }, [&](const proto::PromptRecord& p) {
@@ -197,13 +188,13 @@ class FileJobStore final : public JobStore {
     if (saved.ok() || saved.code() != StatusCode::kFailedPrecondition) return saved;
     // Saving again under the same lease succeeds (a retry after an error it did not see).
     auto record = read_prompt(lease.prompt());
-    if (record.ok() && record->state() == proto::PROMPT_DONE && store::holds_token(lease, *record)) return Status::Ok();
+    if (record.ok() && record->status() == proto::PROMPT_DONE && store::holds_token(lease, *record)) return Status::Ok();
     return saved;
   }
 
   Status mark_failed(const proto::Lease& lease, const std::string& error) override {
     return fenced(lease, [&](proto::PromptRecord& p) {
-      p.set_state(proto::PROMPT_FAILED);
+      p.set_status(proto::PROMPT_FAILED);
       p.set_last_error(error);
       p.set_lease_expires_unix_ms(0);
       return Status::Ok();
@@ -244,7 +235,7 @@ class FileJobStore final : public JobStore {
   }
 
   Status log_event(const std::string& event) override {
-    std::string line = store::iso_time_now() + " " + event;
+    std::string line = store::iso_time(now_ms()) + " " + event;
     std::replace(line.begin(), line.end(), '\n', ' ');
     return append_line(state_ / "events.log", line);
   }
@@ -288,12 +279,7 @@ class FileJobStore final : public JobStore {
     return status;
   }
 
-  Status wrong_prompt(const char* what, uint32_t prompt, const proto::Lease& lease) const {
-    return InvalidArgument(std::string(what) + " of prompt " + std::to_string(prompt) + " under the lease of prompt " +
-                           std::to_string(lease.prompt()));
-  }
-
-  StatusOr<proto::JobRecord> read_job() const {
+  StatusOr<proto::JobRecord> read_job() override {
     auto text = read_file(file("job.json"));
     if (!text.ok()) {
       if (text.status().code() == StatusCode::kNotFound) return NotFound(describe() + " holds no job (job.json is missing)");
@@ -313,7 +299,7 @@ class FileJobStore final : public JobStore {
     return record;
   }
 
-  StatusOr<std::vector<proto::PromptRecord>> read_prompts(uint32_t count) const {
+  StatusOr<std::vector<proto::PromptRecord>> read_prompts(uint32_t count) override {
     std::vector<proto::PromptRecord> all;
     for (uint32_t i = 0; i < count; ++i) {
       ASSIGN_OR_RETURN(all.emplace_back(), read_prompt(i));
@@ -338,7 +324,7 @@ class FileJobStore final : public JobStore {
     }
     ASSIGN_OR_RETURN(proto::PromptRecord p, read_prompt(lease.prompt()));
     if (!store::holds(lease, p)) return store::lease_lost(lease, p, describe());
-    p.set_updated_unix_ms(store::unix_ms_now());
+    p.set_updated_unix_ms(now_ms());
     RETURN_IF_ERROR(change(p));
     RETURN_IF_ERROR(write_prompt(p));
     return after(p);
@@ -391,8 +377,8 @@ class FileJobStore final : public JobStore {
 
 }  // namespace
 
-std::unique_ptr<JobStore> make_file_job_store(const std::string& output_dir) {
-  return std::make_unique<FileJobStore>(output_dir);
+std::unique_ptr<JobStore> make_file_job_store(const std::string& output_dir, StoreClock clock) {
+  return std::make_unique<FileJobStore>(output_dir, std::move(clock));
 }
 
 }  // namespace evosearch

@@ -76,6 +76,7 @@ proto::JobSpec answer_spec(const proto::JobSpec& spec) {
   // float rounding of the model (README, "Resuming"), not which answers the search finds. A job
   // requeued onto another GPU type or with another batch size must be able to resume.
   s.clear_batch_size();
+  s.clear_batch_size_policy();
   s.clear_prompts_in_flight();
   s.clear_device();
   s.clear_generation_grids();  // extra pictures of each generation; the search never sees them

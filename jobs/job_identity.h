@@ -9,7 +9,7 @@
 
 #include "common/status.h"
 #include "evosearch/job.pb.h"
-#include "evosearch/job_state.pb.h"
+#include "evosearch/job_records.pb.h"
 
 namespace evosearch {
 

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,7 +31,7 @@
 
 #include "common/status.h"
 #include "evosearch/job.pb.h"
-#include "evosearch/job_state.pb.h"
+#include "evosearch/job_records.pb.h"
 
 namespace evosearch {
 
@@ -87,13 +88,19 @@ class JobStore {
   virtual StatusOr<std::vector<std::string>> outputs() = 0;
 };
 
+// The time a store reads, in unix milliseconds; empty means the system clock. Tests pass a clock
+// they advance, so a lease expires when the test says. The file store reads it for lease expiry,
+// record times and event-log stamps; the Redis store decides lease expiry and record times by the
+// server's TIME (so the coordinators' clocks do not matter) and reads it for event-log stamps only.
+using StoreClock = std::function<int64_t()>;
+
 // The file store under <output_dir>/state.
-std::unique_ptr<JobStore> make_file_job_store(const std::string& output_dir);
+std::unique_ptr<JobStore> make_file_job_store(const std::string& output_dir, StoreClock clock = {});
 
 // "" or "file" -> the file store in `output_dir`; "redis://[:password@]host[:port][/db]" -> the
 // Redis store for job `job_name` (the password may also come from REDISCLI_AUTH). InvalidArgument
 // names the malformed part of the URL; a build without hiredis says so.
 StatusOr<std::unique_ptr<JobStore>> open_job_store(const std::string& url, const std::string& output_dir,
-                                                   const std::string& job_name);
+                                                   const std::string& job_name, StoreClock clock = {});
 
 }  // namespace evosearch

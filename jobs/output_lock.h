@@ -1,4 +1,4 @@
-// One job, one writer: a run that keeps its job state in the output folder (the file store)
+// One job, one writer: a run that keeps its job records in the output folder (the file store)
 // holds an exclusive lock on <output>/state/run.lock for as long as it runs; the kernel drops it
 // when the process ends, however it ends. A second run on the same folder is refused, naming the
 // holder (host, pid, since when). Runs that share a job through Redis do not lock the folder:

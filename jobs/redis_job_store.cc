@@ -1,9 +1,10 @@
-// The Redis store. Every key of job NAME starts with "evosearch:{NAME}:" (the braces are the Redis
-// Cluster hash tag: one slot, so the scripts below may touch them all):
+// The Redis store. Every key of job NAME is "evosearch:{NAME}:<name>", its name as listed once in
+// EVOSEARCH_REDIS_JOB_KEYS (the braces are the Redis Cluster hash tag: one slot, so the scripts
+// below may touch them all):
 //
 //   job          hash: "record" -> JobRecord (binary protobuf, without times or status),
 //                "created" -> unix ms (server clock)
-//   prompts      hash: "<i>:<attribute>" -> decimal or text: text, state (PromptState number),
+//   prompts      hash: "<i>:<attribute>" -> decimal or text: text, state (PromptStatus number),
 //                owner, token, expires, generation, count (generation_count), best (%.17g, "" when
 //                none yet), attempts, error, updated. Plain fields because the Lua scripts that
 //                check leases and fencing tokens cannot read protobuf.
@@ -25,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <utility>
 
 #include <hiredis/hiredis.h>
 
@@ -44,9 +46,29 @@ std::string element(const redisReply* r, size_t i) {
   return r->type == REDIS_REPLY_ARRAY && i < r->elements ? text(r->element[i]) : std::string();
 }
 
-class RedisJobStore final : public JobStore {
+// What every script starts with (redis_scripts.h): each key's name bound to its entry of KEYS,
+// in the order of RedisJobKeys::all(), the prompt statuses by name, then kPrelude.
+std::string script_prelude() {
+  std::string lua;
+  int n = 0;
+#define EVOSEARCH_REDIS_KEY_LOCAL(name) lua += "local " #name " = KEYS[" + std::to_string(++n) + "]\n";
+  EVOSEARCH_REDIS_JOB_KEYS(EVOSEARCH_REDIS_KEY_LOCAL)
+#undef EVOSEARCH_REDIS_KEY_LOCAL
+  const std::pair<const char*, proto::PromptStatus> statuses[] = {
+      {"QUEUED", proto::PROMPT_QUEUED}, {"RUNNING", proto::PROMPT_RUNNING}, {"DONE", proto::PROMPT_DONE}, {"FAILED", proto::PROMPT_FAILED}};
+  for (const auto& [name, status] : statuses) lua += "local " + std::string(name) + " = '" + std::to_string(status) + "'\n";
+  return lua + redis_scripts::kPrelude;
+}
+
+class RedisJobStore final : public store::StoreBase {
  public:
-  RedisJobStore(const RedisUrl& url, std::string name) : redis_(url), name_(std::move(name)), keys_(redis_job_keys(name_)) {}
+  RedisJobStore(const RedisUrl& url, std::string name, StoreClock clock)
+      : StoreBase(std::move(clock)),
+        redis_(url),
+        name_(std::move(name)),
+        keys_(redis_job_keys(name_)),
+        key_list_(keys_.all()),
+        prelude_(script_prelude()) {}
 
   std::string describe() const override { return redis_.url().describe() + " job " + name_; }
 
@@ -61,28 +83,16 @@ class RedisJobStore final : public JobStore {
     ASSIGN_OR_RETURN(const RedisReply reply, script(redis_scripts::kOpen, args));
     if (element(reply.get(), 0) != "exists") return Status::Ok();
     proto::JobRecord stored;
-    RETURN_IF_ERROR(store::from_bytes(element(reply.get(), 1), stored, where(0, "record")));
+    RETURN_IF_ERROR(store::from_bytes(element(reply.get(), 1), stored, where(keys_.job, "record")));
     const std::string differences = job_differences(stored, current);
     if (differences.empty()) return Status::Ok();
     // No generation was ever committed: nothing to lose, the new record replaces the old (a run
     // that failed before its first generation must not block the corrected spec).
-    ASSIGN_OR_RETURN(const RedisReply checkpoints, redis_.command({"HLEN", keys_[4]}));
-    ASSIGN_OR_RETURN(const RedisReply outcomes, redis_.command({"HLEN", keys_[5]}));
+    ASSIGN_OR_RETURN(const RedisReply checkpoints, redis_.command({"HLEN", keys_.checkpoints}));
+    ASSIGN_OR_RETURN(const RedisReply outcomes, redis_.command({"HLEN", keys_.outcomes}));
     if (checkpoints->integer > 0 || outcomes->integer > 0) return store::different_job(describe(), differences);
     args[0] = "1";
     return script(redis_scripts::kOpen, args).status();
-  }
-
-  StatusOr<proto::JobRecord> job() override {
-    ASSIGN_OR_RETURN(proto::JobRecord job, read_job());
-    ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> all, read_prompts(job.prompt_count()));
-    store::derive_status(all, job);
-    return job;
-  }
-
-  StatusOr<std::vector<proto::PromptRecord>> prompts() override {
-    ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
-    return read_prompts(job.prompt_count());
   }
 
   StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
@@ -111,10 +121,7 @@ class RedisJobStore final : public JobStore {
   Status release(const proto::Lease& lease) override { return fenced(redis_scripts::kRelease, lease, {}).status(); }
 
   Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) override {
-    if (checkpoint.prompt() != lease.prompt()) {
-      return InvalidArgument("checkpoint of prompt " + std::to_string(checkpoint.prompt()) + " under the lease of prompt " +
-                             std::to_string(lease.prompt()));
-    }
+    if (checkpoint.prompt() != lease.prompt()) return store::wrong_prompt("checkpoint", checkpoint.prompt(), lease);
     char best[32] = "";
     if (checkpoint.snapshot().best().found()) std::snprintf(best, sizeof best, "%.17g", checkpoint.snapshot().best().fitness());
     return fenced(redis_scripts::kCommit, lease,
@@ -124,10 +131,7 @@ class RedisJobStore final : public JobStore {
   }
 
   Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
-    if (outcome.index() != lease.prompt()) {
-      return InvalidArgument("outcome of prompt " + std::to_string(outcome.index()) + " under the lease of prompt " +
-                             std::to_string(lease.prompt()));
-    }
+    if (outcome.index() != lease.prompt()) return store::wrong_prompt("outcome", outcome.index(), lease);
     return fenced(redis_scripts::kOutcome, lease, {store::seal(outcome)}).status();
   }
 
@@ -136,28 +140,28 @@ class RedisJobStore final : public JobStore {
   }
 
   StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) override {
-    return load<proto::CheckpointRecord>(4, prompt);
+    return load<proto::CheckpointRecord>(keys_.checkpoints, prompt);
   }
 
   StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) override {
-    return load<proto::PromptOutcome>(5, prompt);
+    return load<proto::PromptOutcome>(keys_.outcomes, prompt);
   }
 
   Status append_progress(const proto::ProgressEvent& event) override {
     return redis_
-        .command({"XADD", keys_[6], "MAXLEN", "~", std::to_string(kProgressLimit), "*", "e", event.SerializeAsString()})
+        .command({"XADD", keys_.progress, "MAXLEN", "~", std::to_string(kProgressLimit), "*", "e", event.SerializeAsString()})
         .status();
   }
 
   StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) override {
     max = std::min(max, kProgressLimit);
     if (max == 0) return std::vector<proto::ProgressEvent>{};
-    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"XREVRANGE", keys_[6], "+", "-", "COUNT", std::to_string(max)}));
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"XREVRANGE", keys_.progress, "+", "-", "COUNT", std::to_string(max)}));
     std::vector<proto::ProgressEvent> events(reply->elements);
     for (size_t i = 0; i < reply->elements; ++i) {
       const redisReply* entry = reply->element[i];
       const std::string id = element(entry, 0);
-      const std::string where = keys_[6] + " entry " + id;
+      const std::string where = keys_.progress + " entry " + id;
       if (entry->elements != 2 || element(entry->element[1], 0) != "e") return DataLoss(describe() + ": " + where + " has no field e");
       RETURN_IF_ERROR(store::from_bytes(element(entry->element[1], 1), events[reply->elements - 1 - i], describe() + ": " + where));
     }
@@ -165,25 +169,25 @@ class RedisJobStore final : public JobStore {
   }
 
   Status log_event(const std::string& event) override {
-    return script(redis_scripts::kLogEvent, {store::iso_time_now() + " " + event, std::to_string(kEventLimit)}).status();
+    return script(redis_scripts::kLogEvent, {store::iso_time(now_ms()) + " " + event, std::to_string(kEventLimit)}).status();
   }
 
   Status add_outputs(const std::vector<std::string>& relative_paths) override {
     for (const std::string& path : relative_paths) RETURN_IF_ERROR(store::check_output_path(path));
     if (relative_paths.empty()) return Status::Ok();
-    std::vector<std::string> args = {"SADD", keys_[8]};
+    std::vector<std::string> args = {"SADD", keys_.outputs};
     args.insert(args.end(), relative_paths.begin(), relative_paths.end());
     return redis_.command(args).status();
   }
 
   StatusOr<std::vector<std::string>> outputs() override {
-    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"SMEMBERS", keys_[8]}));
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"SMEMBERS", keys_.outputs}));
     std::vector<std::string> paths;
     for (size_t i = 0; i < reply->elements; ++i) {
       paths.push_back(element(reply.get(), i));
       // --restart deletes these: an edited set must not reach outside the output folder.
       const Status inside = store::check_output_path(paths.back());
-      if (!inside.ok()) return DataLoss(keys_[8] + ": " + inside.message() + "; nothing was deleted");
+      if (!inside.ok()) return DataLoss(keys_.outputs + ": " + inside.message() + "; nothing was deleted");
     }
     std::sort(paths.begin(), paths.end());
     return paths;
@@ -191,11 +195,11 @@ class RedisJobStore final : public JobStore {
 
  private:
   StatusOr<RedisReply> script(const char* body, const std::vector<std::string>& args) {
-    return redis_.eval(std::string(redis_scripts::kPrelude) + body, keys_, args);
+    return redis_.eval(prelude_ + body, key_list_, args);
   }
 
-  std::string where(size_t key, const std::string& field) const {
-    return describe() + ": key " + keys_[key] + " field " + field;
+  std::string where(const std::string& key, const std::string& field) const {
+    return describe() + ": key " + key + " field " + field;
   }
 
   // A script's verdict: "ok", or why a lease (when given) or the job is not there.
@@ -208,7 +212,7 @@ class RedisJobStore final : public JobStore {
     }
     if (verdict == "lost" && lease) {
       proto::PromptRecord now;
-      now.set_state(static_cast<proto::PromptState>(std::atoi(element(reply, 1).c_str())));
+      now.set_status(static_cast<proto::PromptStatus>(std::atoi(element(reply, 1).c_str())));
       now.set_owner(element(reply, 2));
       now.set_token(std::strtoull(element(reply, 3).c_str(), nullptr, 10));
       return store::lease_lost(*lease, now, describe());
@@ -225,8 +229,8 @@ class RedisJobStore final : public JobStore {
   }
 
   template <typename Record>
-  StatusOr<std::optional<Record>> load(size_t key, uint32_t prompt) {
-    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HGET", keys_[key], std::to_string(prompt)}));
+  StatusOr<std::optional<Record>> load(const std::string& key, uint32_t prompt) {
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HGET", key, std::to_string(prompt)}));
     if (reply->type == REDIS_REPLY_NIL) return std::optional<Record>();
     Record record;
     RETURN_IF_ERROR(store::unseal(text(reply.get()), record, where(key, std::to_string(prompt))));
@@ -234,18 +238,18 @@ class RedisJobStore final : public JobStore {
     return std::optional<Record>(std::move(record));
   }
 
-  StatusOr<proto::JobRecord> read_job() {
-    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HMGET", keys_[0], "record", "created"}));
+  StatusOr<proto::JobRecord> read_job() override {
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HMGET", keys_.job, "record", "created"}));
     if (reply->element[0]->type == REDIS_REPLY_NIL) return NotFound(describe() + " holds no job");
     proto::JobRecord job;
-    RETURN_IF_ERROR(store::from_bytes(element(reply.get(), 0), job, where(0, "record")));
-    ASSIGN_OR_RETURN(const int64_t created, number(element(reply.get(), 1), where(0, "created")));
+    RETURN_IF_ERROR(store::from_bytes(element(reply.get(), 0), job, where(keys_.job, "record")));
+    ASSIGN_OR_RETURN(const int64_t created, number(element(reply.get(), 1), where(keys_.job, "created")));
     job.set_created_unix_ms(created);
     return job;
   }
 
-  StatusOr<std::vector<proto::PromptRecord>> read_prompts(uint32_t count) {
-    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HGETALL", keys_[1]}));
+  StatusOr<std::vector<proto::PromptRecord>> read_prompts(uint32_t count) override {
+    ASSIGN_OR_RETURN(const RedisReply reply, redis_.command({"HGETALL", keys_.prompts}));
     std::map<std::string, std::string> fields;
     for (size_t i = 0; i + 1 < reply->elements; i += 2) fields[element(reply.get(), i)] = element(reply.get(), i + 1);
     std::vector<proto::PromptRecord> all(count);
@@ -254,18 +258,18 @@ class RedisJobStore final : public JobStore {
       const std::string prefix = std::to_string(i) + ":";
       auto get = [&](const char* attribute) -> StatusOr<std::string> {
         const auto it = fields.find(prefix + attribute);
-        if (it == fields.end()) return DataLoss(where(1, prefix + attribute) + " is missing");
+        if (it == fields.end()) return DataLoss(where(keys_.prompts, prefix + attribute) + " is missing");
         return it->second;
       };
       auto integer = [&](const char* attribute) -> StatusOr<int64_t> {
         ASSIGN_OR_RETURN(const std::string value, get(attribute));
-        return number(value, where(1, prefix + attribute));
+        return number(value, where(keys_.prompts, prefix + attribute));
       };
       p.set_prompt(i);
       ASSIGN_OR_RETURN(*p.mutable_text(), get("text"));
       ASSIGN_OR_RETURN(const int64_t state, integer("state"));
-      if (!proto::PromptState_IsValid(static_cast<int>(state))) return DataLoss(where(1, prefix + "state") + " is not a prompt state");
-      p.set_state(static_cast<proto::PromptState>(state));
+      if (!proto::PromptStatus_IsValid(static_cast<int>(state))) return DataLoss(where(keys_.prompts, prefix + "state") + " is not a prompt state");
+      p.set_status(static_cast<proto::PromptStatus>(state));
       ASSIGN_OR_RETURN(*p.mutable_owner(), get("owner"));
       ASSIGN_OR_RETURN(const int64_t token, integer("token"));
       p.set_token(static_cast<uint64_t>(token));
@@ -278,7 +282,7 @@ class RedisJobStore final : public JobStore {
       ASSIGN_OR_RETURN(const std::string best, get("best"));
       char* end = nullptr;
       if (!best.empty()) p.set_best_fitness(std::strtod(best.c_str(), &end));
-      if (!best.empty() && *end) return DataLoss(where(1, prefix + "best") + " is not a number");
+      if (!best.empty() && *end) return DataLoss(where(keys_.prompts, prefix + "best") + " is not a number");
       ASSIGN_OR_RETURN(const int64_t attempts, integer("attempts"));
       p.set_attempts(static_cast<uint32_t>(attempts));
       ASSIGN_OR_RETURN(*p.mutable_last_error(), get("error"));
@@ -297,24 +301,33 @@ class RedisJobStore final : public JobStore {
 
   RedisConnection redis_;
   const std::string name_;
-  const std::vector<std::string> keys_;
+  const RedisJobKeys keys_;
+  const std::vector<std::string> key_list_;  // keys_.all(): what every script gets as KEYS
+  const std::string prelude_;                // script_prelude()
 };
 
 }  // namespace
 
-std::vector<std::string> redis_job_keys(const std::string& job_name) {
-  std::vector<std::string> keys;
-  for (const char* k : {"job", "prompts", "queue", "leases", "checkpoints", "outcomes", "progress", "events", "outputs"}) {
-    keys.push_back("evosearch:{" + job_name + "}:" + k);
-  }
+std::vector<std::string> RedisJobKeys::all() const {
+#define EVOSEARCH_REDIS_KEY_VALUE(name) name,
+  return {EVOSEARCH_REDIS_JOB_KEYS(EVOSEARCH_REDIS_KEY_VALUE)};
+#undef EVOSEARCH_REDIS_KEY_VALUE
+}
+
+RedisJobKeys redis_job_keys(const std::string& job_name) {
+  RedisJobKeys keys;
+#define EVOSEARCH_REDIS_KEY_NAME(name) keys.name = "evosearch:{" + job_name + "}:" #name;
+  EVOSEARCH_REDIS_JOB_KEYS(EVOSEARCH_REDIS_KEY_NAME)
+#undef EVOSEARCH_REDIS_KEY_NAME
   return keys;
 }
 
-StatusOr<std::unique_ptr<JobStore>> make_redis_job_store(const RedisUrl& url, const std::string& job_name) {
+StatusOr<std::unique_ptr<JobStore>> make_redis_job_store(const RedisUrl& url, const std::string& job_name,
+                                                         StoreClock clock) {
   if (job_name.empty() || job_name.find_first_of("{}") != std::string::npos) {
     return InvalidArgument("job name '" + job_name + "' cannot name a Redis job: expected a non-empty name without '{' or '}'");
   }
-  return std::unique_ptr<JobStore>(std::make_unique<RedisJobStore>(url, job_name));
+  return std::unique_ptr<JobStore>(std::make_unique<RedisJobStore>(url, job_name, std::move(clock)));
 }
 
 }  // namespace evosearch

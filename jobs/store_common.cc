@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <utility>
 
 #include <google/protobuf/util/json_util.h>
 
@@ -16,8 +17,7 @@ int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string iso_time_now() {
-  const int64_t ms = unix_ms_now();
+std::string iso_time(int64_t ms) {
   const std::time_t seconds = ms / 1000;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
@@ -25,6 +25,20 @@ std::string iso_time_now() {
   const size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
   std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms % 1000));
   return stamp;
+}
+
+StoreBase::StoreBase(StoreClock clock) : clock_(clock ? std::move(clock) : StoreClock(unix_ms_now)) {}
+
+StatusOr<proto::JobRecord> StoreBase::job() {
+  ASSIGN_OR_RETURN(proto::JobRecord job, read_job());
+  ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> all, read_prompts(job.prompt_count()));
+  derive_status(all, job);
+  return job;
+}
+
+StatusOr<std::vector<proto::PromptRecord>> StoreBase::prompts() {
+  ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
+  return read_prompts(job.prompt_count());
 }
 
 StatusOr<int64_t> lease_ms(double lease_seconds) {
@@ -35,7 +49,7 @@ StatusOr<int64_t> lease_ms(double lease_seconds) {
 }
 
 bool holds(const proto::Lease& lease, const proto::PromptRecord& record) {
-  return record.state() == proto::PROMPT_RUNNING && holds_token(lease, record);
+  return record.status() == proto::PROMPT_RUNNING && holds_token(lease, record);
 }
 
 bool holds_token(const proto::Lease& lease, const proto::PromptRecord& record) {
@@ -44,14 +58,19 @@ bool holds_token(const proto::Lease& lease, const proto::PromptRecord& record) {
 
 Status lease_lost(const proto::Lease& lease, const proto::PromptRecord& now, const std::string& where) {
   std::string holder;
-  if (now.state() == proto::PROMPT_RUNNING) {
+  if (now.status() == proto::PROMPT_RUNNING) {
     holder = "running under owner " + now.owner() + " with token " + std::to_string(now.token());
   } else {
-    holder = proto::PromptState_Name(now.state()) + " (token " + std::to_string(now.token()) + ")";
+    holder = proto::PromptStatus_Name(now.status()) + " (token " + std::to_string(now.token()) + ")";
   }
   return FailedPrecondition("lease lost: prompt " + std::to_string(lease.prompt()) + " of " + where + " was claimed by " +
                             lease.owner() + " with token " + std::to_string(lease.token()) + " and is now " + holder +
                             "; nothing was written");
+}
+
+Status wrong_prompt(const char* what, uint32_t prompt, const proto::Lease& lease) {
+  return InvalidArgument(std::string(what) + " of prompt " + std::to_string(prompt) + " under the lease of prompt " +
+                         std::to_string(lease.prompt()));
 }
 
 Status different_job(const std::string& where, const std::string& differences) {
@@ -69,8 +88,8 @@ void derive_status(const std::vector<proto::PromptRecord>& prompts, proto::JobRe
   bool active = false, failed = false;
   int64_t updated = job.created_unix_ms();
   for (const proto::PromptRecord& p : prompts) {
-    active = active || p.state() == proto::PROMPT_QUEUED || p.state() == proto::PROMPT_RUNNING;
-    failed = failed || p.state() == proto::PROMPT_FAILED;
+    active = active || p.status() == proto::PROMPT_QUEUED || p.status() == proto::PROMPT_RUNNING;
+    failed = failed || p.status() == proto::PROMPT_FAILED;
     updated = std::max(updated, p.updated_unix_ms());
   }
   job.set_status(active ? proto::JOB_RUNNING : failed ? proto::JOB_FAILED : proto::JOB_DONE);

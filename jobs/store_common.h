@@ -1,6 +1,7 @@
-// What the file and Redis job stores share: lease and clock arithmetic, the messages of their
-// refusals (so both stores say the same thing), the job status derived from the prompt records,
-// output path checks, and protobuf JSON records that fail as DataLoss naming where they came from.
+// What the file and Redis job stores share: job() and prompts() over the records each reads
+// (StoreBase), lease and clock arithmetic, the messages of their refusals (so both stores say the
+// same thing), the job status derived from the prompt records, output path checks, and protobuf
+// JSON records that fail as DataLoss naming where they came from.
 #pragma once
 
 #include <cstdint>
@@ -10,13 +11,38 @@
 #include <google/protobuf/message.h>
 
 #include "common/status.h"
-#include "evosearch/job_state.pb.h"
+#include "evosearch/job_records.pb.h"
+#include "jobs/job_store.h"
 
 namespace evosearch::store {
 
+// The system clock: what a store reads when given no clock of its own.
 int64_t unix_ms_now();
 // "2024-11-26T14:10:00.123Z": the time stamp of an event log line.
-std::string iso_time_now();
+std::string iso_time(int64_t unix_ms);
+
+// The part of the JobStore interface both stores share: job() and prompts() over the records a
+// store reads, and the clock it reads.
+class StoreBase : public JobStore {
+ public:
+  // The job record with its status and updated time derived from its prompts.
+  StatusOr<proto::JobRecord> job() final;
+  StatusOr<std::vector<proto::PromptRecord>> prompts() final;
+
+ protected:
+  // An empty clock reads the system clock.
+  explicit StoreBase(StoreClock clock);
+
+  // The job record as stored; NotFound when the store holds no job.
+  virtual StatusOr<proto::JobRecord> read_job() = 0;
+  // The records of prompts 0 .. count - 1; DataLoss naming a record that does not parse.
+  virtual StatusOr<std::vector<proto::PromptRecord>> read_prompts(uint32_t count) = 0;
+
+  int64_t now_ms() const { return clock_(); }
+
+ private:
+  const StoreClock clock_;
+};
 
 // The lease in whole milliseconds (at least 1); InvalidArgument unless lease_seconds > 0.
 StatusOr<int64_t> lease_ms(double lease_seconds);
@@ -27,6 +53,9 @@ bool holds(const proto::Lease& lease, const proto::PromptRecord& record);
 bool holds_token(const proto::Lease& lease, const proto::PromptRecord& record);
 // FailedPrecondition "lease lost", saying who or what holds the prompt now.
 Status lease_lost(const proto::Lease& lease, const proto::PromptRecord& now, const std::string& where);
+
+// InvalidArgument: a checkpoint or outcome (`what`) of `prompt` written under the lease of another.
+Status wrong_prompt(const char* what, uint32_t prompt, const proto::Lease& lease);
 
 // FailedPrecondition naming every difference (job_differences) and what to do.
 Status different_job(const std::string& where, const std::string& differences);

@@ -22,8 +22,9 @@ using report::escape_html;
 using report::format_duration;
 using report::format_value;
 using report::kThumbBox;
-using report::method_name;
+using report::key_cell;
 using report::method_of;
+using report::method_title;
 using report::metric_heading;
 using report::metric_names;
 using report::per_prompt;
@@ -39,7 +40,7 @@ std::string comparison_section(const std::vector<RunView>& views, const std::vec
       "<thead><tr><th></th>";
   for (const RunView& v : views) {
     h += "<th class=\"num\">" + escape_html(v.label()) + "<br><span class=\"note\">" +
-         escape_html(method_name(method_of(v.results()))) + "</span></th>";
+         escape_html(method_title(v.results())) + "</span></th>";
   }
   h += "</tr></thead><tbody>";
   for (const std::string& m : metrics) {
@@ -84,14 +85,14 @@ std::string comparison_section(const std::vector<RunView>& views, const std::vec
 // Settings of all runs in one table. A row only some runs have goes after the row it follows
 // in those runs, so each method's rows stay together.
 std::string runs_section(const std::vector<RunView>& views) {
-  std::vector<std::string> keys;
+  std::vector<Row> keys;  // every run's keys, each with the doc of the first run that has it
   std::vector<std::map<std::string, std::string>> values;
   for (const RunView& v : views) {
     values.emplace_back();
     size_t next = 0;  // where a new key goes: after the last one this run had
     for (const Row& row : settings_rows(v.results())) {
-      auto at = std::find(keys.begin(), keys.end(), row.key);
-      if (at == keys.end()) at = keys.insert(keys.begin() + static_cast<std::ptrdiff_t>(next), row.key);
+      auto at = std::find_if(keys.begin(), keys.end(), [&](const Row& k) { return k.key == row.key; });
+      if (at == keys.end()) at = keys.insert(keys.begin() + static_cast<std::ptrdiff_t>(next), {row.key, "", row.doc});
       next = static_cast<size_t>(at - keys.begin()) + 1;
       values.back()[row.key] = row.value;
     }
@@ -100,10 +101,10 @@ std::string runs_section(const std::vector<RunView>& views) {
       "<section id=\"runs\"><h2>Runs</h2><div class=\"tablewrap\"><table class=\"data\"><thead><tr><th></th>";
   for (const RunView& v : views) h += "<th>" + escape_html(v.label()) + "</th>";
   h += "</tr></thead><tbody>";
-  for (const std::string& key : keys) {
-    h += "<tr><th>" + escape_html(key) + "</th>";
+  for (const Row& key : keys) {
+    h += "<tr>" + key_cell("th", key);
     for (const auto& run_values : values) {
-      const auto it = run_values.find(key);
+      const auto it = run_values.find(key.key);
       h += "<td>" + (it == run_values.end() ? std::string("-") : escape_html(it->second)) + "</td>";
     }
     h += "</tr>";
@@ -226,7 +227,7 @@ Status write_report(const std::vector<ReportedJob>& runs, const std::string& htm
     body += "<section id=\"details\"><h2>Each run</h2>";
     for (RunView& v : views) {
       body += "<details class=\"run\" id=\"" + v.id() + "\"><summary>" + escape_html(v.label()) + " &middot; " +
-              escape_html(method_name(method_of(v.results()))) + "</summary>" + run_body(v) + "</details>";
+              escape_html(method_title(v.results())) + "</summary>" + run_body(v) + "</details>";
     }
     body += "</section>";
     nav = "<a href=\"#runs\">Runs</a><a href=\"#comparison\">Comparison</a>" +
@@ -236,7 +237,7 @@ Status write_report(const std::vector<ReportedJob>& runs, const std::string& htm
     RunView& v = views[0];
     title = v.label();
     const proto::JobResults& r = v.results();
-    subtitle = escape_html(method_name(method_of(r)));
+    subtitle = escape_html(method_title(r));
     const std::string bundle = bundle_of(r);
     if (!bundle.empty())
       subtitle += " &middot; " + escape_html(fs::path(bundle).lexically_normal().filename().string());

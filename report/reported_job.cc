@@ -1,5 +1,7 @@
 #include "report/reported_job.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
@@ -24,13 +26,6 @@ std::string number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
-}
-
-template <typename Ints>
-std::string joined(const Ints& values) {
-  std::string out;
-  for (const auto v : values) out += (out.empty() ? "" : ", ") + std::to_string(v);
-  return out;
 }
 
 // Width and height from a PNG's IHDR or a GIF's screen descriptor; {0, 0} for anything else.
@@ -90,6 +85,52 @@ std::string img_tag(const Asset& a, const std::string& alt, Box box, bool lazy) 
          (lazy ? " loading=\"lazy\">" : ">");
 }
 
+// One value of a scalar field as people read it ("0.9", "yes", "max").
+std::string field_text(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f, int index) {
+  using Field = google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* refl = m.GetReflection();
+  const bool repeated = f->is_repeated();
+  switch (f->cpp_type()) {
+    case Field::CPPTYPE_INT32:
+      return std::to_string(repeated ? refl->GetRepeatedInt32(m, f, index) : refl->GetInt32(m, f));
+    case Field::CPPTYPE_INT64:
+      return std::to_string(repeated ? refl->GetRepeatedInt64(m, f, index) : refl->GetInt64(m, f));
+    case Field::CPPTYPE_UINT32:
+      return std::to_string(repeated ? refl->GetRepeatedUInt32(m, f, index) : refl->GetUInt32(m, f));
+    case Field::CPPTYPE_UINT64:
+      return std::to_string(repeated ? refl->GetRepeatedUInt64(m, f, index) : refl->GetUInt64(m, f));
+    case Field::CPPTYPE_DOUBLE: return number(repeated ? refl->GetRepeatedDouble(m, f, index) : refl->GetDouble(m, f));
+    case Field::CPPTYPE_FLOAT: return number(repeated ? refl->GetRepeatedFloat(m, f, index) : refl->GetFloat(m, f));
+    case Field::CPPTYPE_BOOL:
+      return (repeated ? refl->GetRepeatedBool(m, f, index) : refl->GetBool(m, f)) ? "yes" : "no";
+    case Field::CPPTYPE_STRING: return repeated ? refl->GetRepeatedString(m, f, index) : refl->GetString(m, f);
+    case Field::CPPTYPE_ENUM: return (repeated ? refl->GetRepeatedEnum(m, f, index) : refl->GetEnum(m, f))->name();
+    case Field::CPPTYPE_MESSAGE: break;
+  }
+  return "";
+}
+
+// Results written before methods described themselves: the spec's search fields that are set,
+// by their names in the spec, whatever the method.
+void spec_search_rows(const proto::SearchSpec& s, std::vector<Row>& rows) {
+  const google::protobuf::Descriptor* d = s.GetDescriptor();
+  const google::protobuf::Reflection* refl = s.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    // The method is the Method row; the plan, the row above.
+    if (f->name() == "method" || f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    std::string value;
+    if (f->is_repeated()) {
+      for (int j = 0; j < refl->FieldSize(s, f); ++j) value += (j == 0 ? "" : ", ") + field_text(s, f, j);
+      if (value.empty()) continue;
+    } else {
+      if (!refl->HasField(s, f)) continue;
+      value = field_text(s, f, 0);
+    }
+    rows.push_back({f->name(), value, "search." + f->name() + " in the spec"});
+  }
+}
+
 std::vector<Row> totals_rows(const proto::JobResults& r) {
   const proto::Totals& t = r.totals();
   const int n = r.prompts_size();
@@ -112,7 +153,7 @@ std::vector<Row> totals_rows(const proto::JobResults& r) {
 
 std::string key_values(const std::vector<Row>& rows) {
   std::string h = "<dl class=\"kv\">";
-  for (const Row& row : rows) h += "<dt>" + escape_html(row.key) + "</dt><dd>" + escape_html(row.value) + "</dd>";
+  for (const Row& row : rows) h += key_cell("dt", row) + "<dd>" + escape_html(row.value) + "</dd>";
   return h + "</dl>";
 }
 
@@ -148,8 +189,7 @@ std::string generations_details(RunView& v, const proto::PromptOutcome& p) {
     h += "<div class=\"gen\"><h4>Generation " + std::to_string(g.generation()) + "<span>steps " +
          std::to_string(g.start_step()) + " &rarr; " + std::to_string(g.end_step()) + " &middot; " +
          std::to_string(g.fitness_size()) + " candidates" +
-         // Fitness of a rollout that stops early is the reward of its one-step x0 prediction.
-         (g.end_step() < last_step ? " scored on their x0 prediction" : "") +
+         (screening_generation(v.results(), p, g) ? " scored on their x0 prediction" : "") +
          (reached_end ? " &middot; best so far " + format_value(g.best_so_far()) : std::string()) + "</span></h4>";
     const std::string where = "prompt " + std::to_string(p.index()) + " generation " + std::to_string(g.generation());
     h += v.image(g.grid(), where + " grid", where + " grid", kGridBox, true);
@@ -201,16 +241,13 @@ std::string per_prompt(int64_t total, int prompts) {
   return buf;
 }
 
-std::string method_name(const std::string& method) {
-  if (method == "evosearch") return "EvoSearch";
-  if (method == "best-of-n") return "Best-of-N";
-  if (method == "particles") return "Particle sampling";
-  if (method == "none") return "No search (one sample)";
-  return method;
-}
-
 std::string method_of(const proto::JobResults& r) {
   return r.method().empty() ? r.spec().search().method() : r.method();
+}
+
+std::string method_title(const proto::JobResults& r) {
+  const std::string& title = r.method_description().title();
+  return title.empty() ? method_of(r) : title;
 }
 
 std::string bundle_of(const proto::JobResults& r) { return r.spec().bundle().empty() ? r.bundle() : r.spec().bundle(); }
@@ -279,9 +316,8 @@ void RunView::warn(const std::string& warning) {
 std::vector<Row> settings_rows(const proto::JobResults& r) {
   const proto::JobSpec& spec = r.spec();
   const proto::SearchSpec& s = spec.search();
-  const std::string method = method_of(r);
   std::vector<Row> rows;
-  rows.push_back({"Method", method_name(method)});
+  rows.push_back({"Method", method_title(r)});
   const std::string bundle = bundle_of(r);
   if (!bundle.empty()) rows.push_back({"Bundle", bundle});
   if (!spec.prompts().empty()) {
@@ -301,33 +337,19 @@ std::vector<Row> settings_rows(const proto::JobResults& r) {
   std::string sampler_text;
   for (const std::string& part : parts) sampler_text += (sampler_text.empty() ? "" : ", ") + part;
   rows.push_back({"Sampler", sampler_text});
-  if (s.has_plan()) rows.push_back({"Planned from the budget", s.plan().summary()});
-  if (method == "evosearch" || method == "evosearch-lookahead") {
-    rows.push_back({"Evolution steps", s.evolution_steps().empty() ? "default" : joined(s.evolution_steps())});
-    rows.push_back({"Population", s.population().empty() ? "default" : joined(s.population())});
-    rows.push_back({"Elites", s.has_elites() ? std::to_string(s.elites()) : "default"});
-    if (s.has_tournament_fraction()) rows.push_back({"Tournament fraction", number(s.tournament_fraction())});
-    if (s.has_beta()) rows.push_back({"Beta", number(s.beta())});
-    if (method == "evosearch-lookahead") {
-      rows.push_back({"Screened", s.screened().empty() ? "default" : joined(s.screened())});
-      rows.push_back({"Look-ahead steps", s.lookahead_steps().empty() ? "default" : joined(s.lookahead_steps())});
+  if (r.has_method_description()) {
+    if (s.nfe_budget() > 0) rows.push_back({"NFE budget", format_count(s.nfe_budget()), "per prompt"});
+    if (s.model_calls_budget() > 0) {
+      rows.push_back({"Model-call budget", format_count(s.model_calls_budget()),
+                      "per prompt: denoiser, decoder and reward calls"});
     }
-  } else if (method == "best-of-n") {
-    if (s.n() > 0) rows.push_back({"N", std::to_string(s.n())});
-  } else if (method == "particles") {
-    if (s.particles() > 0) rows.push_back({"Particles", std::to_string(s.particles())});
-    if (s.has_lambda()) rows.push_back({"Lambda", number(s.lambda())});
-    rows.push_back({"Potential", s.potential().empty() ? "max" : s.potential()});
-    if (s.resample_interval() > 0) rows.push_back({"Resample interval", std::to_string(s.resample_interval())});
-    if (s.resample_window_start() > 0 || s.resample_window_end() > 0) {
-      rows.push_back(
-          {"Resample window", std::to_string(s.resample_window_start()) + " to " +
-                                  (s.resample_window_end() > 0 ? std::to_string(s.resample_window_end()) : "T")});
+    if (s.has_plan()) rows.push_back({"Planned from the budget", s.plan().summary()});
+    for (const proto::MethodSetting& setting : r.method_description().settings()) {
+      rows.push_back({setting.label(), setting.value(), setting.doc()});
     }
-    rows.push_back({"Adaptive resampling", s.adaptive_resampling() ? "yes (when ESS < k/2)" : "no"});
-  }
-  if (method == "best-of-n" || method == "particles") {
-    rows.push_back({"NFE budget", s.nfe_budget() > 0 ? format_count(s.nfe_budget()) : "the EvoSearch schedule's"});
+  } else {
+    if (s.has_plan()) rows.push_back({"Planned from the budget", s.plan().summary()});
+    spec_search_rows(s, rows);
   }
   rows.push_back({"Seed", std::to_string(spec.seed())});
   if (spec.batch_size() > 0) rows.push_back({"Batch size", std::to_string(spec.batch_size())});
@@ -335,6 +357,22 @@ std::vector<Row> settings_rows(const proto::JobResults& r) {
   if (!spec.device().empty()) rows.push_back({"Device", spec.device()});
   rows.push_back({"Generation grids", spec.generation_grids() ? "yes" : "no"});
   return rows;
+}
+
+bool screening_generation(const proto::JobResults& r, const proto::PromptOutcome& p, const proto::GenerationRecord& g) {
+  if (r.has_method_description()) {
+    const auto& screening = r.method_description().screening_generations();
+    return std::find(screening.begin(), screening.end(), g.generation()) != screening.end();
+  }
+  // Older results: a rollout that stopped before the last step was scored on its x0 prediction.
+  int last_step = 0;
+  for (const proto::GenerationRecord& other : p.generations()) last_step = std::max(last_step, other.end_step());
+  return g.end_step() < last_step;
+}
+
+std::string key_cell(const std::string& tag, const Row& row) {
+  return "<" + tag + (row.doc.empty() ? "" : " title=\"" + escape_html(row.doc) + "\"") + ">" + escape_html(row.key) +
+         "</" + tag + ">";
 }
 
 std::string metric_heading(const std::string& name, const RewardInfo& rewards) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "report/report.h"
@@ -21,8 +22,8 @@ inline constexpr Box kThumbBox{176, 176};
 inline constexpr Box kGridBox{576, 480};
 inline constexpr Box kStripBox{900, 128};
 
-std::string method_name(const std::string& method);  // "best-of-n" -> "Best-of-N"
-std::string method_of(const proto::JobResults& r);
+std::string method_of(const proto::JobResults& r);     // as search.method names it: "best-of-n"
+std::string method_title(const proto::JobResults& r);  // as the method describes itself: "Best-of-N"
 std::string bundle_of(const proto::JobResults& r);
 std::string per_prompt(int64_t total, int prompts);  // an average for people: "34", "33.5"
 
@@ -79,12 +80,24 @@ class RunView {
 };
 
 struct Row {
+  Row(std::string key, std::string value, std::string doc = "")
+      : key(std::move(key)), value(std::move(value)), doc(std::move(doc)) {}
   std::string key;
   std::string value;
+  std::string doc;  // one line on what the key means, shown on hover; may be empty
 };
 
-// The job's settings as rows: method, bundle, prompts, sampler, the method's own knobs, seed...
+// The job's settings as rows: method, bundle, prompts, sampler, the method's own settings as it
+// describes them (results.method_description; for older results, the spec's search fields as
+// set), seed... Nothing here depends on which method ran.
 std::vector<Row> settings_rows(const proto::JobResults& r);
+
+// Whether generation `g` of `p` was scored on the x0 prediction (screening), as the method
+// describes itself; for older results, whether it ended before the prompt's last step.
+bool screening_generation(const proto::JobResults& r, const proto::PromptOutcome& p, const proto::GenerationRecord& g);
+
+// `<th>` or `<dt>` with the row's key, its doc as the title.
+std::string key_cell(const std::string& tag, const Row& row);
 
 // A metric's name, with a "guidance" badge when it is the guidance reward.
 std::string metric_heading(const std::string& name, const RewardInfo& rewards);

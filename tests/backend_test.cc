@@ -7,6 +7,7 @@
 
 #include "coordinator/search/evo_searcher.h"
 #include "coordinator/search/particle_searcher.h"
+#include "common/state_key.h"
 #include "tiny_bundle.h"
 #include "worker/generate.h"
 #include "worker/torch_backend.h"
@@ -117,6 +118,76 @@ TEST(Backend, TheComputeSideBelongsToTheThreadThatUsedItFirst) {
   // The resident-state side is for any thread.
   std::thread([&] { backend.release_prompt(0); }).join();
   EXPECT_TRUE(backend.add_prompt(1, "a coat", 2).ok());
+}
+
+// One generation of `candidates` tasks of prompt 0 from fresh noise to `end`, all in one batch.
+std::vector<proto::PromptRolloutTask> generation(uint32_t g, uint32_t candidates, int end, proto::ScoreTarget score) {
+  std::vector<proto::PromptRolloutTask> tasks;
+  for (uint32_t c = 0; c < candidates; ++c) {
+    proto::PromptRolloutTask& t = tasks.emplace_back();
+    t.mutable_task()->set_generation(g);
+    t.mutable_task()->set_candidate(c);
+    t.mutable_task()->set_end_step(end);
+    t.mutable_task()->add_keep_steps(end);
+    t.mutable_task()->set_score(score);
+  }
+  return tasks;
+}
+
+// With keep_final_frames, the frames of final samples come from the decode that scored them:
+// taking them decodes nothing, gives the bytes a decode of the state gives, and only the latest
+// generation's are kept.
+TEST(Backend, KeptFinalFramesAreTheScoringDecodesBytes) {
+  const std::string dir = testing_support::TinyBundle().write(testing_support::fresh_dir("backend-frames"));
+  auto bundle = Bundle::open(dir, at::kCPU);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
+  BackendOptions options;
+  options.sampler = default_sampler((*bundle)->manifest());
+  options.batch_size = 5;
+  options.decode_batch = 2;  // frames gathered across sub-batches
+  options.keep_final_frames = true;
+  auto schedule = make_schedule((*bundle)->manifest(), options.sampler);
+  ASSERT_TRUE(schedule.ok());
+  TorchBackend backend(**bundle, options, *schedule);
+  ASSERT_TRUE(backend.add_prompt(0, "a bag", 1).ok());
+  const int T = options.sampler.steps;
+  ASSERT_TRUE(backend.run(generation(0, 5, T, proto::SCORE_FINAL)).ok());
+  EXPECT_EQ(backend.samples_decoded(), 5);
+  EXPECT_EQ(backend.kept_frames(), 5u);
+  ASSERT_TRUE(backend.run(generation(1, 4, T, proto::SCORE_FINAL)).ok());
+  EXPECT_EQ(backend.kept_frames(), 4u);  // generation 0's were dropped
+  // Segments that end before T, or score an x0 estimate, keep nothing.
+  ASSERT_TRUE(backend.run(generation(2, 3, T / 2, proto::SCORE_X0_PREDICTION)).ok());
+  EXPECT_EQ(backend.kept_frames(), 4u);
+  const int64_t decoded = backend.samples_decoded();
+  EXPECT_EQ(decoded, 5 + 4 + 3);
+
+  std::vector<proto::StateRef> refs;
+  for (uint32_t c : {3u, 0u, 2u}) refs.push_back(state_ref(1, c, T));
+  auto taken = backend.take_frames(0, refs);
+  ASSERT_TRUE(taken.ok()) << taken.status().to_string();
+  EXPECT_EQ(backend.samples_decoded(), decoded);  // no decode
+  EXPECT_EQ(backend.kept_frames(), 1u);
+  ASSERT_EQ(taken->size(), 3u);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    auto decoded_again = backend.decode(0, refs[i]);
+    ASSERT_TRUE(decoded_again.ok()) << decoded_again.status().to_string();
+    ASSERT_EQ((*taken)[i].size(), decoded_again->size());
+    for (size_t f = 0; f < decoded_again->size(); ++f) {
+      EXPECT_EQ((*taken)[i][f].width, (*decoded_again)[f].width);
+      EXPECT_EQ((*taken)[i][f].channels, (*decoded_again)[f].channels);
+      EXPECT_EQ((*taken)[i][f].pixels, (*decoded_again)[f].pixels) << "candidate " << refs[i].candidate();
+    }
+  }
+  // Taken frames are gone: asking again decodes the state (same bytes).
+  const int64_t before_again = backend.samples_decoded();
+  auto retaken = backend.take_frames(0, {refs[0]});
+  ASSERT_TRUE(retaken.ok());
+  EXPECT_EQ(backend.samples_decoded(), before_again + 1);
+  EXPECT_EQ((*retaken)[0][0].pixels, (*taken)[0][0].pixels);
+  // Releasing the prompt forgets what was left.
+  std::thread([&] { backend.release_prompt(0); }).join();
+  EXPECT_EQ(backend.kept_frames(), 0u);
 }
 
 }  // namespace

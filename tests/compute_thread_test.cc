@@ -90,6 +90,41 @@ TEST(ComputeThread, RunsCommandsInOrderAndReportsEach) {
   EXPECT_EQ(reports[5].render().pixels(), std::string(4, '\x0a') + std::string(4, '\x14'));
 }
 
+// A generation grid's frames: one command for several states, one reply with each state's frames
+// in the order asked.
+TEST(ComputeThread, TakeFramesAnswersEveryStateInOneReply) {
+  class KeptCompute : public ScriptedCompute {
+   public:
+    StatusOr<std::vector<std::vector<Image>>> take_frames(uint32_t prompt, const std::vector<proto::StateRef>& refs) override {
+      EXPECT_EQ(prompt, 4u);
+      std::vector<std::vector<Image>> out;
+      for (const proto::StateRef& r : refs) out.push_back({Image(1, 2, 3, static_cast<uint8_t>(r.candidate()))});
+      return out;
+    }
+  } compute;
+  proto::WorkerCommand take;
+  take.mutable_take_frames()->set_request(9);
+  take.mutable_take_frames()->set_prompt(4);
+  for (uint32_t c : {5u, 2u, 7u}) take.mutable_take_frames()->add_refs()->set_candidate(c);
+  const std::optional<proto::WorkerReport> report = ComputeThread::execute(compute, take);
+  ASSERT_TRUE(report.has_value() && report->has_frames()) << (report ? report->DebugString() : "");
+  EXPECT_EQ(report->frames().request(), 9u);
+  ASSERT_EQ(report->frames().samples_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    const proto::RenderReply& s = report->frames().samples(i);
+    EXPECT_EQ(s.frames(), 1);
+    EXPECT_EQ(s.width() * s.height() * s.channels(), 6);
+    EXPECT_EQ(s.pixels(), std::string(6, static_cast<char>(take.take_frames().refs(i).candidate())));
+  }
+  // The default take_frames decodes each state: a two-frame video per state.
+  ScriptedCompute plain;
+  const std::optional<proto::WorkerReport> decoded = ComputeThread::execute(plain, take);
+  ASSERT_TRUE(decoded.has_value() && decoded->has_frames());
+  ASSERT_EQ(decoded->frames().samples_size(), 3);
+  EXPECT_EQ(decoded->frames().samples(2).frames(), 2);
+  EXPECT_EQ(decoded->frames().samples(2).pixels(), std::string(4, '\x0a') + std::string(4, '\x14'));
+}
+
 TEST(ComputeThread, AThrowingCommandDoesNotStopTheThread) {
   ScriptedCompute compute;
   compute.throw_on_run = ScriptedCompute::Throw::kTorchCheck;

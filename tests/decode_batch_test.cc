@@ -1,8 +1,17 @@
 // Memory that stays bounded at the decode/reward step: a memory limit that cannot hold a whole
 // batch's decoded pixels makes the worker decode and score in sub-batches (sized by the memory
 // estimate) instead of refusing the job, and sub-batches give the same fitness as whole batches.
+// Generation grids cost no decode of their own: they show the pixels scoring decoded.
+#include <fstream>
+#include <map>
+
 #include <gtest/gtest.h>
 
+#include "common/atomic_file.h"
+#include "coordinator/job_runner.h"
+#include "coordinator/job_setup.h"
+#include "coordinator/job_spec.h"
+#include "coordinator/local_executor.h"
 #include "coordinator/memory_estimate.h"
 #include "tiny_bundle.h"
 #include "worker/generate.h"
@@ -98,6 +107,71 @@ TEST(DecodeBatch, SubBatchesGiveTheSameFitnessInCandidateOrder) {
   EXPECT_EQ(*pairs, *singles);
   // The two prompts' conditions differ, so a sample scored against the wrong prompt would show.
   EXPECT_NE((*pairs)[0], (*pairs)[1]);
+}
+
+struct GridRun {
+  int64_t samples_decoded = 0;
+  int64_t scoring_decodes = 0;  // the searchers' decode_calls: one per rollout
+  int64_t grid_candidates = 0;
+  int prompts = 0;
+  size_t frames_left = 0;
+  std::map<std::string, std::string> grids;  // file -> PNG bytes
+};
+
+// An EvoSearch job with generation grids, in this process, on a backend that keeps the frames it
+// decodes for scoring (`keep`), or not (grids then decode every candidate again, as they used to).
+StatusOr<GridRun> run_with_grids(const std::string& name, bool keep) {
+  const std::string dir = testing_support::fresh_dir(name);
+  testing_support::TinyBundle().write(dir + "/bundle");
+  std::ofstream(dir + "/suite.txt") << "a bag\na dark coat\n";
+  std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 5,
+    "sampler": {"steps": 12}, "batch_size": 4, "generation_grids": true,
+    "search": {"method": "evosearch", "evolution_steps": [0, 4, 8], "population": [5, 3, 3, 3], "elites": 1}})";
+  ASSIGN_OR_RETURN(const proto::JobSpec spec, load_job_spec(dir + "/job.json"));
+  ASSIGN_OR_RETURN(std::unique_ptr<Bundle> bundle, Bundle::open(spec.bundle(), at::kCPU));
+  proto::JobSpec backend_spec = spec;
+  backend_spec.set_generation_grids(keep);
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchBackend> backend, make_torch_backend(backend_spec, *bundle, [] { return false; }));
+  ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle->manifest()));
+  LocalExecutor executor(*backend);
+  RunOptions options;
+  options.pixel_shape = bundle->pixel_shape();
+  ASSIGN_OR_RETURN(const proto::JobResults results, run_job(spec, bundle->manifest(), sampler.steps, executor, options));
+  GridRun run;
+  run.samples_decoded = backend->samples_decoded();
+  run.frames_left = backend->kept_frames();
+  run.prompts = results.prompts_size();
+  for (const proto::PromptOutcome& p : results.prompts()) {
+    run.scoring_decodes += p.decode_calls();
+    for (const proto::GenerationRecord& g : p.generations()) {
+      if (g.grid().empty()) continue;
+      run.grid_candidates += g.fitness_size();
+      ASSIGN_OR_RETURN(run.grids[g.grid()], read_file(spec.output() + "/" + g.grid()));
+    }
+  }
+  return run;
+}
+
+TEST(DecodeBatch, GridsShowThePixelsScoringDecodedWithoutDecodingAgain) {
+  const auto kept = run_with_grids("grids-kept", true);
+  ASSERT_TRUE(kept.ok()) << kept.status().to_string();
+  ASSERT_EQ(kept->prompts, 2);
+  EXPECT_EQ(kept->grids.size(), 2u * 4);  // every generation of EvoSearch ends at T
+  EXPECT_EQ(kept->grid_candidates, 2 * (5 + 3 + 3 + 3));
+  // One decode per rollout (scoring), plus the answer's score and picture: none for the grids.
+  EXPECT_EQ(kept->scoring_decodes, 2 * (5 + 3 + 3 + 3));
+  EXPECT_EQ(kept->samples_decoded, kept->scoring_decodes + 2 * kept->prompts);
+  EXPECT_EQ(kept->frames_left, 0u);  // every kept frame went into a grid
+  // Decoding each candidate again, one at a time (how grids were made before), gives the same bytes.
+  const auto again = run_with_grids("grids-decoded-again", false);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->samples_decoded, kept->samples_decoded + kept->grid_candidates);
+  ASSERT_EQ(again->grids.size(), kept->grids.size());
+  for (const auto& [file, bytes] : kept->grids) {
+    ASSERT_TRUE(again->grids.count(file)) << file;
+    EXPECT_FALSE(bytes.empty());
+    EXPECT_TRUE(again->grids.at(file) == bytes) << file << " differs";
+  }
 }
 
 }  // namespace

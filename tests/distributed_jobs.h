@@ -76,4 +76,25 @@ inline void expect_same_answers(const std::string& spec, const std::string& refe
   EXPECT_EQ(a.totals().reward_calls(), b.totals().reward_calls()) << what;
 }
 
+// Same generation grids (names and PNG bytes) for every prompt and generation.
+inline void expect_same_grids(const std::string& spec, const std::string& reference_spec, const std::string& what) {
+  const proto::JobResults a = results_of(spec), b = results_of(reference_spec);
+  ASSERT_EQ(a.prompts_size(), b.prompts_size()) << what;
+  int grids = 0;
+  for (int i = 0; i < a.prompts_size(); ++i) {
+    ASSERT_EQ(a.prompts(i).generations_size(), b.prompts(i).generations_size()) << what << " prompt " << i;
+    for (int g = 0; g < a.prompts(i).generations_size(); ++g) {
+      const std::string& grid = a.prompts(i).generations(g).grid();
+      EXPECT_EQ(grid, b.prompts(i).generations(g).grid()) << what << " prompt " << i << " generation " << g;
+      if (grid.empty()) continue;
+      ++grids;
+      auto mine = read_file((std::filesystem::path(spec).parent_path() / "out" / grid).string());
+      auto reference = read_file((std::filesystem::path(reference_spec).parent_path() / "out" / grid).string());
+      ASSERT_TRUE(mine.ok() && reference.ok()) << what << " " << grid;
+      EXPECT_TRUE(*mine == *reference) << what << ": " << grid << " differs";
+    }
+  }
+  EXPECT_GT(grids, 0) << what << ": no grids to compare";
+}
+
 }  // namespace evosearch::testing_support

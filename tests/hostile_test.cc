@@ -1,5 +1,5 @@
 // Hostile and careless input to the evosearch program: bad job specs, prompt suites, bundle
-// manifests and modules, damaged or edited job state, and command-line values out of range.
+// manifests and modules, damaged or edited job records, and command-line values out of range.
 // The cases are data files under tests/hostile/ where they can be (each folder's cases.txt says
 // what the program must do with each), the rest are below. Every case checks the exit code (never
 // a signal), that the message names the field, file or flag, that nothing but the program's own
@@ -285,7 +285,7 @@ TEST_P(HostileFlags, RefusedNamingTheFlag) {
 INSTANTIATE_TEST_SUITE_P(Flags, HostileFlags, ::testing::ValuesIn(testing_support::read_cases(kHostile + "/flags.txt")),
                          [](const auto& info) { return testing_support::case_name(info.param.file); });
 
-// --- Damaged and edited job state ----------------------------------------------------------------
+// --- Damaged and edited job records ----------------------------------------------------------------
 
 // A denoiser with a little real work per call, so a SIGTERM after the first checkpoint lands
 // inside the search; the work term is multiplied by zero, so answers match the plain bundle's.

@@ -35,11 +35,14 @@ namespace {
 namespace fs = std::filesystem;
 using google::protobuf::util::MessageDifferencer;
 
+// A lease that must hold holds for kLongLease, so no step of a test is timed. A lease that must
+// run out is given kShortLease (or renewed to it) after the steps it must outlast, and the test
+// then lets it expire (JobStoreContract::let_short_leases_expire). The writes a short lease makes
+// after its expiry succeed (fencing checks owner and token, not the clock) as long as no other
+// owner claimed the prompt, which no test does before letting short leases expire.
 constexpr double kLongLease = 600;
-// Long enough for the steps a test takes while the lease must still hold, even on a loaded
-// machine where every file-store step fsyncs; the tests sleep past it where it must expire.
-constexpr double kShortLease = 1.5;
-constexpr auto kPastShortLease = std::chrono::milliseconds(1700);
+constexpr double kShortLease = 0.001;  // 1 ms, the shortest lease
+constexpr auto kPastShortLease = std::chrono::milliseconds(10);
 
 #ifdef EVOSEARCH_CONTRACT_REDIS
 std::string test_redis_url() {
@@ -110,6 +113,7 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
     test = test.substr(0, test.find('/'));  // without the "/file" or "/redis" of the instantiation
     job_name_ = "contract-" + test + "-" + std::to_string(::getpid());
     dir_ = (test_root() / test).string();
+    clock_ms_ = system_ms();
     fs::remove_all(dir_);
 #ifdef EVOSEARCH_CONTRACT_REDIS
     url_ = test_redis_url();
@@ -130,9 +134,10 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
     fs::remove_all(dir_);
   }
 
-  // A new store object on the same job, as another coordinator would open it.
+  // A new store object on the same job, as another coordinator would open it, reading the
+  // test's clock.
   std::unique_ptr<JobStore> make() {
-    auto store = open_job_store(url_, dir_, job_name_);
+    auto store = open_job_store(url_, dir_, job_name_, [this] { return clock_ms_.load(); });
     EXPECT_TRUE(store.ok()) << store.status().to_string();
     return store.ok() ? std::move(*store) : nullptr;
   }
@@ -142,9 +147,9 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
   void corrupt(const std::string& what) {
 #ifdef EVOSEARCH_CONTRACT_REDIS
     const auto keys = redis_job_keys(job_name_);
-    const std::vector<std::string> args = what == "job"          ? std::vector<std::string>{"HSET", keys[0], "record", "\xff\xff"}
-                                          : what == "checkpoint" ? std::vector<std::string>{"HSET", keys[4], "0", "\xff\xff"}
-                                                                 : std::vector<std::string>{"HSET", keys[1], "0:token", "x7"};
+    const std::vector<std::string> args = what == "job"          ? std::vector<std::string>{"HSET", keys.job, "record", "\xff\xff"}
+                                          : what == "checkpoint" ? std::vector<std::string>{"HSET", keys.checkpoints, "0", "\xff\xff"}
+                                                                 : std::vector<std::string>{"HSET", keys.prompts, "0:token", "x7"};
     ASSERT_TRUE(redis().command(args).ok());
 #else
     const std::string file = what == "job" ? "job.json" : what == "checkpoint" ? "prompt-00000.ckpt" : "prompt-00000.json";
@@ -157,7 +162,7 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
   void tamper(const std::string& what, uint32_t prompt) {
 #ifdef EVOSEARCH_CONTRACT_REDIS
     const auto keys = redis_job_keys(job_name_);
-    const std::string& key = what == "checkpoint" ? keys[4] : keys[5];
+    const std::string& key = what == "checkpoint" ? keys.checkpoints : keys.outcomes;
     auto raw = redis().command({"HGET", key, std::to_string(prompt)});
     ASSERT_TRUE(raw.ok());
     const std::string bytes((*raw)->str, (*raw)->len);
@@ -196,11 +201,38 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
   }
   void wipe() {
     std::vector<std::string> args = {"DEL"};
-    for (const std::string& key : redis_job_keys(job_name_)) args.push_back(key);
+    for (const std::string& key : redis_job_keys(job_name_).all()) args.push_back(key);
     EXPECT_TRUE(redis().command(args).ok());
   }
   std::unique_ptr<RedisConnection> redis_;
 #endif
+
+  static int64_t system_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // The time leases are measured against: the test's clock for the file store, the server's
+  // clock (close enough to this machine's) for the Redis store.
+  int64_t now_ms() const {
+#ifdef EVOSEARCH_CONTRACT_REDIS
+    return system_ms();
+#else
+    return clock_ms_.load();
+#endif
+  }
+
+  // Lets every lease given kShortLease so far run out. The file store decides expiry by the
+  // clock it reads, the test's, which this advances: no time passes. The Redis store decides it
+  // inside its scripts by the server's TIME (so that coordinators' clocks do not matter), which
+  // no client can move: this waits, in real time, the few milliseconds a 1 ms lease needs.
+  void let_short_leases_expire() {
+#ifdef EVOSEARCH_CONTRACT_REDIS
+    std::this_thread::sleep_for(kPastShortLease);
+#else
+    clock_ms_ += kPastShortLease.count();
+#endif
+  }
 
   proto::PromptRecord prompt(uint32_t i) {
     auto all = store_->prompts();
@@ -209,6 +241,7 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
   }
 
   std::string url_;  // "" for the file store
+  std::atomic<int64_t> clock_ms_{0};  // the test's clock (unix ms): what make()'s stores read
   std::string job_name_;
   std::string dir_;
   std::unique_ptr<JobStore> store_;
@@ -242,7 +275,7 @@ TEST_P(JobStoreContract, CreatesTheJobAndBindsToIt) {
   for (uint32_t i = 0; i < 3; ++i) {
     EXPECT_EQ((*all)[i].prompt(), i);
     EXPECT_EQ((*all)[i].text(), "prompt " + std::to_string(i));
-    EXPECT_EQ((*all)[i].state(), proto::PROMPT_QUEUED);
+    EXPECT_EQ((*all)[i].status(), proto::PROMPT_QUEUED);
     EXPECT_EQ((*all)[i].token(), 0u);
   }
   // A second coordinator with the same record binds to the job and sees its state.
@@ -254,7 +287,7 @@ TEST_P(JobStoreContract, CreatesTheJobAndBindsToIt) {
   EXPECT_OK(other->open(renamed, texts(3), false));
   auto seen = other->prompts();
   ASSERT_TRUE(seen.ok());
-  EXPECT_EQ((*seen)[0].state(), proto::PROMPT_RUNNING);
+  EXPECT_EQ((*seen)[0].status(), proto::PROMPT_RUNNING);
   EXPECT_EQ((*seen)[0].owner(), owner(1));
 }
 
@@ -294,7 +327,7 @@ TEST_P(JobStoreContract, ADifferentJobWithoutProgressIsReplaced) {
   EXPECT_EQ(job->prompt_count(), 2u);
   const auto prompts = store_->prompts();
   ASSERT_TRUE(prompts.ok());
-  for (const auto& p : *prompts) EXPECT_EQ(p.state(), proto::PROMPT_QUEUED) << p.prompt();
+  for (const auto& p : *prompts) EXPECT_EQ(p.status(), proto::PROMPT_QUEUED) << p.prompt();
 }
 
 TEST_P(JobStoreContract, RestartDiscardsTheState) {
@@ -319,7 +352,7 @@ TEST_P(JobStoreContract, RestartDiscardsTheState) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 2u);
   for (const auto& p : *all) {
-    EXPECT_EQ(p.state(), proto::PROMPT_QUEUED);
+    EXPECT_EQ(p.status(), proto::PROMPT_QUEUED);
     EXPECT_EQ(p.token(), 0u);
     EXPECT_EQ(p.generation(), 0u);
   }
@@ -347,14 +380,13 @@ TEST_P(JobStoreContract, ClaimsLowestIndexFirstAndNeverTwice) {
   EXPECT_EQ(prompts_of(*b), (std::vector<uint32_t>{2, 3}));
   EXPECT_EQ(prompts_of(*rest), (std::vector<uint32_t>{4}));
   EXPECT_TRUE(none->empty());
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now = now_ms();
   for (const auto& l : *b) {
     EXPECT_EQ(l.owner(), owner(2));
     EXPECT_EQ(l.token(), 1u);
     EXPECT_GT(l.expires_unix_ms(), now + 500 * 1000);  // the lease runs ~600 s from the claim
     const proto::PromptRecord p = prompt(l.prompt());
-    EXPECT_EQ(p.state(), proto::PROMPT_RUNNING);
+    EXPECT_EQ(p.status(), proto::PROMPT_RUNNING);
     EXPECT_EQ(p.owner(), owner(2));
     EXPECT_EQ(p.token(), 1u);
     EXPECT_EQ(p.attempts(), 1u);
@@ -366,7 +398,7 @@ TEST_P(JobStoreContract, ClaimsLowestIndexFirstAndNeverTwice) {
 
 TEST_P(JobStoreContract, ExpiredLeaseIsClaimedAgainAndTheStaleOwnerWritesNothing) {
   EXPECT_OK(store_->open(record(), texts(3), false));
-  auto stale = store_->claim(owner(1), 1, kShortLease);
+  auto stale = store_->claim(owner(1), 1, kLongLease);
   ASSERT_TRUE(stale.ok());
   ASSERT_EQ(stale->size(), 1u);
   EXPECT_OK(store_->commit_checkpoint((*stale)[0], checkpoint(0, 1, 0.25)));
@@ -376,21 +408,23 @@ TEST_P(JobStoreContract, ExpiredLeaseIsClaimedAgainAndTheStaleOwnerWritesNothing
   ASSERT_EQ(early->size(), 1u);
   EXPECT_EQ((*early)[0].prompt(), 1u);
 
-  std::this_thread::sleep_for(kPastShortLease);
+  // The stale owner's last renewal, before it stopped (hung, or died): its lease runs out.
+  proto::Lease old = (*stale)[0];
+  EXPECT_OK(store_->renew(old, kShortLease));
+  let_short_leases_expire();
   auto taken = other->claim(owner(2), 1, kLongLease);
   ASSERT_TRUE(taken.ok());
   ASSERT_EQ(taken->size(), 1u);
   EXPECT_EQ((*taken)[0].prompt(), 0u);
   EXPECT_EQ((*taken)[0].token(), 2u);
 
-  proto::Lease old = (*stale)[0];
   EXPECT_LEASE_LOST(store_->commit_checkpoint(old, checkpoint(0, 2, 0.9)));
   EXPECT_LEASE_LOST(store_->save_outcome(old, outcome(0)));
   EXPECT_LEASE_LOST(store_->mark_failed(old, "stale"));
   EXPECT_LEASE_LOST(store_->release(old));
   EXPECT_LEASE_LOST(store_->renew(old, kLongLease));
   const proto::PromptRecord p = prompt(0);
-  EXPECT_EQ(p.state(), proto::PROMPT_RUNNING);
+  EXPECT_EQ(p.status(), proto::PROMPT_RUNNING);
   EXPECT_EQ(p.owner(), owner(2));
   EXPECT_EQ(p.token(), 2u);
   EXPECT_EQ(p.attempts(), 2u);
@@ -402,6 +436,18 @@ TEST_P(JobStoreContract, ExpiredLeaseIsClaimedAgainAndTheStaleOwnerWritesNothing
   EXPECT_FALSE(store_->load_outcome(0)->has_value());
   // The new owner's lease works.
   EXPECT_OK(other->commit_checkpoint((*taken)[0], checkpoint(0, 2, 0.3)));
+
+  // A claim's own lease runs out the same way.
+  auto brief = store_->claim(owner(3), 1, kShortLease);
+  ASSERT_TRUE(brief.ok());
+  ASSERT_EQ(brief->size(), 1u);
+  EXPECT_EQ((*brief)[0].prompt(), 2u);
+  let_short_leases_expire();
+  auto again = other->claim(owner(2), 1, kLongLease);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].prompt(), 2u);
+  EXPECT_EQ((*again)[0].token(), 2u);
 }
 
 TEST_P(JobStoreContract, RenewedLeaseIsNotClaimed) {
@@ -414,7 +460,7 @@ TEST_P(JobStoreContract, RenewedLeaseIsNotClaimed) {
   EXPECT_OK(store_->renew(lease, kLongLease));
   EXPECT_GT(lease.expires_unix_ms(), before + 500 * 1000);
   EXPECT_EQ(prompt(0).lease_expires_unix_ms(), lease.expires_unix_ms());
-  std::this_thread::sleep_for(kPastShortLease);
+  let_short_leases_expire();
   EXPECT_TRUE(make()->claim(owner(2), 1, kLongLease)->empty());
   EXPECT_OK(store_->commit_checkpoint(lease, checkpoint(0, 1, 0.1)));
 }
@@ -444,7 +490,7 @@ TEST_P(JobStoreContract, OutcomeMarksDoneAndDropsTheCheckpoint) {
   ASSERT_TRUE(leases.ok());
   EXPECT_OK(store_->commit_checkpoint((*leases)[0], checkpoint(0, 1, 0.5)));
   EXPECT_OK(store_->save_outcome((*leases)[0], outcome(0)));
-  EXPECT_EQ(prompt(0).state(), proto::PROMPT_DONE);
+  EXPECT_EQ(prompt(0).status(), proto::PROMPT_DONE);
   EXPECT_FALSE(store_->load_checkpoint(0)->has_value());
   auto loaded = store_->load_outcome(0);
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
@@ -467,9 +513,9 @@ TEST_P(JobStoreContract, FailedPromptsAreNotClaimed) {
   EXPECT_OK(store_->mark_failed((*leases)[0], "decoder returned NaN"));
   EXPECT_OK(store_->save_outcome((*leases)[1], outcome(1)));
   const proto::PromptRecord p = prompt(0);
-  EXPECT_EQ(p.state(), proto::PROMPT_FAILED);
+  EXPECT_EQ(p.status(), proto::PROMPT_FAILED);
   EXPECT_EQ(p.last_error(), "decoder returned NaN");
-  std::this_thread::sleep_for(kPastShortLease);  // the short lease would have expired
+  let_short_leases_expire();
   EXPECT_TRUE(make()->claim(owner(2), 2, kLongLease)->empty());
   EXPECT_EQ(store_->job()->status(), proto::JOB_FAILED);
 }
@@ -480,7 +526,7 @@ TEST_P(JobStoreContract, ReleaseQueuesAgainKeepingTheCheckpoint) {
   ASSERT_TRUE(first.ok());
   EXPECT_OK(store_->commit_checkpoint((*first)[0], checkpoint(0, 2, 0.5)));
   EXPECT_OK(store_->release((*first)[0]));
-  EXPECT_EQ(prompt(0).state(), proto::PROMPT_QUEUED);
+  EXPECT_EQ(prompt(0).status(), proto::PROMPT_QUEUED);
   auto second = make()->claim(owner(2), 1, kLongLease);
   ASSERT_TRUE(second.ok());
   ASSERT_EQ(second->size(), 1u);
@@ -697,7 +743,7 @@ TEST(RedisStore, RestartedServerStillHoldsTheJob) {
   // The same store object reconnects, and its scripts load again (the server forgot them).
   auto prompts = (*store)->prompts();
   ASSERT_TRUE(prompts.ok()) << prompts.status().to_string();
-  EXPECT_EQ((*prompts)[0].state(), proto::PROMPT_RUNNING);
+  EXPECT_EQ((*prompts)[0].status(), proto::PROMPT_RUNNING);
   EXPECT_EQ((*prompts)[0].token(), 1u);
   EXPECT_EQ((*prompts)[0].generation(), 1u);
   auto kept = (*store)->load_checkpoint(0);

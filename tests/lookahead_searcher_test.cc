@@ -1,7 +1,9 @@
 // evosearch-lookahead against fake rollouts: what it screens, what it continues, what it counts,
 // what it keeps, and that snapshots and result order do not change its decisions.
 #include <algorithm>
+#include <map>
 #include <random>
+#include <string>
 
 #include <gtest/gtest.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -204,6 +206,40 @@ TEST(Lookahead, DefaultLookAheadOnlyWhereAGenerationStartsFromNoise) {
   evo.evolution_steps = {12};
   evo.population = {8, 4};
   EXPECT_EQ(default_lookahead_steps(evo), (std::vector<int>{6, 0}));
+}
+
+// The report shows what the searcher says: its sizes as run, and as screening generations
+// exactly the phases whose tasks are scored on the x0 prediction.
+TEST(Lookahead, DescribesItsSettingsAndScreeningPhases) {
+  LookaheadSearcher searcher(config(), SearchKey{1, 2});
+  const proto::MethodDescription d = searcher.describe();
+  EXPECT_EQ(d.method(), "evosearch-lookahead");
+  EXPECT_EQ(d.title(), "EvoSearch with look-ahead");
+  std::map<std::string, std::string> settings;
+  for (const proto::MethodSetting& s : d.settings()) {
+    EXPECT_FALSE(s.doc().empty()) << s.label();
+    settings[s.label()] = s.value();
+  }
+  EXPECT_EQ(settings, (std::map<std::string, std::string>{{"Evolution steps", "12, 18"},
+                                                         {"Population", "4, 3, 2"},
+                                                         {"Elites", "1"},
+                                                         {"Tournament fraction", "0.9"},
+                                                         {"Beta", "0.3"},
+                                                         {"Screened", "12, 9, 6"},
+                                                         {"Look-ahead steps", "6, 0, 2"}}));
+  std::vector<uint32_t> x0_scored;
+  FakeRollouts rollouts(4);
+  while (!searcher.done()) {
+    const uint32_t phase = searcher.generation();
+    const std::vector<proto::RolloutTask> tasks = searcher.next_generation();
+    if (tasks.front().score() == proto::SCORE_X0_PREDICTION) x0_scored.push_back(phase);
+    auto results = rollouts.run(tasks);
+    ASSERT_TRUE(results.ok()) << results.status().to_string();
+    ASSERT_TRUE(searcher.on_results(*results).ok());
+    rollouts.release_all_but(searcher.live_states());
+  }
+  EXPECT_EQ(x0_scored, (std::vector<uint32_t>{0, 2, 4}));
+  EXPECT_EQ(std::vector<uint32_t>(d.screening_generations().begin(), d.screening_generations().end()), x0_scored);
 }
 
 }  // namespace

@@ -49,7 +49,10 @@ class Mpi : public ::testing::Test {
 // The same answers embedded and on 1..3 workers. With more than one worker, states must really
 // have moved between workers, and some answers must come from generations after the first (which
 // start from parent states), so a data plane that corrupted moved states would change answers.
-void same_answers_on_any_worker_count(const std::string& search, const std::string& name) {
+// With `grids`, every generation's grid (its frames taken from the workers that scored each
+// candidate, one request per worker) has the embedded run's bytes too.
+void same_answers_on_any_worker_count(const std::string& search_spec, const std::string& name, bool grids = false) {
+  const std::string search = grids ? search_spec + R"(, "generation_grids": true)" : search_spec;
   const std::string base = testing_support::fresh_dir(name);
   const std::string embedded = make_job(base + "/embedded", search);
   const CommandResult e = testing_support::run_evosearch("run " + embedded + " --threads 1");
@@ -73,6 +76,7 @@ void same_answers_on_any_worker_count(const std::string& search, const std::stri
     const CommandResult r = run_shell(mpirun(c.ranks, c.mpi_flags) + " run " + spec + " --threads 1 " + c.evosearch_flags);
     ASSERT_EQ(r.code, 0) << c.dir << "\n" << r.output;
     expect_same_answers(spec, embedded, c.dir);
+    if (grids) testing_support::expect_same_grids(spec, embedded, c.dir);
     const proto::JobResults results = results_of(spec);
     const int workers = c.evosearch_flags.empty() ? c.ranks - 1 : c.ranks;
     EXPECT_EQ(results.totals().workers(), workers) << c.dir;
@@ -89,11 +93,12 @@ void same_answers_on_any_worker_count(const std::string& search, const std::stri
 TEST_F(Mpi, EvoSearchSameAnswersEmbeddedAndOneToThreeWorkers) {
   same_answers_on_any_worker_count(
       R"({"method": "evosearch", "evolution_steps": [0, 6, 12, 18], "population": [8, 4, 4, 4, 4], "elites": 1})",
-      "mpi-evo");
+      "mpi-evo", true);
 }
 
 TEST_F(Mpi, ParticlesSameAnswersEmbeddedAndOneToThreeWorkers) {
-  same_answers_on_any_worker_count(R"({"method": "particles", "particles": 6, "resample_interval": 4})", "mpi-particles");
+  same_answers_on_any_worker_count(R"({"method": "particles", "particles": 6, "resample_interval": 4})", "mpi-particles",
+                                   true);
 }
 
 // Starts mpirun in the background with its output in `log`; returns its pid.

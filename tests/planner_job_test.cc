@@ -2,6 +2,7 @@
 // results.json's spec and the printed summary, and the run costs exactly what was planned.
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include <google/protobuf/util/json_util.h>
@@ -49,6 +50,16 @@ TEST(PlannedJob, LookaheadCostsWhatThePlannerSays) {
     EXPECT_EQ(results.totals().nfe() + results.totals().decode_calls() + results.totals().reward_calls(),
               2 * plan.model_calls())
         << search;
+    // The method describes itself for the report: the planned sizes, and as screening
+    // generations exactly those scored before the last step (on the x0 prediction).
+    const proto::MethodDescription& method = results.method_description();
+    EXPECT_EQ(method.method(), results.spec().search().method());
+    EXPECT_GT(method.settings_size(), 0) << search;
+    const std::set<uint32_t> screening(method.screening_generations().begin(), method.screening_generations().end());
+    ASSERT_EQ(results.prompts_size(), 2);
+    for (const proto::GenerationRecord& g : results.prompts(0).generations()) {
+      EXPECT_EQ(screening.count(g.generation()) > 0, g.end_step() < 12) << search << " generation " << g.generation();
+    }
   }
 }
 

@@ -88,7 +88,7 @@ class RedisJobs : public ::testing::Test {
       auto prompts = store.prompts();
       if (prompts.ok()) {
         for (const auto& p : *prompts) {
-          if (p.state() == proto::PROMPT_RUNNING && p.generation() >= 1 &&
+          if (p.status() == proto::PROMPT_RUNNING && p.generation() >= 1 &&
               p.owner().find(":" + std::to_string(pid) + ":") != std::string::npos) {
             return static_cast<int>(p.prompt());
           }
@@ -119,7 +119,7 @@ TEST_F(RedisJobs, ThreeCoordinatorsSearchEachPromptOnceWithTheAnswersOfOneRun) {
   ASSERT_EQ(prompts->size(), 12u);
   std::set<std::string> owners;
   for (const auto& p : *prompts) {
-    EXPECT_EQ(p.state(), proto::PROMPT_DONE) << p.prompt();
+    EXPECT_EQ(p.status(), proto::PROMPT_DONE) << p.prompt();
     EXPECT_EQ(p.attempts(), 1u) << "prompt " << p.prompt() << " was claimed more than once";
     owners.insert(p.owner());
   }
@@ -141,7 +141,7 @@ TEST_F(RedisJobs, AKilledCoordinatorsPromptIsFinishedByAnotherFromItsCheckpoint)
   auto prompts = s->prompts();
   ASSERT_TRUE(prompts.ok());
   const proto::PromptRecord& p = (*prompts)[prompt];
-  EXPECT_EQ(p.state(), proto::PROMPT_DONE);
+  EXPECT_EQ(p.status(), proto::PROMPT_DONE);
   EXPECT_EQ(p.attempts(), 2u) << "claimed by the killed coordinator, then by the survivor";
   EXPECT_NE(read_text(base_ + "/survivor.log").find("resuming at generation"), std::string::npos)
       << "the survivor continued from the checkpoint\n" << read_text(base_ + "/survivor.log");
@@ -174,7 +174,7 @@ TEST_F(RedisJobs, ACoordinatorThatWakesUpAfterItsLeaseExpiredWritesNothing) {
   expect_same_answers(spec, reference_, "after a stale coordinator woke up");
   auto prompts = s->prompts();
   ASSERT_TRUE(prompts.ok());
-  for (const auto& p : *prompts) EXPECT_EQ(p.state(), proto::PROMPT_DONE) << p.prompt();
+  for (const auto& p : *prompts) EXPECT_EQ(p.status(), proto::PROMPT_DONE) << p.prompt();
 }
 
 // A private redis-server (append-only) the test stops and starts under a running coordinator.
@@ -212,7 +212,7 @@ TEST_F(PrivateRedisJob, ARestartedRedisIsRiddenOutAndNothingIsLostOrDuplicated) 
   auto prompts = s->prompts();
   ASSERT_TRUE(prompts.ok());
   for (const auto& p : *prompts) {
-    EXPECT_EQ(p.state(), proto::PROMPT_DONE) << p.prompt();
+    EXPECT_EQ(p.status(), proto::PROMPT_DONE) << p.prompt();
     EXPECT_LE(p.attempts(), 2u) << p.prompt();
   }
 }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "common/atomic_file.h"
+#include "coordinator/job_spec.h"
 #include "media/image_io.h"
 
 namespace evosearch::testing_support {
@@ -89,6 +90,11 @@ ReportedJob write_report_job(const std::string& output_dir, const ReportJob& job
   }
   spec.set_batch_size(32);
   spec.set_generation_grids(true);
+  if (job.described) {
+    StatusOr<std::unique_ptr<Searcher>> searcher = make_searcher(spec.search(), 4, SearchKey{spec.seed(), 0});
+    check(searcher.status());
+    *r.mutable_method_description() = (*searcher)->describe();
+  }
 
   const std::vector<std::pair<std::string, std::string>> prompts = {
       {"a dark sneaker", "shoes"}, {kHostilePrompt, "bags, accessories"}, {"a bright shirt", "shirts,accessories"}};

@@ -22,6 +22,9 @@ struct ReportJob {
   std::string method = "evosearch";
   double score_offset = 0;     // added to every score, so two jobs differ
   Video video = Video::kNone;  // prompt 2 becomes a video answer
+  // The method's description (method_description) from the searcher the spec makes, as a job
+  // writes it; false: results.json as written before methods described themselves.
+  bool described = true;
 };
 
 // Three prompts: 0 "a dark sneaker" (category "shoes"), 1 kHostilePrompt ("bags, accessories"),

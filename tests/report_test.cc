@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <regex>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "common/atomic_file.h"
+#include "coordinator/job_spec.h"
 #include "media/official_results.h"
 #include "report/report_html.h"
 #include "report/report_stats.h"
@@ -28,6 +30,11 @@ std::string page_of(const std::string& path) {
   StatusOr<std::string> text = read_file(path);
   EXPECT_TRUE(text.ok()) << text.status().to_string();
   return text.ok() ? *text : "";
+}
+
+// The settings card has row `key` = `value` (its <dt> may carry the setting's doc as a title).
+bool has_setting(const std::string& html, const std::string& key, const std::string& value) {
+  return html.find(">" + key + "</dt><dd>" + value + "</dd>") != std::string::npos;
 }
 
 size_t count(const std::string& text, const std::string& what) {
@@ -236,8 +243,16 @@ TEST(Report, OneRunShowsSettingsPromptsPlotsAndGenerations) {
   const std::string html = page_of(page);
   EXPECT_NE(html.find("<title>fashion-evosearch"), std::string::npos);
   EXPECT_NE(html.find("<dd>EvoSearch</dd>"), std::string::npos);
-  EXPECT_NE(html.find("<dt>Evolution steps</dt><dd>0, 2</dd>"), std::string::npos);
-  EXPECT_NE(html.find("<dt>Population</dt><dd>4, 3, 3</dd>"), std::string::npos);
+  // The method's settings as the searcher describes them, defaults filled in, each with its doc.
+  EXPECT_TRUE(has_setting(html, "Evolution steps", "0, 2"));
+  EXPECT_TRUE(has_setting(html, "Population", "4, 3, 3"));
+  EXPECT_TRUE(has_setting(html, "Elites", "1"));
+  EXPECT_TRUE(has_setting(html, "Tournament fraction", "0.9"));
+  EXPECT_TRUE(has_setting(html, "Beta", "0.3"));
+  EXPECT_NE(html.find("<dt title=\"K = [k_init, k_1, ...]: children per generation, each rolled out to the last "
+                      "step\">Population</dt>"),
+            std::string::npos);
+  EXPECT_EQ(html.find("scored on their x0 prediction"), std::string::npos);  // EvoSearch does not screen
   EXPECT_NE(html.find("<dt>Sampler</dt><dd>dpmpp-sde, 4 steps, CFG 3</dd>"), std::string::npos);
   EXPECT_NE(html.find("<dt>Seed</dt><dd>7</dd>"), std::string::npos);
   EXPECT_NE(html.find("<dt>NFE</dt><dd>102 (34 per prompt)</dd>"), std::string::npos);
@@ -312,7 +327,8 @@ TEST(Report, ComparisonOfSeveralRuns) {
   EXPECT_NE(html.find("<tr><th>reward calls per prompt</th><td class=\"num\">10</td><td class=\"num\">10</td></tr>"),
             std::string::npos);
   EXPECT_NE(html.find("<tr><th>Method</th><td>EvoSearch</td><td>Best-of-N</td></tr>"), std::string::npos);
-  EXPECT_NE(html.find("<tr><th>N</th><td>-</td><td>8</td></tr>"), std::string::npos);
+  EXPECT_NE(html.find(">N</th><td>-</td><td>8</td></tr>"), std::string::npos);
+  EXPECT_NE(html.find(">Population</th><td>4, 3, 3</td><td>-</td></tr>"), std::string::npos);
   // Side by side: every prompt's answer from both runs, linking to the run's details.
   EXPECT_EQ(count(html, "<a href=\"#r0-p"), 3u);
   EXPECT_EQ(count(html, "<a href=\"#r1-p"), 3u);
@@ -325,7 +341,8 @@ TEST(Report, ComparisonOfSeveralRuns) {
   expect_links_resolve(html, page);
 }
 
-// A budget-only spec: the page shows what the planner chose, and evosearch-lookahead's own sizes.
+// A budget-only spec: the page shows the budget, what the planner chose, and evosearch-lookahead's
+// own sizes and screening generations as its searcher describes them.
 TEST(Report, PlannedLookaheadShowsThePlanAndItsSizes) {
   const std::string out = fresh_dir("report-planned");
   ReportedJob run = write_report_job(out, {});
@@ -333,21 +350,103 @@ TEST(Report, PlannedLookaheadShowsThePlanAndItsSizes) {
   proto::SearchSpec& search = *run.results.mutable_spec()->mutable_search();
   search.set_method("evosearch-lookahead");
   search.set_model_calls_budget(640);
-  for (int s : {12, 18}) search.add_screened(s);
-  for (int l : {9, 0}) search.add_lookahead_steps(l);
-  search.mutable_plan()->set_summary("planned evosearch-lookahead for model_calls_budget 640: S = [12]");
-  // A screening generation: its candidates stop at step 2 and are judged on their x0 prediction.
-  run.results.mutable_prompts(0)->mutable_generations(1)->set_end_step(2);
+  search.clear_evolution_steps();
+  search.add_evolution_steps(2);
+  search.clear_population();
+  for (int k : {3, 3}) search.add_population(k);
+  for (int s : {12, 6}) search.add_screened(s);
+  for (int l : {1, 0}) search.add_lookahead_steps(l);
+  search.mutable_plan()->set_summary("planned evosearch-lookahead for model_calls_budget 640: S = [2]");
+  StatusOr<std::unique_ptr<Searcher>> searcher = make_searcher(search, 4, SearchKey{7, 0});
+  ASSERT_TRUE(searcher.ok()) << searcher.status().to_string();
+  *run.results.mutable_method_description() = (*searcher)->describe();
   const std::string page = out + "/report.html";
   ASSERT_TRUE(write_report({run}, page).ok());
   const std::string html = page_of(page);
-  EXPECT_NE(html.find("<dt>Planned from the budget</dt><dd>planned evosearch-lookahead for model_calls_budget 640: "
-                      "S = [12]</dd>"),
+  EXPECT_NE(html.find("<p class=\"sub\">EvoSearch with look-ahead &middot;"), std::string::npos);
+  EXPECT_TRUE(has_setting(html, "Model-call budget", "640"));
+  EXPECT_TRUE(has_setting(html, "Planned from the budget",
+                          "planned evosearch-lookahead for model_calls_budget 640: S = [2]"));
+  EXPECT_TRUE(has_setting(html, "Evolution steps", "2"));
+  EXPECT_TRUE(has_setting(html, "Screened", "12, 6"));
+  EXPECT_TRUE(has_setting(html, "Look-ahead steps", "1, 0"));
+  // Phases 0 and 2 screen: of each prompt's three generations, the first and the last.
+  EXPECT_EQ(count(html, "candidates scored on their x0 prediction"), 6u);
+  EXPECT_EQ(count(html, "<h4>Generation 1<span>steps 0 &rarr; 4 &middot; 3 candidates &middot;"), 3u);
+}
+
+// results.json from before methods described themselves: the spec's search fields that are set,
+// by their names in the spec, and screening guessed from where the rollouts stopped.
+TEST(Report, OlderResultsShowTheSpecsSearchFields) {
+  const std::string out = fresh_dir("report-older");
+  ReportJob job;
+  job.described = false;
+  ReportedJob run = write_report_job(out, job);
+  ASSERT_FALSE(run.results.has_method_description());
+  run.results.mutable_spec()->mutable_search()->set_beta(0.25);
+  run.results.mutable_prompts(0)->mutable_generations(1)->set_end_step(2);
+  ASSERT_TRUE(write_report({run}, out + "/report.html").ok());
+  const std::string html = page_of(out + "/report.html");
+  EXPECT_NE(html.find("<dd>evosearch</dd>"), std::string::npos);
+  EXPECT_NE(html.find("<dt title=\"search.evolution_steps in the spec\">evolution_steps</dt><dd>0, 2</dd>"),
             std::string::npos);
-  EXPECT_NE(html.find("<dt>Screened</dt><dd>12, 18</dd>"), std::string::npos);
-  EXPECT_NE(html.find("<dt>Look-ahead steps</dt><dd>9, 0</dd>"), std::string::npos);
+  EXPECT_TRUE(has_setting(html, "population", "4, 3, 3"));
+  EXPECT_TRUE(has_setting(html, "elites", "1"));
+  EXPECT_TRUE(has_setting(html, "beta", "0.25"));
+  EXPECT_FALSE(has_setting(html, "method", "evosearch"));  // it is the Method row
+  EXPECT_EQ(html.find(">tournament_fraction</dt>"), std::string::npos);  // not set
+  EXPECT_EQ(html.find(">n</dt>"), std::string::npos);
   EXPECT_EQ(count(html, "candidates scored on their x0 prediction"), 1u);
-  EXPECT_NE(html.find("<dt>Evolution steps</dt><dd>0, 2</dd>"), std::string::npos);
+}
+
+// A method the report has never heard of shows its own title, settings and screening
+// generations: adding a search method needs no change here.
+TEST(Report, AnyMethodShowsWhatItSaysAboutItself) {
+  const std::string root = fresh_dir("report-made-up");
+  ReportJob job;
+  job.name = "anneal";
+  job.method = "simulated-annealing";
+  job.described = false;
+  ReportedJob run = write_report_job(root + "/anneal", job);
+  proto::MethodDescription& d = *run.results.mutable_method_description();
+  d.set_method("simulated-annealing");
+  d.set_title("Simulated <annealing>");
+  const std::vector<std::array<std::string, 3>> settings = {
+      {"Temperature", "0.5 \u2192 0.01", "how readily a worse sample is kept: \"hot\" keeps more"},
+      {"Moves per step", "3", "proposals per generation"}};
+  for (const auto& [label, value, doc] : settings) {
+    proto::MethodSetting& s = *d.add_settings();
+    s.set_label(label);
+    s.set_value(value);
+    s.set_doc(doc);
+  }
+  d.add_screening_generations(1);
+  const std::string page = root + "/anneal/report.html";
+  ASSERT_TRUE(write_report({run}, page).ok());
+  const std::string html = page_of(page);
+  EXPECT_NE(html.find("<p class=\"sub\">Simulated &lt;annealing&gt; &middot;"), std::string::npos);
+  EXPECT_NE(html.find("<dd>Simulated &lt;annealing&gt;</dd>"), std::string::npos);
+  EXPECT_NE(html.find("<dt title=\"how readily a worse sample is kept: &quot;hot&quot; keeps more\">Temperature</dt>"
+                      "<dd>0.5 \u2192 0.01</dd>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<dt title=\"proposals per generation\">Moves per step</dt><dd>3</dd>"), std::string::npos);
+  // The settings sit between the sampler and the seed, as every method's do.
+  EXPECT_LT(html.find(">Sampler</dt>"), html.find(">Temperature</dt>"));
+  EXPECT_LT(html.find(">Moves per step</dt>"), html.find(">Seed</dt>"));
+  // Generation 1 of every prompt screens, the others do not.
+  EXPECT_EQ(count(html, "candidates scored on their x0 prediction"), 3u);
+  EXPECT_EQ(count(html, "<h4>Generation 1<span>steps 0 &rarr; 4 &middot; 3 candidates scored on their x0 "
+                        "prediction"),
+            3u);
+  // Beside EvoSearch: each method's rows in the runs table, "-" where a run has no such setting.
+  const ReportedJob evo = write_report_job(root + "/evo", {});
+  ASSERT_TRUE(write_report({evo, run}, root + "/compare.html").ok());
+  const std::string compare = page_of(root + "/compare.html");
+  EXPECT_NE(compare.find("<tr><th>Method</th><td>EvoSearch</td><td>Simulated &lt;annealing&gt;</td></tr>"),
+            std::string::npos);
+  EXPECT_NE(compare.find(">Temperature</th><td>-</td><td>0.5 \u2192 0.01</td></tr>"), std::string::npos);
+  EXPECT_NE(compare.find(">Elites</th><td>1</td><td>-</td></tr>"), std::string::npos);
+  EXPECT_NE(compare.find("<summary>anneal &middot; Simulated &lt;annealing&gt;</summary>"), std::string::npos);
 }
 
 TEST(Report, RepeatedNamesGetTheMethodThenANumber) {

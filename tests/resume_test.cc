@@ -2,6 +2,7 @@
 // finishes, gives exactly the answers of an uninterrupted run.
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -16,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "evosearch/job.pb.h"
+#include "cluster/signals.h"
 #include "common/atomic_file.h"
 #include "job_results_file.h"
 #include "run_evosearch.h"
@@ -144,6 +146,22 @@ TEST(Resume, SigtermCheckpointsAndExitsForRetry) {
   EXPECT_EQ(code, 75) << "stopped at a generation boundary, checkpointed (the run lasts seconds; the signal came 0.1 s in)";
   ASSERT_EQ(run(stopped), 0);
   expect_same_answers(results_of(stopped), results_of(straight));
+}
+
+// Every stop signal a node can send (cluster/signals.h) checkpoints and exits 75, as SIGTERM does,
+// and the same command then finishes with the uninterrupted answers.
+TEST(Resume, EveryStopSignalCheckpointsAndExitsForRetry) {
+  const std::string base = testing_support::fresh_dir("resume-signals");
+  const std::string method = R"({"method": "evosearch", "evolution_steps": [0, 10, 20], "population": [6, 4, 4, 4]})";
+  const std::string straight = make_job(base + "/straight", method);
+  ASSERT_EQ(run(straight), 0);
+  for (const int signal : stop_signals()) {
+    if (signal == SIGTERM) continue;  // SigtermCheckpointsAndExitsForRetry
+    const std::string stopped = make_job(base + "/stopped-" + std::to_string(signal), method);
+    EXPECT_EQ(run(stopped, signal, std::chrono::milliseconds(100)), 75) << strsignal(signal);
+    ASSERT_EQ(run(stopped), 0) << strsignal(signal);
+    expect_same_answers(results_of(stopped), results_of(straight));
+  }
 }
 
 TEST(Resume, CorruptShardIsRefusedNamingIt) {

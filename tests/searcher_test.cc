@@ -31,6 +31,43 @@ bool same(const google::protobuf::Message& a, const google::protobuf::Message& b
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
+// The generations whose tasks score the x0 prediction, found by running the searcher to the end.
+std::vector<uint32_t> x0_scored_generations(Searcher& searcher, FakeRollouts& rollouts) {
+  std::vector<uint32_t> out;
+  while (!searcher.done()) {
+    const uint32_t g = searcher.generation();
+    const std::vector<proto::RolloutTask> tasks = searcher.next_generation();
+    if (std::any_of(tasks.begin(), tasks.end(),
+                    [](const proto::RolloutTask& t) { return t.score() == proto::SCORE_X0_PREDICTION; })) {
+      out.push_back(g);
+    }
+    auto results = rollouts.run(tasks);
+    EXPECT_TRUE(results.ok()) << results.status().to_string();
+    if (!results.ok() || !searcher.on_results(*results).ok()) break;
+    rollouts.release_all_but(searcher.live_states());
+  }
+  return out;
+}
+
+std::map<std::string, std::string> settings_of(const proto::MethodDescription& d) {
+  std::map<std::string, std::string> out;
+  for (const proto::MethodSetting& s : d.settings()) {
+    EXPECT_FALSE(s.doc().empty()) << s.label();  // every setting says what it means
+    EXPECT_TRUE(out.emplace(s.label(), s.value()).second) << "twice: " << s.label();
+  }
+  return out;
+}
+
+// What a method says about itself matches what it does: its screening generations are
+// exactly those whose tasks are scored on the x0 prediction.
+void expect_true_screening(Searcher& searcher, FakeRollouts& rollouts) {
+  const proto::MethodDescription d = searcher.describe();
+  EXPECT_EQ(d.method(), searcher.method());
+  EXPECT_FALSE(d.title().empty());
+  const std::vector<uint32_t> described(d.screening_generations().begin(), d.screening_generations().end());
+  EXPECT_EQ(described, x0_scored_generations(searcher, rollouts)) << searcher.method();
+}
+
 TEST(EvoSearch, Sd21ScheduleCosts5000Nfe) {
   EXPECT_EQ(evosearch_nfe(sd21()), 5000);
   EvoSearcher searcher(sd21(), SearchKey{1, 2});
@@ -392,6 +429,61 @@ TEST(Particles, SnapshotRestoreContinuesIdentically) {
   ASSERT_TRUE(b.run_to_end(second).ok());
   EXPECT_TRUE(same(second.best(), straight.best()));
   EXPECT_EQ(second.final_weights(), straight.final_weights());
+}
+
+TEST(Searchers, DescribeTheirSettingsAsRun) {
+  EvoSearcher evo(sd21(), SearchKey{1, 2});
+  EXPECT_EQ(evo.describe().title(), "EvoSearch");
+  EXPECT_EQ(settings_of(evo.describe()),
+            (std::map<std::string, std::string>{{"Evolution steps", "0, 20, 30, 40"},
+                                                {"Population", "42, 26, 26, 26, 30"},
+                                                {"Elites", "5"},
+                                                {"Tournament fraction", "0.9"},
+                                                {"Beta", "0.3"}}));
+  EvoSearchConfig no_evolution = sd21();
+  no_evolution.evolution_steps.clear();
+  no_evolution.population = {16};
+  EXPECT_EQ(settings_of(EvoSearcher(no_evolution, SearchKey{1, 2}).describe()).at("Evolution steps"), "none");
+
+  BestOfNSearcher best_of_n(12, 50);
+  EXPECT_EQ(best_of_n.describe().title(), "Best-of-N");
+  EXPECT_EQ(settings_of(best_of_n.describe()), (std::map<std::string, std::string>{{"N", "12"}}));
+  BestOfNSearcher none(1, 50, "none");
+  EXPECT_EQ(none.describe().method(), "none");
+  EXPECT_EQ(none.describe().title(), "No search (one sample)");
+  EXPECT_EQ(none.describe().settings_size(), 0);
+
+  ParticleConfig windowed = particles(Potential::kDiff, 2.5, true);
+  windowed.window_start = 2;
+  windowed.window_end = 12;
+  EXPECT_EQ(settings_of(ParticleSearcher(windowed, SearchKey{1, 1}).describe()),
+            (std::map<std::string, std::string>{{"Particles", "8"},
+                                                {"Lambda", "2.5"},
+                                                {"Potential", "diff"},
+                                                {"Resample interval", "5"},
+                                                {"Resample window", "2 to 12"},
+                                                {"Adaptive resampling", "yes (when ESS < k/2)"}}));
+  EXPECT_EQ(settings_of(ParticleSearcher(particles(Potential::kMax, 10), SearchKey{1, 1}).describe())
+                .at("Resample window"),
+            "0 to 20");  // the window's end defaults to T
+}
+
+TEST(Searchers, ScreeningGenerationsAreThoseScoredOnTheX0Prediction) {
+  FakeRollouts rollouts(5);
+  EvoSearcher evo(sd21(), SearchKey{1, 2});
+  expect_true_screening(evo, rollouts);
+  BestOfNSearcher best_of_n(6, 50);
+  expect_true_screening(best_of_n, rollouts);
+  // Particles: every segment before the last; with a window, fewer segments.
+  ParticleSearcher particle(particles(Potential::kMax, 10), SearchKey{1, 1});
+  EXPECT_EQ(particle.describe().screening_generations_size(), 3);
+  expect_true_screening(particle, rollouts);
+  ParticleConfig windowed = particles(Potential::kMax, 10);
+  windowed.window_start = 2;
+  windowed.window_end = 12;
+  ParticleSearcher windowed_searcher(windowed, SearchKey{1, 1});
+  EXPECT_EQ(windowed_searcher.describe().screening_generations_size(), 2);
+  expect_true_screening(windowed_searcher, rollouts);
 }
 
 }  // namespace

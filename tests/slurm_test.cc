@@ -106,7 +106,7 @@ TEST_F(SlurmArray, ThreeArrayTasksCompleteTheSuiteOnce) {
   ASSERT_EQ(prompts->size(), 6u);
   std::set<std::string> owners;
   for (const auto& p : *prompts) {
-    EXPECT_EQ(p.state(), proto::PROMPT_DONE) << p.prompt();
+    EXPECT_EQ(p.status(), proto::PROMPT_DONE) << p.prompt();
     EXPECT_EQ(p.attempts(), 1u) << "prompt " << p.prompt() << " was claimed more than once";
     owners.insert(p.owner());
   }

@@ -38,6 +38,17 @@ class RolloutCompute {
   // (manifest order).
   virtual StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) = 0;
   virtual StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) = 0;
+  // The frames of several resident final states of a prompt (a generation grid), in `refs` order.
+  // A backend that kept the 8-bit pixels it decoded to score them hands those over (and forgets
+  // them); this default decodes each state again.
+  virtual StatusOr<std::vector<std::vector<Image>>> take_frames(uint32_t prompt, const std::vector<proto::StateRef>& refs) {
+    std::vector<std::vector<Image>> out;
+    for (const proto::StateRef& ref : refs) {
+      ASSIGN_OR_RETURN(std::vector<Image> frames, decode(prompt, ref));
+      out.push_back(std::move(frames));
+    }
+    return out;
+  }
 };
 
 class ResidentStates {

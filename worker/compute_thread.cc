@@ -3,6 +3,16 @@
 namespace evosearch {
 namespace {
 
+Status put_frames(const std::vector<Image>& frames, proto::RenderReply* reply) {
+  if (frames.empty()) return Internal("decoding gave no frames");
+  reply->set_width(frames.front().width);
+  reply->set_height(frames.front().height);
+  reply->set_channels(frames.front().channels);
+  reply->set_frames(static_cast<int32_t>(frames.size()));
+  for (const Image& frame : frames) reply->mutable_pixels()->append(frame.pixels.begin(), frame.pixels.end());
+  return Status::Ok();
+}
+
 std::optional<proto::WorkerReport> run_command(RolloutCompute& compute, const proto::WorkerCommand& command) {
   proto::WorkerReport r;
   if (command.has_add_prompt()) {
@@ -31,12 +41,19 @@ std::optional<proto::WorkerReport> run_command(RolloutCompute& compute, const pr
     if (q.decode()) {
       auto frames = compute.decode(q.prompt(), q.ref());
       if (!frames.ok()) return error_report(frames.status());
-      if (frames->empty()) return error_report(Internal("decoding gave no frames"));
-      reply->set_width(frames->front().width);
-      reply->set_height(frames->front().height);
-      reply->set_channels(frames->front().channels);
-      reply->set_frames(static_cast<int32_t>(frames->size()));
-      for (const Image& frame : *frames) reply->mutable_pixels()->append(frame.pixels.begin(), frame.pixels.end());
+      if (const Status s = put_frames(*frames, reply); !s.ok()) return error_report(s);
+    }
+    return r;
+  }
+  if (command.has_take_frames()) {
+    const auto& q = command.take_frames();
+    auto taken = compute.take_frames(q.prompt(), {q.refs().begin(), q.refs().end()});
+    if (!taken.ok()) return error_report(taken.status());
+    if (taken->size() != static_cast<size_t>(q.refs_size())) return error_report(Internal("take_frames answered the wrong number of states"));
+    proto::FramesTaken* reply = r.mutable_frames();
+    reply->set_request(q.request());
+    for (const std::vector<Image>& frames : *taken) {
+      if (const Status s = put_frames(frames, reply->add_samples()); !s.ok()) return error_report(s);
     }
     return r;
   }

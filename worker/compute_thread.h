@@ -1,5 +1,5 @@
 // A distributed worker's compute thread: runs the commands that need the model (encoding a
-// prompt, rollout batches, decoding and scoring a state) in the order they were queued, and
+// prompt, rollout batches, decoding and scoring a state, a generation grid's frames) in the order they were queued, and
 // leaves a report for each in an outbox that the communication thread sends on. It holds only
 // the RolloutCompute side of the backend, so nothing else can reach the model from here, and
 // nothing thrown below it (any exception, LibTorch's included) escapes: it becomes an error
@@ -25,7 +25,7 @@ class ComputeThread {
   ComputeThread(const ComputeThread&) = delete;
   ComputeThread& operator=(const ComputeThread&) = delete;
 
-  // Communication thread: queue a command (add_prompt, run or sample).
+  // Communication thread: queue a command (add_prompt, run, render or take_frames).
   void push(proto::WorkerCommand command);
   // Communication thread: lets the queue drain, then ends the thread.
   void stop();

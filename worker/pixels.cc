@@ -30,11 +30,16 @@ std::vector<Image> to_images(const at::Tensor& pixels) {
   return images;
 }
 
-std::vector<Image> to_frames(const at::Tensor& sample) {
-  const at::Tensor bytes = to_bytes(sample.unsqueeze(0))[0];  // [F,H,W,C]
-  std::vector<Image> frames;
-  for (int64_t f = 0; f < bytes.size(0); ++f) frames.push_back(image_of(bytes[f].contiguous()));
-  return frames;
+std::vector<Image> to_frames(const at::Tensor& sample) { return to_sample_frames(sample.unsqueeze(0))[0]; }
+
+std::vector<std::vector<Image>> to_sample_frames(const at::Tensor& pixels) {
+  const at::Tensor bytes = to_bytes(pixels);  // [B,F,H,W,C]
+  std::vector<std::vector<Image>> samples;
+  for (int64_t b = 0; b < bytes.size(0); ++b) {
+    std::vector<Image>& frames = samples.emplace_back();
+    for (int64_t f = 0; f < bytes.size(1); ++f) frames.push_back(image_of(bytes[b][f].contiguous()));
+  }
+  return samples;
 }
 
 }  // namespace evosearch

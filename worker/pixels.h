@@ -13,6 +13,9 @@ namespace evosearch {
 // side by side. C = 1 gives grey images, C >= 3 RGB (extra channels dropped).
 std::vector<Image> to_images(const at::Tensor& pixels);
 
+// Every sample's frames (as to_frames), moved to host memory at once: pixels [B,C,H,W] or [B,C,F,H,W].
+std::vector<std::vector<Image>> to_sample_frames(const at::Tensor& pixels);
+
 // One sample's frames: pixels [C,H,W] (one frame) or [C,F,H,W] (F frames), channels as above.
 std::vector<Image> to_frames(const at::Tensor& sample);
 

@@ -6,6 +6,8 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
+#include "worker/allocator.h"
+
 namespace evosearch {
 
 namespace {
@@ -65,7 +67,8 @@ int set_compute_threads(int threads) {
 
 std::string runtime_summary(const at::Device& device) {
   return "LibTorch " + torch_version_string() + ", device " + device.str() + ", " +
-         std::to_string(at::get_num_threads()) + " compute threads";
+         std::to_string(at::get_num_threads()) + " compute threads, freed memory " +
+         (allocator_retains_memory() ? "retained" : "returned to the system");
 }
 
 }  // namespace evosearch

@@ -154,7 +154,11 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
     x0_at_end = timed(rollout.x, range.end);
     ++rollout.model_calls;
   }
-  ASSIGN_OR_RETURN(const at::Tensor fitness, guidance_fitness(x0_at_end.defined() ? x0_at_end : rollout.x, cond));
+  // Final samples scored as they are: their frames, decoded here anyway, are what a grid shows.
+  const bool keep_frames = options_.keep_final_frames && range.end == options_.sampler.steps && !x0_at_end.defined();
+  std::vector<std::vector<Image>> frames;
+  ASSIGN_OR_RETURN(const at::Tensor fitness, guidance_fitness(x0_at_end.defined() ? x0_at_end : rollout.x, cond,
+                                                              keep_frames ? &frames : nullptr));
   std::vector<proto::PromptRolloutResult> out;
   for (size_t b = 0; b < batch.size(); ++b) {
     const proto::RolloutTask& t = batch[b]->task();
@@ -164,6 +168,10 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
       StateTable::Entry entry{states[b].clone(), at::Tensor()};
       if (step == range.end && x0_at_end.defined()) entry.x0 = x0_at_end[b].clone();
       store_.put(batch[b]->prompt(), state_ref(t.generation(), t.candidate(), static_cast<int>(step)), std::move(entry));
+    }
+    if (keep_frames) {
+      kept_frames_.put(batch[b]->prompt(), state_ref(t.generation(), t.candidate(), static_cast<int>(range.end)),
+                       std::move(frames[b]));
     }
     proto::PromptRolloutResult r;
     r.set_prompt(batch[b]->prompt());
@@ -180,7 +188,8 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
   return out;
 }
 
-StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, const at::Tensor& cond) {
+StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, const at::Tensor& cond,
+                                                    std::vector<std::vector<Image>>* frames) {
   const int64_t n = latents.size(0);
   const int64_t chunk = options_.decode_batch > 0 ? std::min<int64_t>(options_.decode_batch, n) : n;
   std::vector<at::Tensor> parts;
@@ -190,6 +199,10 @@ StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, c
     {
       Stopwatch watch(decode_seconds_);
       ASSIGN_OR_RETURN(pixels, bundle_.decode(latents.slice(0, begin, end)));
+      samples_decoded_ += end - begin;
+    }
+    if (frames) {
+      for (std::vector<Image>& f : to_sample_frames(pixels)) frames->push_back(std::move(f));
     }
     {
       Stopwatch watch(score_seconds_);
@@ -207,6 +220,7 @@ StatusOr<at::Tensor> TorchBackend::decode_pixels(uint32_t prompt, const proto::S
     c10::InferenceMode guard;
     Stopwatch watch(decode_seconds_);
     ASSIGN_OR_RETURN(const at::Tensor pixels, bundle_.decode(entry->state.unsqueeze(0)));
+    ++samples_decoded_;
     return pixels.to(at::kCPU);
   });
 }
@@ -216,6 +230,22 @@ StatusOr<std::vector<Image>> TorchBackend::decode(uint32_t prompt, const proto::
     ASSIGN_OR_RETURN(const at::Tensor pixels, decode_pixels(prompt, ref));
     return to_frames(pixels[0]);
   });
+}
+
+StatusOr<std::vector<std::vector<Image>>> TorchBackend::take_frames(uint32_t prompt,
+                                                                   const std::vector<proto::StateRef>& refs) {
+  RETURN_IF_ERROR(compute_thread_.check());
+  std::vector<std::optional<std::vector<Image>>> kept = kept_frames_.take(prompt, refs);
+  std::vector<std::vector<Image>> out;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (kept[i]) {
+      out.push_back(std::move(*kept[i]));
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::vector<Image> frames, decode(prompt, refs[i]));
+    out.push_back(std::move(frames));
+  }
+  return out;
 }
 
 StatusOr<std::vector<double>> TorchBackend::score(uint32_t prompt, const proto::StateRef& ref) {

@@ -12,6 +12,7 @@
 #include "common/thread_owner.h"
 #include "worker/backend.h"
 #include "worker/bundle.h"
+#include "worker/kept_frames.h"
 #include "worker/samplers.h"
 #include "worker/state_table.h"
 
@@ -26,6 +27,10 @@ struct BackendOptions {
   // change, since the decoder and rewards score every sample on its own.
   int decode_batch = 0;
   uint64_t seed = 0;    // the job seed: keys every noise draw
+  // Generation grids: keep the 8-bit frames of the final samples (end step T, scored as final)
+  // that scoring decoded, until take_frames() hands them over (worker/kept_frames.h), so grids
+  // need no second decode.
+  bool keep_final_frames = false;
   // Asked before every denoiser call: true abandons the batch (Unavailable), so a stop request
   // never waits for a long batch. Compute thread.
   std::function<bool()> should_stop;
@@ -40,6 +45,8 @@ class TorchBackend final : public Backend {
   StatusOr<std::vector<proto::PromptRolloutResult>> run(const std::vector<proto::PromptRolloutTask>& tasks) override;
   StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override;
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
+  // The kept frames of `refs` (keep_final_frames); a state without kept frames is decoded now.
+  StatusOr<std::vector<std::vector<Image>>> take_frames(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
   // Pixels [1, *pixel_shape] on the CPU of a resident state (compute thread).
   StatusOr<at::Tensor> decode_pixels(uint32_t prompt, const proto::StateRef& ref);
 
@@ -60,12 +67,17 @@ class TorchBackend final : public Backend {
 
   const Schedule& schedule() const { return schedule_; }
   size_t resident_states() const { return store_.size(); }
+  // Samples the decoder has decoded so far (each sample of a batch counts), and frames kept.
+  int64_t samples_decoded() const { return samples_decoded_.load(); }
+  size_t kept_frames() const { return kept_frames_.size(); }
 
  private:
   StatusOr<std::vector<proto::PromptRolloutResult>> run_batch(const std::vector<const proto::PromptRolloutTask*>& batch);
   StatusOr<at::Tensor> start_state(const proto::PromptRolloutTask& t);
-  // The guidance reward of every sample of `latents` [B, *latent], decode_batch samples at a time.
-  StatusOr<at::Tensor> guidance_fitness(const at::Tensor& latents, const at::Tensor& cond);
+  // The guidance reward of every sample of `latents` [B, *latent], decode_batch samples at a time;
+  // with `frames`, each sample's decoded frames are appended there too.
+  StatusOr<at::Tensor> guidance_fitness(const at::Tensor& latents, const at::Tensor& cond,
+                                        std::vector<std::vector<Image>>* frames = nullptr);
   Status check_prompt(uint32_t prompt) const;
 
   // Set at construction, then read-only (any thread).
@@ -80,8 +92,10 @@ class TorchBackend final : public Backend {
   std::map<uint32_t, uint64_t> prompt_keys_;
   // Any thread: the store locks itself; the counters are written by the compute thread only.
   StateTable store_;
+  KeptFrames kept_frames_;  // locks itself
   std::atomic<double> encode_seconds_{0}, denoise_seconds_{0}, decode_seconds_{0}, score_seconds_{0};
   std::atomic<int64_t> model_calls_{0};
+  std::atomic<int64_t> samples_decoded_{0};
 };
 
 }  // namespace evosearch

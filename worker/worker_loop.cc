@@ -8,6 +8,7 @@
 #include "evosearch/cluster.pb.h"
 #include "common/shard_files.h"
 #include "worker/compute_thread.h"
+#include "worker/shard_writer.h"
 
 namespace evosearch {
 namespace {
@@ -61,19 +62,26 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
   spdlog::info("worker ready: pid {} on {}, device {}, data plane {}", ::getpid(), host_name(), backend.device(), plane.name());
 
   ComputeThread computer(backend);
+  ShardWriter writer(options.write_shard);  // checkpoint I/O: hashing, writing and fsync off this thread
   Status failure;
   auto fail = [&](const Status& s) {
     if (failure.ok()) failure = s;
     spdlog::error("{}", s.to_string());
     return report(error_report(s));
   };
-  Backoff backoff;
-  auto last_heartbeat = Clock::now();
-  for (;;) {
-    for (proto::WorkerReport& r : computer.take_reports()) {  // 2a
+  // The compute thread's and the I/O thread's reports; the first error among them is the job's.
+  auto send_on = [&](std::vector<proto::WorkerReport> reports) -> Status {
+    for (proto::WorkerReport& r : reports) {
       if (r.has_error() && failure.ok()) failure = Internal(r.error().message());
       RETURN_IF_ERROR(report(std::move(r)));
     }
+    return Status::Ok();
+  };
+  Backoff backoff;
+  auto last_heartbeat = Clock::now();
+  for (;;) {
+    RETURN_IF_ERROR(send_on(computer.take_reports()));  // 2a
+    RETURN_IF_ERROR(send_on(writer.take_reports()));
     if (std::chrono::duration<double>(Clock::now() - last_heartbeat).count() >= options.heartbeat_seconds) {  // 2b
       proto::WorkerReport beat;
       beat.mutable_heartbeat()->set_steps(backend.steps_done());
@@ -95,7 +103,9 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
       case proto::WorkerCommand::kShutdown:  // 3
         if (options.on_shutdown) options.on_shutdown();
         computer.stop();
-        for (proto::WorkerReport& r : computer.take_reports()) RETURN_IF_ERROR(report(std::move(r)));
+        writer.stop();  // every queued shard is written and answered: a shard asked for is never left half-done
+        RETURN_IF_ERROR(send_on(computer.take_reports()));
+        RETURN_IF_ERROR(send_on(writer.take_reports()));
         RETURN_IF_ERROR(channel.flush(60));
         return failure;
       case proto::WorkerCommand::kExchange: {
@@ -113,18 +123,15 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
         break;
       }
       case proto::WorkerCommand::kWriteShard: {
+        // The states' bytes are copied here, in command order, so a Release after this command
+        // cannot free them; the I/O thread writes them and its report answers the request.
         const auto& w = command.write_shard();
         auto states = backend.export_states(w.prompt(), {w.refs().begin(), w.refs().end()});
-        auto shard = states.ok() ? write_shard(w.output_dir(), w.path(), w.prompt(), std::move(*states))
-                                 : StatusOr<proto::ShardRef>(states.status());
-        if (!shard.ok()) {
-          RETURN_IF_ERROR(fail(shard.status().with_context("checkpoint shard")));
+        if (!states.ok()) {
+          RETURN_IF_ERROR(fail(states.status().with_context("checkpoint shard")));
           break;
         }
-        proto::WorkerReport r;
-        r.mutable_shard_written()->set_request(w.request());
-        *r.mutable_shard_written()->mutable_shard() = std::move(*shard);
-        RETURN_IF_ERROR(report(std::move(r)));
+        writer.push(ShardJob{w.request(), w.prompt(), w.output_dir(), w.path(), std::move(*states)});
         break;
       }
       case proto::WorkerCommand::kLoadShard: {

@@ -79,7 +79,7 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   plane_options.timeout_seconds = 2 * options.worker_timeout;
   auto plane = open_data_plane(*session, options.data_plane, computes ? backend->device() : "", why, plane_options);
   if (!plane.ok()) abort_job(*session, plane.status(), *spec);
-  // Workers ignore SIGTERM/SIGUSR1 (noted, not acted on): the coordinator gets them too, abandons
+  // Workers ignore the stop signals (cluster/signals.h: noted, not acted on): the coordinator gets them too, abandons
   // the generations in flight (each prompt is checkpointed at its last finished one) and tells
   // the workers to stop, which abandon their batches.
   install_stop_signals();
@@ -119,7 +119,12 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   distributed.worker_timeout = options.worker_timeout;
   DistributedExecutor executor(channel, distributed);
   if (const Status s = executor.connect(); !s.ok()) abort_job(*session, s, *spec);
-  auto results = run_job(*spec, *manifest, sampler->steps, executor, run_options(options));
+  RunOptions run = run_options(options);
+  // Workers may differ (devices, hosts), and each builds its backend from the spec: distributed
+  // runs use batch_size as given, whatever batch_size_policy says.
+  run.batch_size.set_chosen(spec->batch_size());
+  run.batch_size.set_source(spec->batch_size_policy() == "auto" ? "distributed" : "fixed");
+  auto results = run_job(*spec, *manifest, sampler->steps, executor, run);
   if (!results.ok() && results.status().code() != StatusCode::kUnavailable) abort_job(*session, results.status(), *spec);
   if (const Status s = executor.shutdown(); !s.ok()) abort_job(*session, s, *spec);
   if (local_worker.joinable()) local_worker.join();

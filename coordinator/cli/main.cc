@@ -7,9 +7,12 @@
 #include "coordinator/cli/command_setup.h"
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/number_checks.h"
+#include "worker/allocator.h"
+#include "worker/runtime.h"
 
 int main(int argc, char** argv) {
   using namespace evosearch;
+  configure_allocator();  // before the first tensor: every later free is kept for reuse
   CLI::App app{"evosearch: test-time evolutionary search (EvoSearch) over image and video diffusion/flow models.\n"
                "Model bundles are folders with a manifest.json and TorchScript modules (models/BUNDLE.md)."};
   app.require_subcommand(1);

@@ -30,7 +30,7 @@ int run_status(const StatusOptions& options) {
     if (!view.ok()) {
       if (view.status().code() == StatusCode::kNotFound) {
         return fail(view.status().with_context(redis ? "no job '" + options.job + "' in " + (*store)->describe()
-                                                     : options.where + " holds no job state (is it a job's output folder?)"));
+                                                     : options.where + " holds no job records (is it a job's output folder?)"));
       }
       return fail(view.status());
     }

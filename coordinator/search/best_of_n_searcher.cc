@@ -5,6 +5,18 @@ namespace evosearch {
 BestOfNSearcher::BestOfNSearcher(int n, int steps, std::string method)
     : n_(n), steps_(steps), method_(std::move(method)) {}
 
+proto::MethodDescription BestOfNSearcher::describe() const {
+  proto::MethodDescription d;
+  d.set_method(method_);
+  if (method_ == "none") {
+    d.set_title("No search (one sample)");
+    return d;
+  }
+  d.set_title("Best-of-N");
+  add_setting(d, "N", std::to_string(n_), "independent samples from noise; the fittest is the answer");
+  return d;
+}
+
 std::vector<proto::RolloutTask> BestOfNSearcher::next_generation() {
   pending_.clear();
   if (done()) return pending_;

@@ -11,6 +11,7 @@ class BestOfNSearcher final : public Searcher {
   BestOfNSearcher(int n, int steps, std::string method = "best-of-n");
 
   std::string method() const override { return method_; }
+  proto::MethodDescription describe() const override;
   std::vector<proto::RolloutTask> next_generation() override;
   Status on_results(const std::vector<proto::RolloutResult>& results) override;
   bool done() const override { return generation_ > 0; }

@@ -147,6 +147,27 @@ std::vector<proto::StateRef> EvoSearcher::live_states() const {
   return live;
 }
 
+void describe_evolution(const EvoSearchConfig& c, const std::string& population_doc, proto::MethodDescription& d) {
+  add_setting(d, "Evolution steps", c.evolution_steps.empty() ? "none" : list_text(c.evolution_steps),
+              "S: the sampler steps where a generation selects parents from the pool and mutates them");
+  add_setting(d, "Population", list_text(c.population), population_doc);
+  add_setting(d, "Elites", std::to_string(c.elites),
+              "the fittest of the pool, copied unmutated into every later generation");
+  add_setting(d, "Tournament fraction", number_text(c.tournament_fraction),
+              "share of the pool each tournament draws; its fittest becomes a parent");
+  add_setting(d, "Beta", number_text(c.beta),
+              "mutation strength at step 0 (Eq. 7); later steps add the sampler's noise (Eq. 8)");
+}
+
+proto::MethodDescription EvoSearcher::describe() const {
+  proto::MethodDescription d;
+  d.set_method(method());
+  d.set_title("EvoSearch");
+  describe_evolution(config_,
+                     "K = [k_init, k_1, ...]: children per generation, each rolled out to the last step", d);
+  return d;
+}
+
 proto::SearcherSnapshot EvoSearcher::snapshot() const {
   proto::SearcherSnapshot s;
   s.set_method(method());

@@ -30,11 +30,17 @@ Status validate(const EvoSearchConfig& config);
 // NFE = k_init*T + sum_g k_g*(T - s_g).
 int64_t evosearch_nfe(const EvoSearchConfig& config);
 
+// EvoSearch's settings (S, K, elites, tournament fraction, beta) appended to `description`;
+// `population_doc` says what K counts, which differs between the methods built on it.
+void describe_evolution(const EvoSearchConfig& config, const std::string& population_doc,
+                        proto::MethodDescription& description);
+
 class EvoSearcher final : public Searcher {
  public:
   EvoSearcher(EvoSearchConfig config, SearchKey key);  // config must be valid
 
   std::string method() const override { return "evosearch"; }
+  proto::MethodDescription describe() const override;
   std::vector<proto::RolloutTask> next_generation() override;
   Status on_results(const std::vector<proto::RolloutResult>& results) override;
   bool done() const override { return generation_ > config_.evolution_steps.size(); }

@@ -54,6 +54,20 @@ std::vector<int> default_lookahead_steps(const EvoSearchConfig& evo) {
 
 LookaheadSearcher::LookaheadSearcher(LookaheadConfig config, SearchKey key) : config_(std::move(config)), key_(key) {}
 
+proto::MethodDescription LookaheadSearcher::describe() const {
+  proto::MethodDescription d;
+  d.set_method(method());
+  d.set_title("EvoSearch with look-ahead");
+  describe_evolution(config_.evo, "K: children per generation that continue to the last step, the best screened ones",
+                     d);
+  add_setting(d, "Screened", list_text(config_.screened),
+              "children per generation scored on their x0 prediction before the best of them continue");
+  add_setting(d, "Look-ahead steps", list_text(config_.lookahead_steps),
+              "steps a screened child takes from its generation's start before it is scored");
+  for (uint32_t phase = 0; phase < generation_count(); phase += 2) d.add_screening_generations(phase);
+  return d;
+}
+
 std::vector<proto::RolloutTask> LookaheadSearcher::screen_tasks(size_t g) const {
   const uint32_t phase = static_cast<uint32_t>(2 * g);
   const int start = start_step(g), end = screen_end(g);

@@ -43,6 +43,8 @@ class LookaheadSearcher final : public Searcher {
   LookaheadSearcher(LookaheadConfig config, SearchKey key);  // config must be valid
 
   std::string method() const override { return "evosearch-lookahead"; }
+  // Screening generations: the even phases.
+  proto::MethodDescription describe() const override;
   std::vector<proto::RolloutTask> next_generation() override;
   Status on_results(const std::vector<proto::RolloutResult>& results) override;
   bool done() const override { return phase_ >= generation_count(); }

@@ -50,6 +50,25 @@ std::vector<int> particle_boundaries(const ParticleConfig& c) {
 ParticleSearcher::ParticleSearcher(ParticleConfig config, SearchKey key)
     : config_(config), key_(key), boundaries_(particle_boundaries(config)) {}
 
+proto::MethodDescription ParticleSearcher::describe() const {
+  proto::MethodDescription d;
+  d.set_method(method());
+  d.set_title("Particle sampling");
+  const ParticleConfig& c = config_;
+  add_setting(d, "Particles", std::to_string(c.particles), "k: samples run together and resampled by their potentials");
+  add_setting(d, "Lambda", number_text(c.lambda), "potential strength: higher follows the reward more greedily");
+  add_setting(d, "Potential", potential_name(c.potential),
+              "what weighs a particle: max (best reward so far), diff (latest change), add (sum) or rt (latest)");
+  add_setting(d, "Resample interval", std::to_string(c.interval), "steps between resampling steps");
+  add_setting(d, "Resample window",
+              std::to_string(c.window_start) + " to " + std::to_string(c.window_end < 0 ? c.steps : c.window_end),
+              "the sampler steps within which particles are resampled");
+  add_setting(d, "Adaptive resampling", c.adaptive ? "yes (when ESS < k/2)" : "no",
+              "resample only when the effective sample size drops below k/2");
+  for (uint32_t g = 0; g + 1 < generation_count(); ++g) d.add_screening_generations(g);
+  return d;
+}
+
 std::vector<proto::RolloutTask> ParticleSearcher::next_generation() {
   pending_.clear();
   if (done()) return pending_;

@@ -41,6 +41,8 @@ class ParticleSearcher final : public Searcher {
   ParticleSearcher(ParticleConfig config, SearchKey key);  // config must be valid
 
   std::string method() const override { return "particles"; }
+  // Screening generations: every segment before the last (scored on the x0 prediction).
+  proto::MethodDescription describe() const override;
   std::vector<proto::RolloutTask> next_generation() override;
   Status on_results(const std::vector<proto::RolloutResult>& results) override;
   bool done() const override { return generation_ + 1 >= boundaries_.size(); }

@@ -1,10 +1,31 @@
 #include "coordinator/search/searcher.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <utility>
 
 namespace evosearch {
+
+void add_setting(proto::MethodDescription& d, const std::string& label, const std::string& value,
+                 const std::string& doc) {
+  proto::MethodSetting* s = d.add_settings();
+  s->set_label(label);
+  s->set_value(value);
+  s->set_doc(doc);
+}
+
+std::string list_text(const std::vector<int>& values) {
+  std::string out;
+  for (const int v : values) out += (out.empty() ? "" : ", ") + std::to_string(v);
+  return out;
+}
+
+std::string number_text(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", value);
+  return buf;
+}
 
 void account(proto::Accounting& a, const proto::RolloutResult& r) {
   a.set_nfe(a.nfe() + r.nfe());

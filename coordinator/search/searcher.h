@@ -27,6 +27,9 @@ class Searcher {
   virtual ~Searcher() = default;
 
   virtual std::string method() const = 0;
+  // The method for people: its title, its settings as run and which generations screen (are
+  // scored on the x0 prediction). The job writes it into results.json for the report page.
+  virtual proto::MethodDescription describe() const = 0;
   // The tasks of the next generation. Call once per generation, then on_results().
   virtual std::vector<proto::RolloutTask> next_generation() = 0;
   // Every result of the generation just emitted, in any order.
@@ -43,6 +46,12 @@ class Searcher {
   virtual proto::SearcherSnapshot snapshot() const = 0;
   virtual Status restore(const proto::SearcherSnapshot& snapshot) = 0;
 };
+
+// describe()'s pieces: a setting appended to `description`, lists as "8, 4, 4", numbers as %g.
+void add_setting(proto::MethodDescription& description, const std::string& label, const std::string& value,
+                 const std::string& doc);
+std::string list_text(const std::vector<int>& values);
+std::string number_text(double value);
 
 // Adds a result's counts to `accounting`.
 void account(proto::Accounting& accounting, const proto::RolloutResult& result);

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# `evosearch run` at its default settings against a plain Python loop over the same TorchScript
+# modules (bench/python_loop.py: one prompt at a time, each generation one batch), on the demo's
+# job (examples/fashion-evosearch.json: its suite and schedule) for each bundle, side by side in
+# one run. Per bundle, one after the other:
+#   evosearch            - `evosearch run` as shipped: batch size measured (batch_size_policy auto,
+#                          up to 32), freed memory retained;
+#   evosearch, fixed 32  - the batch size pinned at the bound (batch_size_policy fixed): what the
+#                          measurement buys;
+#   evosearch, no retain - EVOSEARCH_RETAIN_MEMORY=0: glibc's allocator defaults, what keeping
+#                          freed memory buys;
+#   python loop          - bench/python_loop.py.
+# Search seconds: results.json wall_seconds plus the batch-size measurement (phases.calibration)
+# for evosearch, the loop's own timer for Python (model loading excluded from both); process
+# seconds and CPU seconds: the whole process, from bash's time. The ratio is python / evosearch
+# (above 1: evosearch is faster). The load average is printed before and after: figures taken
+# while other work runs (load above the core count) are not worth quoting.
+#
+#   bash bench/compare_python_loop.sh [--bundles fashion-flow,fashion-ddpm] [--threads N] [--prompts N]
+#        [--json OUT]
+#
+# T: the bundle's default steps, but 20 for fashion-ddpm (its default 50 makes the run long); the
+# schedule S = 0,6,12,18, K = 12,6,6,6,6 is the demo's. BUILD (default build) holds the evosearch
+# program; PY (default /usr/bin/python3) is a Python with torch (Debian: apt-get install python3-torch).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$root/build}
+PY=${PY:-/usr/bin/python3}
+bundles=fashion-flow,fashion-ddpm threads=$(nproc) prompts=0 json=
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --bundles) bundles=$2 ;;
+    --threads) threads=$2 ;;
+    --prompts) prompts=$2 ;;
+    --json) json=$2 ;;
+    *) echo "$0: unknown option $1 (see the comment at the top)" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+[[ -x $BUILD/evosearch ]] || { echo "$0: $BUILD/evosearch is not built (ninja -C $BUILD evosearch)" >&2; exit 1; }
+"$PY" -c 'import torch' 2>/dev/null || { echo "$0: $PY has no torch (apt-get install python3-torch)" >&2; exit 1; }
+
+scratch=$(mktemp -d /tmp/evosearch-compare-python.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+demo=$root/examples/fashion-evosearch.json
+# The demo's suite (its first N prompts with --prompts), as a .txt both sides read.
+"$PY" - "$demo" "$prompts" > "$scratch/prompts.txt" <<'PY'
+import json, os, sys
+spec, n = json.load(open(sys.argv[1])), int(sys.argv[2])
+path = os.path.join(os.path.dirname(sys.argv[1]), spec["prompts"])
+texts = [line.strip() for line in open(path) if line.strip() and not line.strip().startswith("#")]
+print("\n".join(texts[:n] if n > 0 else texts))
+PY
+read -r S K < <("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))["search"]; print(",".join(map(str,s["evolution_steps"])), ",".join(map(str,s["population"])))' "$demo")
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "compare_python_loop: $(wc -l < "$scratch/prompts.txt") prompts of $demo, S $S, K $K, $threads threads, $(nproc) cores"
+TIMEFORMAT='%3R %3U %3S'
+rows=()
+
+# One evosearch run: NAME BUNDLE STEPS POLICY [ENV...]; appends a row "name nfe search process cpu batch".
+run_evosearch() {
+  local name=$1 bundle=$2 steps=$3 policy=$4 tag
+  shift 4
+  tag=$(echo "$bundle-$name" | tr -c 'a-z0-9\n' '-')
+  "$PY" - "$demo" "$root/models/$bundle" "$scratch/prompts.txt" "$scratch/$tag" "$steps" "$policy" \
+      > "$scratch/$tag.json" <<'PY'
+import json, sys
+demo, bundle, prompts, out, steps, policy = sys.argv[1:]
+spec = json.load(open(demo))
+spec.update(name="compare-python-loop", bundle=bundle, prompts=prompts, output=out, generation_grids=False,
+            batch_size_policy=policy)
+if int(steps) > 0:
+    spec["sampler"] = {"steps": int(steps)}
+print(json.dumps(spec))
+PY
+  { time env "$@" "$BUILD/evosearch" run "$scratch/$tag.json" --restart --threads "$threads" --log-level info \
+      > "$scratch/$tag.log" 2>&1; } 2> "$scratch/$tag.time" || { cat "$scratch/$tag.log" >&2; exit 1; }
+  read -r nfe search batch < <("$PY" -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["totals"]
+print(t["nfe"], t["wall_seconds"] + t.get("phases", {}).get("calibration", 0), t.get("batch_size", {}).get("chosen", 0))' \
+      "$scratch/$tag/results.json")
+  read -r proc user sys < "$scratch/$tag.time"
+  rows+=("$bundle|$name|$nfe|$search|$proc|$(awk "BEGIN {print $user + $sys}")|$batch")
+  last_nfe=$nfe
+}
+
+for bundle in ${bundles//,/ }; do
+  steps=0
+  [[ $bundle == fashion-ddpm ]] && steps=20
+  echo "$bundle: load average before $(load)"
+  run_evosearch "evosearch" "$bundle" $steps auto
+  run_evosearch "evosearch, fixed 32" "$bundle" $steps fixed
+  run_evosearch "evosearch, no retain" "$bundle" $steps auto EVOSEARCH_RETAIN_MEMORY=0
+  py_steps=()
+  [[ $steps -gt 0 ]] && py_steps=(--steps "$steps")
+  { time "$PY" "$root/bench/python_loop.py" "$root/models/$bundle" "$scratch/prompts.txt" "${py_steps[@]}" \
+      --evolution-steps "$S" --population "$K" --threads "$threads" --expect-nfe "$last_nfe" \
+      --json "$scratch/$bundle-python.json" > "$scratch/$bundle-python.log" 2>&1; } 2> "$scratch/$bundle-python.time" \
+      || { cat "$scratch/$bundle-python.log" >&2; exit 1; }
+  read -r proc user sys < "$scratch/$bundle-python.time"
+  search=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_seconds"])' "$scratch/$bundle-python.json")
+  rows+=("$bundle|python loop|$last_nfe|$search|$proc|$(awk "BEGIN {print $user + $sys}")|-")
+  echo "$bundle: load average after $(load)"
+done
+
+"$PY" - "$json" "${rows[@]}" <<'PY'
+import json, sys
+out, rows = sys.argv[1], [r.split("|") for r in sys.argv[2:]]
+table = {}
+print(f"{'bundle':<14} {'run':<22} {'NFE':>6} {'batch':>5} {'search s':>9} {'process s':>10} {'CPU s':>7} "
+      f"{'python/this (search)':>21} {'(process)':>10}")
+for bundle, name, nfe, search, proc, cpu, batch in rows:
+    python = next(r for r in rows if r[0] == bundle and r[1] == "python loop")
+    ratio_search, ratio_proc = float(python[3]) / float(search), float(python[4]) / float(proc)
+    print(f"{bundle:<14} {name:<22} {int(nfe):>6} {batch:>5} {float(search):>9.2f} {float(proc):>10.2f} "
+          f"{float(cpu):>7.2f} {ratio_search:>20.2f}x {ratio_proc:>9.2f}x")
+    table.setdefault(bundle, {})[name] = {"nfe": int(nfe), "batch_size": None if batch == "-" else int(batch),
+                                          "search_seconds": float(search), "process_seconds": float(proc),
+                                          "process_cpu_seconds": float(cpu), "python_over_this_search": ratio_search,
+                                          "python_over_this_process": ratio_proc}
+if out:
+    json.dump(table, open(out, "w"), indent=2)
+PY
+echo "load average at the end: $(load)"
