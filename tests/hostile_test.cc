@@ -61,7 +61,7 @@ void expect_outcome(const Case& c, const Ran& r, const std::string& dir, const s
 // at the test and lists the test again in its summary of skipped tests.
 #define SKIP_IF_KNOWN(c)                                                                           \
   if (!(c).known.empty() && testing_support::skip_known())                                         \
-  GTEST_SKIP() << "KNOWN FAILURE, not run (EVOSEARCH_HOSTILE_KNOWN=1 runs it): " << (c).file << ": " \
+  GTEST_SKIP() << "KNOWN FAILURE, not run (EVOSEARCH_HOSTILE_KNOWN=1 runs it): " << (c).file << ", " \
                << (c).known
 
 // --- Job specs: tests/hostile/specs/ -------------------------------------------------------------
