@@ -94,6 +94,9 @@ class RecordingExecutor final : public Executor {
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override {
     return inner_.score(prompt, ref);
   }
+  StatusOr<std::vector<std::vector<Image>>> take_frames(uint32_t prompt, const std::vector<proto::StateRef>& refs) override {
+    return inner_.take_frames(prompt, refs);
+  }
   double model_seconds() const override { return inner_.model_seconds(); }
   proto::PhaseSeconds model_phases() const override { return inner_.model_phases(); }
   TrafficStats traffic() const override { return inner_.traffic(); }
