@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/atomic_file.h"
-#include "evosearch/job_state.pb.h"
+#include "evosearch/job_records.pb.h"
 #include "job_results_file.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
