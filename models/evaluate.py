@@ -181,7 +181,7 @@ def read_png(path: str) -> np.ndarray:
 
 def generate_through(binary: str, bundle_dir: str, n: int, seed: int, tmp: str):
     """Samples drawn by the product itself: `evosearch sample` per class prompt, 10 columns, scale
-    1, padding 2 (jobs/image_io.cc make_grid), cut back out of the grid PNG -> float [10 n, 1, H, W]."""
+    1, padding 2 (media/image_io.cc make_grid), cut back out of the grid PNG -> float [10 n, 1, H, W]."""
     import subprocess
     tiles = []
     for c in range(10):
