@@ -132,7 +132,7 @@ TEST(Job, WritesTheReportAndTheOfficialLayoutAndStatusReadsTheStore) {
   EXPECT_NE(json.output.find("\"done\": 3"), std::string::npos) << json.output;
   const CommandResult nothing = run("status " + fs::path(spec).parent_path().string());
   EXPECT_EQ(nothing.code, 1);
-  EXPECT_NE(nothing.output.find("holds no job state"), std::string::npos) << nothing.output;
+  EXPECT_NE(nothing.output.find("holds no job records"), std::string::npos) << nothing.output;
 }
 
 TEST(Job, ASecondRunOnTheSameOutputFolderIsRefusedNamingTheFirst) {
