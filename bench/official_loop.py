@@ -242,13 +242,19 @@ def main():
     print(f"official loop: {args.bundle}, {len(prompts)} prompts, T {args.steps}, S {loop.S}, K {loop.K}, "
           f"guidance {guidance}, device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{loop.strategy}", flush=True)
+    search_and_report("official-loop", args, modules, loop, prompts, device)
+
+
+def search_and_report(method, args, modules, loop, prompts, device):
+    """Searches every prompt with `loop`, prints (and with --json writes) the timing line, and
+    exits non-zero when the NFE differs from --expect-nfe. Shared with python_loop.py."""
     start = time.perf_counter()
     with torch.inference_mode():
         best = [loop.search(p) for p in prompts]
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - start
-    result = {"method": "official-loop", "strategy": loop.strategy, "prompts": len(prompts), "nfe": loop.nfe,
+    result = {"method": method, "strategy": loop.strategy, "prompts": len(prompts), "nfe": loop.nfe,
               "denoiser_calls": modules.calls, "wall_seconds": wall,
               "model_seconds": modules.model_seconds if device.type == "cpu" else None,
               "mean_best_reward": sum(best) / len(best)}

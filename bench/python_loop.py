@@ -17,7 +17,6 @@ import json
 import math
 import os
 import sys
-import time
 
 import torch
 
@@ -157,22 +156,7 @@ def main():
     print(f"python loop: {args.bundle}, {len(prompts)} prompts, T {steps}, sampler {sampler}, S {loop.S}, K {loop.K}, "
           f"guidance {guidance}, device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{loop.strategy}", flush=True)
-    start = time.perf_counter()
-    with torch.inference_mode():
-        best = [loop.search(p) for p in prompts]
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    wall = time.perf_counter() - start
-    result = {"method": "python-loop", "strategy": loop.strategy, "prompts": len(prompts), "nfe": loop.nfe,
-              "denoiser_calls": modules.calls, "wall_seconds": wall,
-              "model_seconds": modules.model_seconds if device.type == "cpu" else None,
-              "mean_best_reward": sum(best) / len(best)}
-    print(json.dumps(result), flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    if args.expect_nfe is not None and loop.nfe != args.expect_nfe:
-        sys.exit(f"NFE {loop.nfe} differs from the expected {args.expect_nfe}: not a fair comparison")
+    official_loop.search_and_report("python-loop", args, modules, loop, prompts, device)
 
 
 if __name__ == "__main__":
