@@ -12,31 +12,14 @@
 
 #include "common/shard_files.h"
 #include "common/state_key.h"
+#include "gate.h"
 #include "tiny_bundle.h"
 #include "worker/shard_writer.h"
 
 namespace evosearch {
 namespace {
 
-// A gate the injected writer waits at until the test opens it.
-class Gate {
- public:
-  void open() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    open_ = true;
-    changed_.notify_all();
-  }
-  // False when it stayed shut for `limit` (the test then fails instead of hanging).
-  bool wait(std::chrono::seconds limit) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return changed_.wait_for(lock, limit, [this] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool open_ = false;
-};
+using testing_support::Gate;
 
 ShardJob job(uint64_t request, const std::string& dir = "", int states = 1) {
   ShardJob j;

@@ -17,6 +17,7 @@
 #include "cluster/mpi_channel.h"
 #include "cluster/mpi_session.h"
 #include "common/state_key.h"
+#include "gate.h"
 #include "tiny_bundle.h"
 #include "worker/worker_loop.h"
 
@@ -25,24 +26,7 @@ namespace {
 
 const MpiSession* g_session = nullptr;
 
-// Open once the worker has taken a Release for prompt 1.
-class Gate {
- public:
-  void open() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    open_ = true;
-    changed_.notify_all();
-  }
-  bool wait(std::chrono::seconds limit) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return changed_.wait_for(lock, limit, [this] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool open_ = false;
-};
+using testing_support::Gate;  // opened once the worker has taken a Release for prompt 1
 
 // Resident states of one float each; releasing prompt 1 opens the gate. No model.
 class GateBackend final : public Backend {
