@@ -128,14 +128,14 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   ASSIGN_OR_RETURN(std::unique_ptr<JobStore> keeper_store, open_job_store(url, spec.output(), spec.name()));
   LeaseKeeper keeper(with_retries(std::move(keeper_store), options.store_timeout), options.lease_seconds);
 
-  JobLoopOptions run_options;
-  run_options.owner = owner_id();
-  run_options.steps = steps;
-  run_options.lease_seconds = options.lease_seconds;
-  run_options.poll_seconds = std::min(1.0, options.lease_seconds / 4);
-  JobLoop run(spec, manifest, run_options, executor, *store, keeper);
-  RETURN_IF_ERROR(run.add_prompts(suite));  // validates the search spec before any output
-  RETURN_IF_ERROR(check_job_memory(spec, manifest, steps, options.pixel_shape, run.in_flight_limit(), executor.workers()));
+  JobLoopOptions loop_options;
+  loop_options.owner = owner_id();
+  loop_options.steps = steps;
+  loop_options.lease_seconds = options.lease_seconds;
+  loop_options.poll_seconds = std::min(1.0, options.lease_seconds / 4);
+  JobLoop loop(spec, manifest, loop_options, executor, *store, keeper);
+  RETURN_IF_ERROR(loop.add_prompts(suite));  // validates the search spec before any output
+  RETURN_IF_ERROR(check_job_memory(spec, manifest, steps, options.pixel_shape, loop.in_flight_limit(), executor.workers()));
   ASSIGN_OR_RETURN(proto::JobRecord record, make_job_record(spec, static_cast<uint32_t>(suite.size())));
   proto::BatchSizeChoice batch = options.batch_size;
   if (batch.chosen() <= 0) {
@@ -162,17 +162,17 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   install_stop_signals();
   spdlog::info("job {} ({}): {} prompts, method {}, {} steps, batch {}, {} worker{}; this run is {}", spec.name(),
                store->describe(), suite.size(), spec.search().method(), steps, batch.chosen(), executor.workers(),
-               executor.workers() == 1 ? "" : "s", run_options.owner);
+               executor.workers() == 1 ? "" : "s", loop_options.owner);
   if (spec.search().has_plan()) spdlog::info("{}", spec.search().plan().summary());
-  auto outcomes = run.run();
+  auto outcomes = loop.run();
   if (!outcomes.ok()) {
-    run.release_leases();
+    loop.release_leases();
     return outcomes.status();
   }
   // Every prompt's searcher has the same settings: any one describes the method.
   ASSIGN_OR_RETURN(const std::unique_ptr<Searcher> searcher,
                    make_searcher(spec.search(), steps, SearchKey{spec.seed(), 0}));
-  proto::JobResults results = make_results(spec, searcher->describe(), *outcomes, run.totals());
+  proto::JobResults results = make_results(spec, searcher->describe(), *outcomes, loop.totals());
   *results.mutable_totals()->mutable_batch_size() = batch;
   results.mutable_totals()->mutable_phases()->set_calibration(options.calibration_seconds);
   RETURN_IF_ERROR(write_job_outputs(results, spec.output(), *store));
