@@ -38,7 +38,7 @@ inline std::string make_job(const std::string& dir, const std::string& search, b
   job_bundle(slow, work).write(dir + "/bundle");
   std::ofstream(dir + "/suite.txt") << "a bag\na dark coat\na tiny dress\na bright sandal\na plain top\na long skirt\n";
   std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 5,
-    "sampler": {"steps": 24}, "batch_size": 4, "search": )" << search << "}";
+    "sampler": {"steps": 24}, "batch_size": 4, "batch_size_policy": "fixed", "search": )" << search << "}";
   return dir + "/job.json";
 }
 

@@ -107,8 +107,8 @@ TEST(VideoJob, WritesMp4GifAndStripsThatHoldTheAnswersFrames) {
 // beside them (coordinator/memory_estimate.h): the worker decodes and scores 2 at a time.
 TEST(VideoJob, ATightMemoryLimitDecodesInSubBatchesWithTheSameAnswers) {
   const std::string base = testing_support::fresh_dir("video-memory");
-  // Pinned: the sub-batches are of a batch of 8 (an auto batch size could choose fewer).
-  const std::string sizes = R"(, "batch_size": 8, "batch_size_policy": "fixed", "prompts_in_flight": 2)";
+  // make_video_job pins the batch size: the sub-batches are of a batch of 8.
+  const std::string sizes = R"(, "batch_size": 8, "prompts_in_flight": 2)";
   const std::string reference = make_video_job(base + "/roomy", 2, kSearch, sizes);
   const CommandResult roomy = run_embedded_job(reference);
   ASSERT_EQ(roomy.code, 0) << roomy.output;

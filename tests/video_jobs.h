@@ -27,7 +27,9 @@ constexpr int kVideoFrames = 8, kVideoSize = 32;
 
 // A job folder `dir` on the bundled video model with the first `prompts` prompts of the video
 // suite and a spec (`search`, then `extra` fields); returns the spec path. Few steps, so it takes
-// seconds.
+// seconds. The batch size is pinned (batch_size_policy "fixed", the bound given or 32): runs are
+// compared across worker counts, which use batch_size as given, and the video model's float
+// rounding moves with the batch size, which an MP4's lossy encoding can amplify past the tolerance.
 inline std::string make_video_job(const std::string& dir, int prompts, const std::string& search,
                                   const std::string& extra = "") {
   std::filesystem::create_directories(dir);
@@ -38,7 +40,7 @@ inline std::string make_video_job(const std::string& dir, int prompts, const std
     for (int i = 0; i < prompts && i < 4; ++i) out << suite[i] << "\n";
   }
   std::ofstream(dir + "/job.json") << R"({"bundle": ")" << EVOSEARCH_SOURCE_DIR << R"(/models/fashion-video",
-    "prompts": "suite.txt", "output": "out", "seed": 3, "sampler": {"steps": 8}, "search": )"
+    "prompts": "suite.txt", "output": "out", "seed": 3, "sampler": {"steps": 8}, "batch_size_policy": "fixed", "search": )"
                                    << search << extra << "}";
   return dir + "/job.json";
 }
