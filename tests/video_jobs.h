@@ -102,8 +102,10 @@ inline std::pair<int, double> frames_difference(const std::vector<Image>& a, con
 // accounting, and the same frames in the strip, the MP4 and the GIF. A state computed in another
 // batch composition differs in float rounding: measured, video-match moved by up to 4e-5 between
 // the embedded run and 2 workers, and one pixel of 9010 in a strip by one level (a value at a
-// rounding boundary), which the MP4 encoder may spread a little. So strips and GIFs may differ by
-// one level, MP4s by a few, and on average by far less.
+// rounding boundary). The lossless strips and GIFs may differ by one level. The MP4 is H.264 of
+// those frames, and a one-level input change can flip one of the encoder's block decisions: that
+// block then differs by more (measured 5 and 10 levels across 3 ranks, at mean 0.0003 and 0.018).
+// So an MP4 may differ by up to 32 levels in a block, and on average by far less than 0.05.
 inline void expect_same_video_answers(const std::string& spec, const std::string& reference, const std::string& what) {
   const proto::JobResults a = video_results(spec), b = video_results(reference);
   ASSERT_EQ(a.prompts_size(), b.prompts_size()) << what;
@@ -118,7 +120,7 @@ inline void expect_same_video_answers(const std::string& spec, const std::string
       ASSERT_TRUE(p.scores().count(name)) << what << " prompt " << i << " has no " << name;
       EXPECT_NEAR(p.scores().at(name), score, 2e-4) << what << " prompt " << i << " " << name;
     }
-    for (const auto& [file, largest] : {std::pair{q.image(), 1}, {q.preview(), 1}, {q.video(), 8}}) {
+    for (const auto& [file, largest] : {std::pair{q.image(), 1}, {q.preview(), 1}, {q.video(), 32}}) {
       ASSERT_FALSE(file.empty()) << what << " prompt " << i;
       const auto [max, mean] = frames_difference(answer_frames(spec, file), answer_frames(reference, file));
       EXPECT_GE(max, 0) << what << ": " << file << " has other frames or sizes";
