@@ -25,7 +25,8 @@ int run_check(const CommonOptions& common, const CheckOptions& options) {
             << "model      " << proto::ModelKind_Name(m.model_kind()) << ", predicts "
             << proto::Prediction_Name(m.prediction()) << "\n"
             << "latent     " << dims((*bundle)->latent_shape()) << " -> pixels " << dims((*bundle)->pixel_shape()) << "\n"
-            << "condition  " << m.condition_dim() << " wide, from "
+            << "condition  " << (*bundle)->condition_layout().describe() << " (" << m.condition_dim()
+            << " numbers per prompt), from "
             << (m.encoder().empty() ? m.condition_file() : m.encoder()) << "\n"
             << "dtype      " << (*bundle)->dtype() << " (the modules' precision; states and sampler float32)\n"
             << "sampler    " << proto::SamplerKind_Name(s.kind) << ", " << s.steps << " steps, guidance "

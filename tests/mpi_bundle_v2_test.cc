@@ -1,7 +1,8 @@
-// A job whose guidance reward reads the prompt text (RewardSpec.input PROMPT_TEXT) with each
-// search method: the prompt that says "bright" gets the reward's bonus, the others do not (so
-// the reward saw each sample's own prompt, also in mixed-prompt batches), and 1 coordinator + 2
-// workers under mpirun give the embedded run's answers (the workers hold the texts too).
+// A version 2 bundle (token embeddings, a mask and a pooled vector per prompt, and a guidance
+// reward that reads the prompt text) with each search method: the prompt that says "bright" gets
+// the reward's bonus and the others do not (so the reward saw each sample's own prompt, also in
+// mixed-prompt batches), and 1 coordinator + 2 workers under mpirun give the embedded run's
+// answers (the workers encode the parts and hold the texts too).
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -11,6 +12,7 @@
 #include "distributed_jobs.h"
 #include "run_evosearch.h"
 #include "text_reward_bundle.h"
+#include "token_bundle.h"
 
 namespace evosearch {
 namespace {
@@ -19,14 +21,18 @@ using testing_support::CommandResult;
 using testing_support::results_of;
 
 std::string make_text_job(const std::string& dir, const std::string& search) {
-  testing_support::text_reward_bundle().write(dir + "/bundle");
+  testing_support::TinyBundle bundle = testing_support::token_bundle();
+  bundle.reward = testing_support::text_reward_bundle().reward;
+  bundle.manifest = testing_support::replaced(bundle.manifest, R"("guidance": true)",
+                                              R"("guidance": true, "input": "PROMPT_TEXT")");
+  bundle.write(dir + "/bundle");
   std::ofstream(dir + "/suite.txt") << "a bag\na dark coat\na tiny dress\na bright sandal\na plain top\na long skirt\n";
   std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 5,
     "sampler": {"steps": 12}, "batch_size": 4, "batch_size_policy": "fixed", "search": )" << search << "}";
   return dir + "/job.json";
 }
 
-TEST(MpiTextReward, EveryMethodScoresTheSamplesOwnPromptAndThreeRanksAgree) {
+TEST(MpiBundleV2, EveryMethodScoresTheSamplesOwnPromptAndThreeRanksAgree) {
   setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
   const std::pair<const char*, const char*> methods[] = {
@@ -34,7 +40,7 @@ TEST(MpiTextReward, EveryMethodScoresTheSamplesOwnPromptAndThreeRanksAgree) {
       {"best-of-n", R"({"method": "best-of-n", "n": 6})"},
       {"particles", R"({"method": "particles", "particles": 4, "resample_interval": 4})"},
       {"lookahead", R"({"method": "evosearch-lookahead", "model_calls_budget": 120})"}};
-  const std::string base = testing_support::fresh_dir("mpi-text-reward");
+  const std::string base = testing_support::fresh_dir("mpi-bundle-v2");
   for (const auto& [name, search] : methods) {
     const std::string embedded = make_text_job(base + "/" + name + "-embedded", search);
     const CommandResult e = testing_support::run_evosearch("run " + embedded + " --threads 1");
