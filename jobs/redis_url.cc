@@ -37,6 +37,18 @@ std::string RedisUrl::describe() const {
   return "redis://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" + std::to_string(db);
 }
 
+std::string redact_job_store_url(const std::string& url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  // As parse_redis_url reads it: the userinfo ends at the last '@'.
+  const size_t start = scheme_end + 3;
+  const size_t at = url.rfind('@');
+  if (at == std::string::npos || at < start) return url;
+  const size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at || colon + 1 == at) return url;  // no password
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 StatusOr<RedisUrl> parse_redis_url(const std::string& url) {
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos || url.compare(0, scheme_end, "redis") != 0) {

@@ -23,4 +23,8 @@ struct RedisUrl {
 // part (scheme, host, port, db) and never repeats the credentials.
 StatusOr<RedisUrl> parse_redis_url(const std::string& url);
 
+// `url` as it may be recorded (results.json, logs): a password in it replaced by "***"
+// ("redis://user:***@host:6379/0"); anything without one ("file", a folder) unchanged.
+std::string redact_job_store_url(const std::string& url);
+
 }  // namespace evosearch
