@@ -178,6 +178,15 @@ TEST(RedisUrl, ErrorsNameTheBadPartAndNeverThePassword) {
   }
 }
 
+TEST(RedisUrl, RedactedFormKeepsEverythingButThePassword) {
+  EXPECT_EQ(redact_job_store_url("redis://:hunter2@h:6391/0"), "redis://:***@h:6391/0");
+  EXPECT_EQ(redact_job_store_url("redis://ops:p@ss:w/x@10.0.0.5/3"), "redis://ops:***@10.0.0.5/3");
+  EXPECT_EQ(redact_job_store_url("redis://ops@h/0"), "redis://ops@h/0");
+  EXPECT_EQ(redact_job_store_url("redis://h:6391/0"), "redis://h:6391/0");
+  EXPECT_EQ(redact_job_store_url("file"), "file");
+  EXPECT_EQ(redact_job_store_url(""), "");
+}
+
 TEST(OpenJobStore, FileByDefaultAndUrlErrorsFirst) {
   const fs::path dir = fresh_dir("open");
   for (const char* url : {"", "file"}) {

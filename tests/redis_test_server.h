@@ -48,13 +48,15 @@ class TestRedisServer {
       ::dup2(log, 1);
       ::dup2(log, 2);
       const std::string port = std::to_string(port_);
-      if (password_.empty()) {
-        ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--dir", dir_.c_str(),
-                 "--appendonly", "yes", "--save", "", static_cast<char*>(nullptr));
-      } else {
-        ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--dir", dir_.c_str(),
-                 "--appendonly", "yes", "--save", "", "--requirepass", password_.c_str(), static_cast<char*>(nullptr));
-      }
+      // The password in a file of mode 0600, not on redis-server's command line: the secrets
+      // tests look for it in every process's /proc/PID/cmdline.
+      const std::string config = dir_ + "/redis.conf";
+      const int conf = ::open(config.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const std::string text = password_.empty() ? "" : "requirepass " + password_ + "\n";
+      if (conf < 0 || ::write(conf, text.data(), text.size()) != static_cast<ssize_t>(text.size())) ::_exit(126);
+      ::close(conf);
+      ::execlp("redis-server", "redis-server", config.c_str(), "--port", port.c_str(), "--bind", "127.0.0.1", "--dir",
+               dir_.c_str(), "--appendonly", "yes", "--save", "", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     RedisUrl url;
@@ -85,6 +87,9 @@ class TestRedisServer {
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
   }
+
+  // Where it keeps its password (mode 0600), when it has one.
+  std::string config_file() const { return dir_ + "/redis.conf"; }
 
   std::string url(const std::string& password) const {
     return "redis://" + (password.empty() ? "" : ":" + password + "@") + "127.0.0.1:" + std::to_string(port_) + "/0";
