@@ -26,7 +26,7 @@ int run_status(const StatusOptions& given) {
     return fail(InvalidArgument("which job? give its output folder or Redis URL, --job-store-file, or EVOSEARCH_JOB_STORE"));
   }
   options.where = *where;
-  const bool redis = options.where.rfind("redis://", 0) == 0;
+  const bool redis = options.where.rfind("redis://", 0) == 0 || options.where.rfind("rediss://", 0) == 0;
   if (redis && options.job.empty()) {
     return fail(InvalidArgument("--job: a Redis store holds jobs by name; give the job's name (the spec's name)"));
   }
