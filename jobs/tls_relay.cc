@@ -111,6 +111,13 @@ StatusOr<SslContext> make_context(const RedisUrl& url) {
   SSL_CTX_set_mode(context.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // A key with a passphrase is refused rather than asked for on the terminal.
   SSL_CTX_set_default_passwd_cb(context.get(), [](char*, int, int, void*) { return 0; });
+  // Called only when the server asks for a certificate and this client has none: noted (in the
+  // bool the SSL's app data points to), since a TLS 1.3 server refuses it only after the
+  // handshake, in an alert that a write racing it can lose.
+  SSL_CTX_set_client_cert_cb(context.get(), [](SSL* ssl, X509**, EVP_PKEY**) {
+    *static_cast<bool*>(SSL_get_app_data(ssl)) = true;
+    return 0;
+  });
   const bool cas = url.tls_ca.empty() ? SSL_CTX_set_default_verify_paths(context.get()) == 1
                                       : SSL_CTX_load_verify_locations(context.get(), url.tls_ca.c_str(), nullptr) == 1;
   if (!cas) {
@@ -132,10 +139,12 @@ StatusOr<SslContext> make_context(const RedisUrl& url) {
 }
 
 // TLS over the connected non-blocking socket `tcp`, the server's certificate checked.
-StatusOr<Ssl> handshake(SSL_CTX* context, int tcp, const RedisUrl& url, Clock::time_point deadline) {
+StatusOr<Ssl> handshake(SSL_CTX* context, int tcp, const RedisUrl& url, Clock::time_point deadline,
+                        bool& asked_for_certificate) {
   const std::string where = url.describe();
   Ssl ssl(SSL_new(context));
   if (!ssl || SSL_set_fd(ssl.get(), tcp) != 1) return Internal(where + ": TLS: " + ssl_errors());
+  SSL_set_app_data(ssl.get(), &asked_for_certificate);
   unsigned char address[sizeof(in6_addr)];
   const bool ip = ::inet_pton(AF_INET, url.host.c_str(), address) == 1 || ::inet_pton(AF_INET6, url.host.c_str(), address) == 1;
   // The certificate must name the host (or IP address) the URL names.
@@ -169,17 +178,30 @@ StatusOr<Ssl> handshake(SSL_CTX* context, int tcp, const RedisUrl& url, Clock::t
 // Why the server side ended, after a TLS call failed with `error`.
 std::string server_side_ended(int error) {
   if (error == SSL_ERROR_ZERO_RETURN) return "the server closed the TLS connection";
-  if (error == SSL_ERROR_SSL) return "TLS error: " + ssl_errors();  // e.g. the server refused this client's certificate
+  // OpenSSL 3 reports a server that went away without a close_notify (killed, restarted) as an
+  // error of its own; any other is the TLS session failing, e.g. on a refused client certificate.
+  if (error == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+    return "TLS error: " + ssl_errors();
+  }
   ERR_clear_error();
   return "the TLS connection broke" + std::string(errno ? std::string(": ") + std::strerror(errno) : "");
 }
 
 // Shuttles bytes between `plain` (hiredis's connection) and `ssl` until either side closes;
 // returns why the server side ended ("" when hiredis closed its end).
-std::string shuttle(SSL* ssl, int tcp, int plain) {
+std::string shuttle(SSL* ssl, int tcp, int plain, bool asked_for_certificate) {
   constexpr size_t kMaxPending = 4 << 20;  // server bytes hiredis has not read yet
   std::string up, down;                    // hiredis -> server; server -> hiredis
   char buffer[16384];
+  bool heard = false;  // a reply came
+  const auto ended = [&](int error) {
+    if (asked_for_certificate && !heard) {
+      ERR_clear_error();
+      return std::string("TLS error: the server asks for a client certificate and the job store URL gives none "
+                         "(cert=PATH&key=PATH)");
+    }
+    return server_side_ended(error);
+  };
   for (;;) {
     bool moved = false, ssl_wants_write = false;
     if (up.empty()) {
@@ -195,19 +217,19 @@ std::string shuttle(SSL* ssl, int tcp, int plain) {
       } else {
         const int error = SSL_get_error(ssl, n);
         if (error == SSL_ERROR_WANT_WRITE) ssl_wants_write = true;
-        else if (error != SSL_ERROR_WANT_READ) return server_side_ended(error);
+        else if (error != SSL_ERROR_WANT_READ) return ended(error);
       }
     }
     while (down.size() < kMaxPending) {
       const int n = SSL_read(ssl, buffer, sizeof buffer);
       if (n > 0) {
         down.append(buffer, static_cast<size_t>(n));
-        moved = true;
+        moved = heard = true;
         continue;
       }
       const int error = SSL_get_error(ssl, n);
       if (error == SSL_ERROR_WANT_WRITE) ssl_wants_write = true;
-      else if (error != SSL_ERROR_WANT_READ) return server_side_ended(error);
+      else if (error != SSL_ERROR_WANT_READ) return ended(error);
       break;
     }
     if (!down.empty()) {
@@ -249,11 +271,12 @@ StatusOr<std::unique_ptr<TlsRelay>> TlsRelay::start(const RedisUrl& url, std::ch
     auto tcp = connect_tcp(url, deadline);
     if (!tcp.ok()) return ready.set_value(tcp.status());
     const Fd socket(*tcp);
-    auto ssl = handshake(context->get(), socket.fd, url, deadline);
+    bool asked_for_certificate = false;
+    auto ssl = handshake(context->get(), socket.fd, url, deadline, asked_for_certificate);
     if (!ssl.ok()) return ready.set_value(ssl.status());
     ready.set_value(Status::Ok());
     ERR_clear_error();  // SSL_get_error reads the queue: it must start empty
-    const std::string ended = shuttle(ssl->get(), socket.fd, plain.fd);
+    const std::string ended = shuttle(ssl->get(), socket.fd, plain.fd, asked_for_certificate);
     if (ended.empty()) {
       SSL_shutdown(ssl->get());  // best effort: the socket is non-blocking
       return;
