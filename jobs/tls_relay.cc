@@ -245,6 +245,9 @@ std::string shuttle(SSL* ssl, int tcp, int plain, bool asked_for_certificate) {
     pollfd fds[2] = {{plain, static_cast<short>((up.empty() ? POLLIN : 0) | (down.empty() ? 0 : POLLOUT)), 0},
                      {tcp, static_cast<short>((down.size() < kMaxPending ? POLLIN : 0) | (ssl_wants_write ? POLLOUT : 0)), 0}};
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return std::string("poll: ") + std::strerror(errno);
+    // hiredis closed its end (POLLHUP comes whatever was asked): bytes still for the server are
+    // moot, and a server that stopped reading must not keep this thread spinning.
+    if (fds[0].revents & (POLLHUP | POLLERR)) return "";
   }
 }
 

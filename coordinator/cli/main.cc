@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   CLI::Option* job_store = run_cmd->add_option(
       "--job-store", run.job_store,
       "where the job's state lives (overrides EVOSEARCH_JOB_STORE and the spec's job_store): file (the output "
-      "folder; one run at a time) or redis://[:password@]host[:port][/db] (several coordinators share the job). "
+      "folder; one run at a time) or redis://[:password@]host[:port][/db] (several coordinators share the job; "
+      "rediss://...?ca=PATH&cert=PATH&key=PATH: TLS). "
       "Keep a password off the command line: give it in REDISCLI_AUTH, or the URL in EVOSEARCH_JOB_STORE or "
       "--job-store-file");
   run_cmd->add_option("--job-store-file", run.job_store_file,
