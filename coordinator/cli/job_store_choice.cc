@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 
 #include <sys/stat.h>
 
-#include "common/logging.h"
 #include "jobs/redis_url.h"
 
 namespace evosearch {
@@ -63,9 +63,10 @@ bool hide_passwords_in_arguments(int argc, char** argv) {
     found = true;
   }
   if (found) {
-    spdlog::warn("a job store password was on the command line, where every user of this node could read it "
-                 "(/proc/PID/cmdline); give the URL in EVOSEARCH_JOB_STORE or a file of mode 0600 "
-                 "(--job-store-file), or the password alone in REDISCLI_AUTH");
+    // On stderr, as fail() writes before logging is set up: stdout may be `status --json`'s.
+    std::cerr << "warning: a job store password was on the command line, where every user of this node could "
+                 "read it (/proc/PID/cmdline); give the URL in EVOSEARCH_JOB_STORE or a file of mode 0600 "
+                 "(--job-store-file), or the password alone in REDISCLI_AUTH\n";
   }
   return found;
 }
