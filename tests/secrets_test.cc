@@ -141,10 +141,10 @@ TEST_F(Secrets, TheArrayTemplateKeepsThePasswordOffEveryCommandLineFileAndStatus
   fs::permissions(base_ + "/bin/scontrol", fs::perms::owner_all);
   ::setenv("EVOSEARCH_JOB_STORE", url_.c_str(), 1);
   const std::string log = base_ + "/job/slurm-task.out";
-  const pid_t task = start_logged("env PATH=" + base_ + "/bin:$PATH SLURM_JOB_ID=7 SLURM_CPUS_PER_TASK=1 EVOSEARCH_LEASE=2 "
-                                  "EVOSEARCH=" EVOSEARCH_BINARY " bash " EVOSEARCH_SOURCE_DIR "/cluster/evosearch-array.sbatch " +
-                                      spec,
-                                  log);
+  const std::string array_task = "env PATH=" + base_ + "/bin:$PATH SLURM_JOB_ID=7 SLURM_CPUS_PER_TASK=1 EVOSEARCH_LEASE=2 "
+                                 "EVOSEARCH=" EVOSEARCH_BINARY " bash " EVOSEARCH_SOURCE_DIR "/cluster/evosearch-array.sbatch " +
+                                 spec;
+  const pid_t task = start_logged(array_task, log);
   ASSERT_EQ(wait_watching(task, log), 0) << read_text(log);
   EXPECT_GE(scans_, 3) << "the job ran too briefly to look at its command lines";
   for (const std::string& line : seen_) ADD_FAILURE() << "a command line held the password: " << line;
@@ -164,6 +164,15 @@ TEST_F(Secrets, TheArrayTemplateKeepsThePasswordOffEveryCommandLineFileAndStatus
   const std::string from_file = status_json("--job-store-file " + file);
   EXPECT_NE(from_file.find("\"done\": 4"), std::string::npos) << from_file;
   EXPECT_EQ(from_file.find(password_), std::string::npos) << from_file;
+
+  // The template's other way: EVOSEARCH_JOB_STORE_FILE (a second task finds the suite done).
+  const std::string second_log = base_ + "/job/slurm-task-2.out";
+  seen_.clear();
+  const pid_t second = start_logged("env EVOSEARCH_JOB_STORE_FILE=" + file + " " + array_task, second_log);
+  ASSERT_EQ(wait_watching(second, second_log), 0) << read_text(second_log);
+  EXPECT_NE(read_text(second_log).find("redis://127.0.0.1:"), std::string::npos) << "the job in Redis\n"
+                                                                                 << read_text(second_log);
+  for (const std::string& line : seen_) ADD_FAILURE() << "a command line held the password: " << line;
   fs::remove(file);
   expect_no_file_holds_it();
 }
