@@ -39,9 +39,14 @@ Status parse_tls_query(const std::string& query, RedisUrl& out) {
     const std::string pair = query.substr(start, end - start);
     const size_t eq = pair.find('=');
     const std::string name = pair.substr(0, eq);
-    std::string* field = name == "ca" ? &out.tls_ca : name == "cert" ? &out.tls_cert : name == "key" ? &out.tls_key : nullptr;
+    std::string* field = name == "ca"     ? &out.tls_ca
+                         : name == "cert" ? &out.tls_cert
+                         : name == "key"  ? &out.tls_key
+                                          : nullptr;
     if (!field) return InvalidArgument("job store URL: query parameter '" + name + "' is not one of ca, cert, key");
-    if (eq == std::string::npos || eq + 1 == pair.size()) return InvalidArgument("job store URL: " + name + "= needs a file");
+    if (eq == std::string::npos || eq + 1 == pair.size()) {
+      return InvalidArgument("job store URL: " + name + "= needs a file");
+    }
     if (!field->empty()) return InvalidArgument("job store URL: " + name + "= is given twice");
     ASSIGN_OR_RETURN(*field, percent_decode(pair.substr(eq + 1), name.c_str()));
     start = end + 1;
@@ -56,7 +61,8 @@ Status parse_tls_query(const std::string& query, RedisUrl& out) {
 
 std::string RedisUrl::describe() const {
   const bool ipv6 = host.find(':') != std::string::npos;
-  return std::string(tls ? "rediss://" : "redis://") + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" + std::to_string(db);
+  return std::string(tls ? "rediss://" : "redis://") + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port) +
+         "/" + std::to_string(db);
 }
 
 std::string redact_job_store_url(const std::string& url) {

@@ -79,7 +79,8 @@ class RedisTls : public ::testing::Test {
 };
 
 TEST_F(RedisTls, AJobRunsThroughTlsWithAClientCertificate) {
-  const std::string spec = testing_support::make_job(base_ + "/job", R"({"method": "evosearch", "evolution_steps": [0, 4, 8], "population": [5, 3, 3, 3]})");
+  const std::string spec = testing_support::make_job(
+      base_ + "/job", R"({"method": "evosearch", "evolution_steps": [0, 4, 8], "population": [5, 3, 3, 3]})");
   ::setenv("EVOSEARCH_JOB_STORE", url_.c_str(), 1);
   const auto run = testing_support::run_evosearch("run " + spec + " --threads 1");
   const auto status = testing_support::run_evosearch("status --json --job job");  // the spec's file name
