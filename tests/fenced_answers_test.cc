@@ -1,0 +1,204 @@
+// Fenced answer files (coordinator/answer_writer.h), in this process with the tiny bundle: a
+// coordinator stopped past its lease while writing its last generation's grid and its answer, a
+// second coordinator finishing the prompt meanwhile, then the first resumed. The first one's
+// pixels differ by one level (float rounding differs by device and batch size). Its save is
+// refused, and the published files are the second one's: the bytes the outcome's SHA-256 names,
+// byte for byte a clean run's. Deterministic: both file stores read a clock the test advances,
+// and the second coordinator runs inside the first one's call for its grid's frames (no sleeps).
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "common/atomic_file.h"
+#include "common/checksum.h"
+#include "coordinator/job_loop.h"
+#include "coordinator/job_setup.h"
+#include "coordinator/job_spec.h"
+#include "coordinator/local_executor.h"
+#include "jobs/job_identity.h"
+#include "jobs/prompt_suite.h"
+#include "tiny_bundle.h"
+
+namespace evosearch {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kLease = 600;   // never renewed during the test (every 200 s of real time)
+constexpr uint32_t kLastGeneration = 3;  // population [6, 4, 4, 4]: generations 0 to 3
+
+// The in-process executor; before the frames of generation `hook_generation`'s grid it runs
+// `hook` once, and with `rounds_differently` every pixel it hands out is one level off.
+class HookedExecutor final : public Executor {
+ public:
+  explicit HookedExecutor(Backend& backend) : inner_(backend) {}
+
+  std::function<void()> hook;
+  uint32_t hook_generation = 0;
+  bool hooked = false;
+  bool rounds_differently = false;
+
+  Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override {
+    return inner_.add_prompt(prompt, text, key);
+  }
+  Status submit(const std::vector<proto::PromptRolloutTask>& tasks) override { return inner_.submit(tasks); }
+  StatusOr<std::vector<proto::PromptRolloutResult>> wait() override { return inner_.wait(); }
+  Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override {
+    return inner_.release_all_but(prompt, live);
+  }
+  Status release_prompt(uint32_t prompt) override { return inner_.release_prompt(prompt); }
+  StatusOr<std::vector<proto::ShardRef>> write_shards(uint32_t prompt, const std::vector<proto::StateRef>& refs,
+                                                      const ShardTarget& target) override {
+    return inner_.write_shards(prompt, refs, target);
+  }
+  Status load_shards(uint32_t prompt, const std::string& output_dir,
+                     const google::protobuf::RepeatedPtrField<proto::ShardRef>& shards) override {
+    return inner_.load_shards(prompt, output_dir, shards);
+  }
+  StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override {
+    ASSIGN_OR_RETURN(std::vector<Image> frames, inner_.decode(prompt, ref));
+    round(frames);
+    return frames;
+  }
+  StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override {
+    return inner_.score(prompt, ref);
+  }
+  StatusOr<std::vector<std::vector<Image>>> take_frames(uint32_t prompt, const std::vector<proto::StateRef>& refs) override {
+    if (hook && !hooked && !refs.empty() && refs[0].generation() == hook_generation) {
+      hooked = true;
+      hook();
+    }
+    ASSIGN_OR_RETURN(std::vector<std::vector<Image>> candidates, inner_.take_frames(prompt, refs));
+    for (std::vector<Image>& frames : candidates) round(frames);
+    return candidates;
+  }
+  double model_seconds() const override { return inner_.model_seconds(); }
+  proto::PhaseSeconds model_phases() const override { return inner_.model_phases(); }
+
+ private:
+  void round(std::vector<Image>& frames) const {
+    if (!rounds_differently) return;
+    for (Image& f : frames) {
+      for (uint8_t& p : f.pixels) p = p < 255 ? p + 1 : p - 1;
+    }
+  }
+
+  LocalExecutor inner_;
+};
+
+// One coordinator of the job in `spec`'s output folder: its own bundle, backend, executor, file
+// store and lease keeper, stores reading `clock`.
+class Coordinator {
+ public:
+  Coordinator(const proto::JobSpec& spec, StoreClock clock, std::string owner)
+      : spec_(spec), clock_(std::move(clock)), owner_(std::move(owner)) {}
+
+  Status start() {
+    ASSIGN_OR_RETURN(bundle_, Bundle::open(spec_.bundle(), at::kCPU));
+    ASSIGN_OR_RETURN(backend_, make_torch_backend(spec_, *bundle_, [] { return false; }));
+    ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec_, bundle_->manifest()));
+    executor_ = std::make_unique<HookedExecutor>(*backend_);
+    ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec_.prompts()));
+    store_ = make_file_job_store(spec_.output(), clock_);
+    ASSIGN_OR_RETURN(const proto::JobRecord record, make_job_record(spec_, static_cast<uint32_t>(suite.size())));
+    std::vector<std::string> texts;
+    for (const PromptEntry& e : suite) texts.push_back(e.text);
+    RETURN_IF_ERROR(store_->open(record, texts, false));
+    keeper_ = std::make_unique<LeaseKeeper>(make_file_job_store(spec_.output(), clock_), kLease);
+    JobLoopOptions options;
+    options.owner = owner_;
+    options.steps = sampler.steps;
+    options.lease_seconds = kLease;
+    options.poll_seconds = 0.01;
+    loop_ = std::make_unique<JobLoop>(spec_, bundle_->manifest(), options, *executor_, *store_, *keeper_);
+    return loop_->add_prompts(suite);
+  }
+
+  HookedExecutor& executor() { return *executor_; }
+  StatusOr<std::vector<proto::PromptOutcome>> run() { return loop_->run(); }
+
+ private:
+  const proto::JobSpec& spec_;
+  const StoreClock clock_;
+  const std::string owner_;
+  std::unique_ptr<Bundle> bundle_;
+  std::unique_ptr<TorchBackend> backend_;
+  std::unique_ptr<HookedExecutor> executor_;
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<LeaseKeeper> keeper_;
+  std::unique_ptr<JobLoop> loop_;
+};
+
+proto::JobSpec job_in(const std::string& dir) {
+  testing_support::TinyBundle().write(dir + "/bundle");
+  std::ofstream(dir + "/suite.txt") << "a bag\n";
+  auto spec = parse_job_spec(R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 7,
+      "sampler": {"steps": 12}, "batch_size": 4, "batch_size_policy": "fixed", "generation_grids": true,
+      "search": {"method": "evosearch", "evolution_steps": [0, 4, 8], "population": [6, 4, 4, 4]}})",
+                             "race", dir);
+  EXPECT_TRUE(spec.ok()) << spec.status().to_string();
+  return spec.ok() ? *spec : proto::JobSpec();
+}
+
+std::string bytes_of(const std::string& path) {
+  auto bytes = read_file(path);
+  return bytes.ok() ? *bytes : "missing: " + path;
+}
+
+TEST(FencedAnswerFiles, ACoordinatorStoppedPastItsLeaseWhileWritingLeavesTheWinnersFiles) {
+  const std::string base = testing_support::fresh_dir("fenced-answers");
+  std::atomic<int64_t> now{1'700'000'000'000};
+  const StoreClock clock = [&] { return now.load(); };
+
+  // A clean run of the same job, alone: the bytes the race must end with.
+  const proto::JobSpec clean = job_in(base + "/clean");
+  Coordinator alone(clean, clock, "clean:1:0");
+  ASSERT_TRUE(alone.start().ok());
+  auto reference = alone.run();
+  ASSERT_TRUE(reference.ok()) << reference.status().to_string();
+  ASSERT_EQ(reference->size(), 1u);
+
+  const proto::JobSpec spec = job_in(base + "/race");
+  Coordinator first(spec, clock, "first:1:0"), second(spec, clock, "second:2:0");
+  ASSERT_TRUE(first.start().ok());
+  ASSERT_TRUE(second.start().ok());
+  // The first coordinator stops as it is about to write its last generation's grid (then its
+  // answer): its lease runs out, the second claims the prompt, resumes it from the first one's
+  // checkpoint and finishes it. Then the first goes on, its pixels one level off.
+  StatusOr<std::vector<proto::PromptOutcome>> by_second = Internal("the second coordinator never ran");
+  first.executor().hook_generation = kLastGeneration;
+  first.executor().rounds_differently = true;
+  first.executor().hook = [&] {
+    now += static_cast<int64_t>(2 * kLease * 1000);
+    by_second = second.run();
+  };
+  auto by_first = first.run();
+  ASSERT_TRUE(first.executor().hooked) << "the first coordinator never wrote generation " << kLastGeneration << "'s grid";
+  ASSERT_TRUE(by_second.ok()) << by_second.status().to_string();
+  ASSERT_TRUE(by_first.ok()) << by_first.status().to_string();
+  ASSERT_EQ(by_first->size(), 1u);
+  const proto::PromptOutcome& outcome = (*by_first)[0];
+  EXPECT_EQ(outcome.token(), 2u) << "the second coordinator's lease saved the outcome";
+
+  const fs::path out = spec.output(), clean_out = clean.output();
+  const std::string image = bytes_of((out / outcome.image()).string());
+  EXPECT_EQ(sha256_hex(image), outcome.image_sha256()) << "the published answer is not the one its outcome records";
+  EXPECT_TRUE(image == bytes_of((clean_out / (*reference)[0].image()).string())) << "the published answer differs from a clean run's";
+  int grids = 0;
+  for (const proto::GenerationRecord& g : outcome.generations()) {
+    if (g.grid().empty()) continue;
+    ++grids;
+    const std::string grid = bytes_of((out / g.grid()).string());
+    EXPECT_EQ(sha256_hex(grid), g.grid_sha256()) << g.grid() << " is not the grid its outcome records";
+    EXPECT_TRUE(grid == bytes_of((clean_out / g.grid()).string())) << g.grid() << " differs from a clean run's";
+  }
+  EXPECT_EQ(grids, static_cast<int>(kLastGeneration) + 1);
+  EXPECT_FALSE(fs::exists(out / "state" / "pending")) << "unpublished files left behind";
+}
+
+}  // namespace
+}  // namespace evosearch
