@@ -2,8 +2,8 @@
 // coordinator stopped past its lease while writing its last generation's grid and its answer, a
 // second coordinator finishing the prompt meanwhile, then the first resumed. The first one's
 // pixels differ by one level (float rounding differs by device and batch size). Its save is
-// refused, and the published files are the second one's: the bytes the outcome's SHA-256 names,
-// byte for byte a clean run's. Deterministic: both file stores read a clock the test advances,
+// refused, and the published files are the ones the outcome's SHA-256 names: the grids its
+// checkpoints recorded, and the second one's last grid and answer, byte for byte a clean run's. Deterministic: both file stores read a clock the test advances,
 // and the second coordinator runs inside the first one's call for its grid's frames (no sleeps).
 #include <atomic>
 #include <filesystem>
@@ -194,6 +194,11 @@ TEST(FencedAnswerFiles, ACoordinatorStoppedPastItsLeaseWhileWritingLeavesTheWinn
     ++grids;
     const std::string grid = bytes_of((out / g.grid()).string());
     EXPECT_EQ(sha256_hex(grid), g.grid_sha256()) << g.grid() << " is not the grid its outcome records";
+    if (g.generation() < kLastGeneration) {
+      EXPECT_EQ(g.grid_token(), 1u) << "the first coordinator's checkpoints recorded " << g.grid();
+      continue;  // its own rounding: not a clean run's bytes
+    }
+    EXPECT_EQ(g.grid_token(), 2u);
     EXPECT_TRUE(grid == bytes_of((clean_out / g.grid()).string())) << g.grid() << " differs from a clean run's";
   }
   EXPECT_EQ(grids, static_cast<int>(kLastGeneration) + 1);
