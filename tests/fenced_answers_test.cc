@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -90,6 +91,46 @@ class HookedExecutor final : public Executor {
   LocalExecutor inner_;
 };
 
+// A job store that, with `dies_after_save`, fails right after saving an outcome: the run ends
+// there as if the process died between its fenced save and publishing its files.
+class DiesAfterSave final : public JobStore {
+ public:
+  explicit DiesAfterSave(std::unique_ptr<JobStore> store) : store_(std::move(store)) {}
+  bool dies_after_save = false;
+
+  std::string describe() const override { return store_->describe(); }
+  Status open(const proto::JobRecord& job, const std::vector<std::string>& texts, bool restart) override {
+    return store_->open(job, texts, restart);
+  }
+  StatusOr<proto::JobRecord> job() override { return store_->job(); }
+  StatusOr<std::vector<proto::PromptRecord>> prompts() override { return store_->prompts(); }
+  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
+    return store_->claim(owner, max, lease_seconds);
+  }
+  Status renew(proto::Lease& lease, double lease_seconds) override { return store_->renew(lease, lease_seconds); }
+  Status release(const proto::Lease& lease) override { return store_->release(lease); }
+  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& c) override {
+    return store_->commit_checkpoint(lease, c);
+  }
+  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
+    RETURN_IF_ERROR(store_->save_outcome(lease, outcome));
+    return dies_after_save ? Internal("died after saving the outcome") : Status::Ok();
+  }
+  Status mark_failed(const proto::Lease& lease, const std::string& error) override { return store_->mark_failed(lease, error); }
+  StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) override {
+    return store_->load_checkpoint(prompt);
+  }
+  StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) override { return store_->load_outcome(prompt); }
+  Status append_progress(const proto::ProgressEvent& event) override { return store_->append_progress(event); }
+  StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) override { return store_->progress(max); }
+  Status log_event(const std::string& event) override { return store_->log_event(event); }
+  Status add_outputs(const std::vector<std::string>& paths) override { return store_->add_outputs(paths); }
+  StatusOr<std::vector<std::string>> outputs() override { return store_->outputs(); }
+
+ private:
+  std::unique_ptr<JobStore> store_;
+};
+
 // One coordinator of the job in `spec`'s output folder: its own bundle, backend, executor, file
 // store and lease keeper, stores reading `clock`.
 class Coordinator {
@@ -103,7 +144,7 @@ class Coordinator {
     ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec_, bundle_->manifest()));
     executor_ = std::make_unique<HookedExecutor>(*backend_);
     ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec_.prompts()));
-    store_ = make_file_job_store(spec_.output(), clock_);
+    store_ = std::make_unique<DiesAfterSave>(make_file_job_store(spec_.output(), clock_));
     ASSIGN_OR_RETURN(const proto::JobRecord record, make_job_record(spec_, static_cast<uint32_t>(suite.size())));
     std::vector<std::string> texts;
     for (const PromptEntry& e : suite) texts.push_back(e.text);
@@ -119,6 +160,7 @@ class Coordinator {
   }
 
   HookedExecutor& executor() { return *executor_; }
+  DiesAfterSave& store() { return *store_; }
   StatusOr<std::vector<proto::PromptOutcome>> run() { return loop_->run(); }
 
  private:
@@ -128,7 +170,7 @@ class Coordinator {
   std::unique_ptr<Bundle> bundle_;
   std::unique_ptr<TorchBackend> backend_;
   std::unique_ptr<HookedExecutor> executor_;
-  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<DiesAfterSave> store_;
   std::unique_ptr<LeaseKeeper> keeper_;
   std::unique_ptr<JobLoop> loop_;
 };
@@ -203,6 +245,38 @@ TEST(FencedAnswerFiles, ACoordinatorStoppedPastItsLeaseWhileWritingLeavesTheWinn
   }
   EXPECT_EQ(grids, static_cast<int>(kLastGeneration) + 1);
   EXPECT_FALSE(fs::exists(out / "state" / "pending")) << "unpublished files left behind";
+}
+
+// A coordinator that dies between saving its outcome and publishing its files leaves them
+// pending; the next run finds the prompt done and, ending the job, publishes them.
+TEST(FencedAnswerFiles, FilesLeftPendingByARunThatDiedAfterItsSaveArePublishedByTheNextRun) {
+  const std::string base = testing_support::fresh_dir("fenced-answers-died");
+  std::atomic<int64_t> now{1'700'000'000'000};
+  const StoreClock clock = [&] { return now.load(); };
+  const proto::JobSpec spec = job_in(base);
+  const fs::path out = spec.output();
+  {
+    Coordinator dying(spec, clock, "dying:1:0");
+    ASSERT_TRUE(dying.start().ok());
+    dying.store().dies_after_save = true;
+    auto died = dying.run();
+    ASSERT_FALSE(died.ok());
+    ASSERT_NE(died.status().message().find("died after saving"), std::string::npos) << died.status().to_string();
+  }
+  Coordinator next(spec, clock, "next:2:0");
+  ASSERT_TRUE(next.start().ok());
+  auto pending = make_file_job_store(spec.output(), clock)->load_outcome(0);
+  ASSERT_TRUE(pending.ok() && pending->has_value());
+  const proto::PromptOutcome& saved = **pending;
+  EXPECT_FALSE(fs::exists(out / saved.image())) << "published before the run died";
+  EXPECT_TRUE(fs::exists(pending_path(spec.output(), saved.image(), saved.token())));
+  auto outcomes = next.run();
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().to_string();
+  ASSERT_EQ(outcomes->size(), 1u);
+  EXPECT_EQ(sha256_hex(bytes_of((out / saved.image()).string())), saved.image_sha256());
+  const proto::GenerationRecord& last = saved.generations(saved.generations_size() - 1);
+  EXPECT_EQ(sha256_hex(bytes_of((out / last.grid()).string())), last.grid_sha256());
+  EXPECT_FALSE(fs::exists(out / "state" / "pending"));
 }
 
 }  // namespace
