@@ -363,8 +363,8 @@ Status JobLoop::charge(PromptJob& j, const Status& error) {
   charged_.insert(j.index);
   const bool fails = static_cast<int64_t>(attempts) >= spec_.max_attempts();
   const std::string what = "prompt " + std::to_string(j.index) + " '" + j.entry.text + "': attempt " +
-                           std::to_string(attempts) + " of " + std::to_string(spec_.max_attempts()) + " failed: " +
-                           error.message();
+                           std::to_string(attempts) + " failed (max_attempts " + std::to_string(spec_.max_attempts()) +
+                           "): " + error.message();
   const Status written = fails ? store_.mark_failed(lease, error.message()) : store_.release(lease);
   if (lease_lost(written)) return Status::Ok();  // another coordinator holds it now
   RETURN_IF_ERROR(written);
