@@ -313,17 +313,20 @@ Status JobLoop::batch_failed(const Status& error) {
   // The executor dropped every task submitted before the failed wait(): each prompt with a
   // generation in flight was in the failed batch.
   std::vector<PromptJob*> held;
+  size_t in_batch = 0;
   for (PromptJob* j : std::vector<PromptJob*>(active_)) {
     if (j->in_flight.empty()) continue;
+    ++in_batch;
     if (j->lease) {
       held.push_back(j);
     } else {
       RETURN_IF_ERROR(drop(*j));  // draining: another coordinator has it
     }
   }
-  if (held.size() == 1) return charge(*held.front(), error);
+  if (in_batch == 1 && held.size() == 1) return charge(*held.front(), error);
+  if (held.empty()) return Status::Ok();
   spdlog::warn("a rollout batch of {} prompts failed ({}); each is retried alone, from its last checkpoint, before any "
-               "is charged", held.size(), error.message());
+               "is charged", in_batch, error.message());
   for (PromptJob* j : held) {
     RETURN_IF_ERROR(drop(*j));
     suspects_.push_back(j->index);
