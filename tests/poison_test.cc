@@ -4,6 +4,7 @@
 // the answers of a job without it, exiting 3. A failure of the machine (the coordinator
 // SIGKILLed) charges nothing.
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -115,6 +116,19 @@ proto::JobResults clean_answers(const std::string& name) {
   return results_of(spec);
 }
 
+// The file store's record of prompt `i`.
+proto::PromptRecord record_of(const std::string& spec, int i) {
+  char name[32];
+  std::snprintf(name, sizeof name, "/state/prompt-%05d.json", i);
+  proto::PromptRecord record;
+  auto text = read_file(out_of(spec) + name);
+  EXPECT_TRUE(text.ok()) << name;
+  if (text.ok()) {
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &record).ok()) << *text;
+  }
+  return record;
+}
+
 // Results, report and status all name the failed prompt, its attempts and its error.
 void expect_failed_everywhere(const std::string& spec, uint32_t attempts, const std::string& error) {
   const proto::JobResults results = results_of(spec);
@@ -166,6 +180,11 @@ TEST(Poison, ANaNInAMixedBatchIsChargedOnlyToThePromptThatFailsAlone) {
   EXPECT_NE(r.output.find("retried alone"), std::string::npos) << r.output;
   expect_same_answers(results_of(spec), clean);
   expect_failed_everywhere(spec, 2, "NaN");
+  for (const int innocent : {0, 2}) {  // the mixed batch charged neither: each was claimed once
+    const proto::PromptRecord record = record_of(spec, innocent);
+    EXPECT_EQ(record.status(), proto::PROMPT_DONE) << innocent;
+    EXPECT_EQ(record.attempts(), 1u) << innocent;
+  }
 }
 
 TEST(Poison, MaxAttemptsOutOfRangeIsRefusedNamingTheField) {
@@ -213,10 +232,7 @@ TEST(Poison, KillsAreNotChargedToPrompts) {
   ASSERT_EQ(results.failed_size(), 1);
   EXPECT_EQ(results.failed(0).prompt(), "poison");
   // "a dark coat" was claimed by each killed run and the last: 3 claims, with max_attempts 1.
-  proto::PromptRecord coat;
-  auto record = read_file(state + "/prompt-00002.json");
-  ASSERT_TRUE(record.ok());
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*record, &coat).ok()) << *record;
+  const proto::PromptRecord coat = record_of(spec, 2);
   EXPECT_EQ(coat.status(), proto::PROMPT_DONE);
   EXPECT_EQ(coat.attempts(), 3u);
 }
