@@ -206,9 +206,21 @@ StatusOr<at::Tensor> Bundle::decode(const at::Tensor& latents, FiniteGuard* guar
   return checked(manifest_.decoder(), "decoder output", decoder_->run("forward", {latents}), expected, true, guard);
 }
 
-StatusOr<at::Tensor> Bundle::score(int index, const at::Tensor& pixels, const at::Tensor& cond, FiniteGuard* guard) {
-  const std::string& file = manifest_.rewards(index).file();
-  return checked(file, "reward output", rewards_[index]->run("forward", {pixels, cond}), {pixels.size(0)}, false, guard);
+StatusOr<at::Tensor> Bundle::score(int index, const at::Tensor& pixels, const at::Tensor& cond,
+                                   const std::vector<std::string>& texts, FiniteGuard* guard) {
+  const proto::RewardSpec& spec = manifest_.rewards(index);
+  c10::IValue second = cond;
+  if (spec.input() == proto::PROMPT_TEXT) {
+    if (static_cast<int64_t>(texts.size()) != pixels.size(0)) {
+      return Internal("reward '" + spec.name() + "' was given " + std::to_string(texts.size()) + " prompt texts for " +
+                      std::to_string(pixels.size(0)) + " samples");
+    }
+    c10::List<std::string> list;
+    for (const std::string& text : texts) list.push_back(text);
+    second = list;
+  }
+  return checked(spec.file(), "reward output", rewards_[index]->run("forward", {pixels, second}), {pixels.size(0)},
+                 false, guard);
 }
 
 StatusOr<at::Tensor> Bundle::features(int index, const at::Tensor& pixels) {
@@ -218,7 +230,7 @@ StatusOr<at::Tensor> Bundle::features(int index, const at::Tensor& pixels) {
 }
 
 Status Bundle::dry_run() {
-  const std::vector<std::string> prompts{"a test prompt", manifest_.null_prompt()};
+  std::vector<std::string> prompts{"a test prompt", manifest_.null_prompt()};
   at::Tensor cond;
   if (encoder_) {
     ASSIGN_OR_RETURN(cond, encode(prompts));
@@ -228,7 +240,8 @@ Status Bundle::dry_run() {
       return InvalidArgument(dir_ + "/" + manifest_.condition_file() + ": has no condition for the null_prompt '" +
                              manifest_.null_prompt() + "' (needed for classifier-free guidance)");
     }
-    ASSIGN_OR_RETURN(cond, encode({conditions_.begin()->first, manifest_.null_prompt()}));
+    prompts = {conditions_.begin()->first, manifest_.null_prompt()};
+    ASSIGN_OR_RETURN(cond, encode(prompts));
   }
   const std::vector<int64_t> latent = latent_shape();
   const at::Tensor x = keyed_normal({NoiseKey{0, 0, 0, 0, 0, 1}, NoiseKey{0, 0, 0, 1, 0, 1}}, latent, device_);
@@ -248,11 +261,16 @@ Status Bundle::dry_run() {
   ASSIGN_OR_RETURN(at::Tensor pixels, decode(x));  // checks the rank: pixels are shaped like latents
   pixel_shape_.assign(pixels.sizes().begin() + 1, pixels.sizes().end());
   for (int i = 0; i < reward_count(); ++i) {
-    const Status scored = score(i, pixels, cond).status();
+    const Status scored = score(i, pixels, cond, prompts).status();
     if (!scored.ok()) {
-      return scored.with_context("dry run of reward '" + manifest_.rewards(i).name() + "' on decoded pixels " +
-                                 shape_string(pixel_shape_) + " from latents of latent_shape " + shape_string(latent) +
-                                 " (manifest.json; is latent_shape what the decoder and rewards were made for?)");
+      const bool text = manifest_.rewards(i).input() == proto::PROMPT_TEXT;
+      return scored.with_context(
+          "dry run of reward '" + manifest_.rewards(i).name() + "' on decoded pixels " + shape_string(pixel_shape_) +
+          " from latents of latent_shape " + shape_string(latent) + " and " +
+          (text ? "the prompt texts (its input is PROMPT_TEXT: forward(pixels, prompts: List[str]))"
+                : "the conditions (its input is CONDITION: forward(pixels, cond); a reward that reads the prompt "
+                  "declares \"input\": \"PROMPT_TEXT\")") +
+          " (manifest.json; is latent_shape what the decoder and rewards were made for?)");
     }
     const auto f = features(i, pixels);
     if (!f.ok() && f.status().code() != StatusCode::kNotFound) return f.status();

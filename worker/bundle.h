@@ -50,8 +50,11 @@ class Bundle {
                                FiniteGuard* guard = nullptr, int64_t step = -1);
   // Pixels in [0, 1], [B, *pixel_shape]; range and values checked in `guard` when given.
   StatusOr<at::Tensor> decode(const at::Tensor& latents, FiniteGuard* guard = nullptr);
-  // One score per sample from reward `index` (order of manifest.rewards); checked in `guard` when given.
-  StatusOr<at::Tensor> score(int index, const at::Tensor& pixels, const at::Tensor& cond, FiniteGuard* guard = nullptr);
+  // One score per sample from reward `index` (order of manifest.rewards); checked in `guard` when
+  // given. The reward receives the samples' conditions `cond` [B, D] or their prompt `texts` (B of
+  // them), whichever its RewardSpec.input declares.
+  StatusOr<at::Tensor> score(int index, const at::Tensor& pixels, const at::Tensor& cond,
+                             const std::vector<std::string>& texts, FiniteGuard* guard = nullptr);
   // Features for the diversity metric, [B, F]; NotFound when the reward has no features().
   StatusOr<at::Tensor> features(int index, const at::Tensor& pixels);
 
