@@ -176,6 +176,16 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   ASSIGN_OR_RETURN(const std::unique_ptr<Searcher> searcher,
                    make_searcher(spec.search(), steps, SearchKey{spec.seed(), 0}));
   proto::JobResults results = make_results(spec, searcher->describe(), *outcomes, loop.totals());
+  ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> records, store->prompts());
+  for (const proto::PromptRecord& p : records) {
+    if (p.status() != proto::PROMPT_FAILED) continue;
+    proto::FailedPrompt* f = results.add_failed();
+    f->set_index(p.prompt());
+    f->set_prompt(p.text());
+    if (p.prompt() < suite.size()) f->set_category(suite[p.prompt()].category);
+    f->set_error(p.last_error());
+    f->set_attempts(p.attempts());
+  }
   *results.mutable_totals()->mutable_batch_size() = batch;
   results.mutable_totals()->mutable_phases()->set_calibration(options.calibration_seconds);
   RETURN_IF_ERROR(write_job_outputs(results, spec.output(), *store));

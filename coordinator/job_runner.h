@@ -28,7 +28,11 @@ struct RunOptions {
   double calibration_seconds = 0;  // measuring it (totals.phases.calibration)
 };
 
-// Runs the job on `executor`. `manifest` names the rewards; `steps` is the sampler's T.
+// Exit status of `evosearch run` when the job finished but some prompts failed (results.json
+// `failed`): distinct from 0 (every prompt done), 1 (an error) and 75 (stopped, resume later).
+constexpr int kExitSomePromptsFailed = 3;
+
+// Runs the job on `executor`. Prompts that failed (JobSpec.max_attempts) are in results.failed. `manifest` names the rewards; `steps` is the sampler's T.
 StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
                                            Executor& executor, const RunOptions& options);
 
