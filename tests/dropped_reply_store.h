@@ -33,21 +33,25 @@ class DroppedReplyStore final : public JobStore {
   }
   StatusOr<proto::JobRecord> job() override { return pass("job", [&] { return store_->job(); }); }
   StatusOr<std::vector<proto::PromptRecord>> prompts() override { return pass("prompts", [&] { return store_->prompts(); }); }
-  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
-    return pass("claim", [&] { return store_->claim(owner, max, lease_seconds); });
+  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds,
+                                            const RequestId& request) override {
+    return pass("claim", [&] { return store_->claim(owner, max, lease_seconds, request); });
   }
-  Status renew(proto::Lease& lease, double lease_seconds) override {
-    return pass("renew", [&] { return store_->renew(lease, lease_seconds); });
+  Status renew(proto::Lease& lease, double lease_seconds, const RequestId& request) override {
+    return pass("renew", [&] { return store_->renew(lease, lease_seconds, request); });
   }
-  Status release(const proto::Lease& lease) override { return pass("release", [&] { return store_->release(lease); }); }
-  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) override {
-    return pass("commit_checkpoint", [&] { return store_->commit_checkpoint(lease, checkpoint); });
+  Status release(const proto::Lease& lease, const RequestId& request) override {
+    return pass("release", [&] { return store_->release(lease, request); });
   }
-  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
-    return pass("save_outcome", [&] { return store_->save_outcome(lease, outcome); });
+  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint,
+                           const RequestId& request) override {
+    return pass("commit_checkpoint", [&] { return store_->commit_checkpoint(lease, checkpoint, request); });
   }
-  Status mark_failed(const proto::Lease& lease, const std::string& error) override {
-    return pass("mark_failed", [&] { return store_->mark_failed(lease, error); });
+  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome, const RequestId& request) override {
+    return pass("save_outcome", [&] { return store_->save_outcome(lease, outcome, request); });
+  }
+  Status mark_failed(const proto::Lease& lease, const std::string& error, const RequestId& request) override {
+    return pass("mark_failed", [&] { return store_->mark_failed(lease, error, request); });
   }
   StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) override {
     return pass("load_checkpoint", [&] { return store_->load_checkpoint(prompt); });
@@ -55,15 +59,17 @@ class DroppedReplyStore final : public JobStore {
   StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) override {
     return pass("load_outcome", [&] { return store_->load_outcome(prompt); });
   }
-  Status append_progress(const proto::ProgressEvent& event) override {
-    return pass("append_progress", [&] { return store_->append_progress(event); });
+  Status append_progress(const proto::ProgressEvent& event, const RequestId& request) override {
+    return pass("append_progress", [&] { return store_->append_progress(event, request); });
   }
   StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) override {
     return pass("progress", [&] { return store_->progress(max); });
   }
-  Status log_event(const std::string& event) override { return pass("log_event", [&] { return store_->log_event(event); }); }
-  Status add_outputs(const std::vector<std::string>& paths) override {
-    return pass("add_outputs", [&] { return store_->add_outputs(paths); });
+  Status log_event(const std::string& event, const RequestId& request) override {
+    return pass("log_event", [&] { return store_->log_event(event, request); });
+  }
+  Status add_outputs(const std::vector<std::string>& paths, const RequestId& request) override {
+    return pass("add_outputs", [&] { return store_->add_outputs(paths, request); });
   }
   StatusOr<std::vector<std::string>> outputs() override { return pass("outputs", [&] { return store_->outputs(); }); }
 
