@@ -9,7 +9,8 @@
 //   events.log               timestamped lines
 //   outputs.txt              files the job wrote, relative to the output folder, one per line
 //   requests/<id>.json       RequestRecord: the answer of a changing call by its request id, kept
-//                            kRequestMemorySeconds (by file time; older ones go at a later claim)
+//                            kRequestMemorySeconds (by file time; older ones go at a later claim);
+//                            written without fsync: only a retry by the same live process reads it
 //   store.lock               every read-modify-write step holds an exclusive lock on it
 //
 // Records are replaced with write_file_atomic (write, fsync, rename). The two logs are appended
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <utility>
 
@@ -354,9 +356,21 @@ class FileJobStore final : public store::StoreBase {
     answer.set_code(static_cast<int>(status.code()));
     answer.set_message(status.message());
     if (!kept.empty() && status.code() != StatusCode::kUnavailable && status.code() != StatusCode::kInternal) {
-      RETURN_IF_ERROR(write_file_atomic(kept, store::to_json(answer)));
+      RETURN_IF_ERROR(keep_answer(kept, store::to_json(answer)));
     }
     return answer;
+  }
+
+  // Writes a kept answer without fsync: only a retry by the process that made the call reads it,
+  // and a crash ends that process (a new run makes new request ids). Under the lock.
+  static Status keep_answer(const std::string& path, const std::string& json) {
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << json;
+    out.close();
+    if (!out) return Internal("cannot write " + path + ": " + std::strerror(errno));
+    return Status::Ok();
   }
 
   // step() for a call that answers with a status only.
