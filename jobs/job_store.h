@@ -53,10 +53,9 @@ class JobStore {
   virtual std::string describe() const = 0;
 
   // Creates the job (every prompt queued) or binds to the stored job of the same name (so a
-  // repeat binds to the job the first try created). A stored
-  // job whose record differs (spec fields, input digests, prompt count) is refused naming every
-  // difference, unless `restart`: then its state (records, checkpoints, outcomes, progress,
-  // events) is discarded first. A stored job without any committed checkpoint or outcome is
+  // repeat binds to the job the first try created). A stored job whose record differs (spec
+  // fields, input digests, prompt count) is refused naming every difference, unless `restart`:
+  // then its state (records, checkpoints, outcomes, progress, events) is discarded first. A stored job without any committed checkpoint or outcome is
   // replaced by the new record (there is nothing to lose). The output files of a restarted job are the caller's to delete
   // (see outputs()), before calling open.
   virtual Status open(const proto::JobRecord& job, const std::vector<std::string>& prompt_texts, bool restart) = 0;
