@@ -17,7 +17,11 @@
 # while other work runs (load above the core count) are not worth quoting.
 #
 #   bash bench/compare_python_loop.sh [--bundles fashion-flow,fashion-ddpm] [--threads N] [--prompts N]
-#        [--json OUT]
+#        [--repeat R] [--json OUT]
+#
+# With --repeat R, the four runs of a bundle are repeated R times, interleaved (all four, then all
+# four again), and the table gives each run's median, with the range of the per-round ratios: on a
+# shared machine one slow moment then moves one round, not one side of the comparison.
 #
 # T: the bundle's default steps, but 20 for fashion-ddpm (its default 50 makes the run long); the
 # schedule S = 0,6,12,18, K = 12,6,6,6,6 is the demo's. BUILD (default build) holds the evosearch
@@ -26,13 +30,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$root/build}
 PY=${PY:-/usr/bin/python3}
-bundles=fashion-flow,fashion-ddpm threads=$(nproc) prompts=0 json=
+bundles=fashion-flow,fashion-ddpm threads=$(nproc) prompts=0 json= repeat=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --bundles) bundles=$2 ;;
     --threads) threads=$2 ;;
     --prompts) prompts=$2 ;;
     --json) json=$2 ;;
+    --repeat) repeat=$2 ;;
     *) echo "$0: unknown option $1 (see the comment at the top)" >&2; exit 2 ;;
   esac
   shift 2
@@ -81,7 +86,7 @@ t = json.load(open(sys.argv[1]))["totals"]
 print(t["nfe"], t["wall_seconds"] + t.get("phases", {}).get("calibration", 0), t.get("batch_size", {}).get("chosen", 0))' \
       "$scratch/$tag/results.json")
   read -r proc user sys < "$scratch/$tag.time"
-  rows+=("$bundle|$name|$nfe|$search|$proc|$(awk "BEGIN {print $user + $sys}")|$batch")
+  rows+=("$bundle|$name|$nfe|$search|$proc|$(awk "BEGIN {print $user + $sys}")|$batch|$round")
   last_nfe=$nfe
 }
 
@@ -89,36 +94,49 @@ for bundle in ${bundles//,/ }; do
   steps=0
   [[ $bundle == fashion-ddpm ]] && steps=20
   echo "$bundle: load average before $(load)"
-  run_evosearch "evosearch" "$bundle" $steps auto
-  run_evosearch "evosearch, fixed 32" "$bundle" $steps fixed
-  run_evosearch "evosearch, no retain" "$bundle" $steps auto EVOSEARCH_RETAIN_MEMORY=0
-  py_steps=()
-  [[ $steps -gt 0 ]] && py_steps=(--steps "$steps")
-  { time "$PY" "$root/bench/python_loop.py" "$root/models/$bundle" "$scratch/prompts.txt" "${py_steps[@]}" \
-      --evolution-steps "$S" --population "$K" --threads "$threads" --expect-nfe "$last_nfe" \
-      --json "$scratch/$bundle-python.json" > "$scratch/$bundle-python.log" 2>&1; } 2> "$scratch/$bundle-python.time" \
-      || { cat "$scratch/$bundle-python.log" >&2; exit 1; }
-  read -r proc user sys < "$scratch/$bundle-python.time"
-  search=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_seconds"])' "$scratch/$bundle-python.json")
-  rows+=("$bundle|python loop|$last_nfe|$search|$proc|$(awk "BEGIN {print $user + $sys}")|-")
+  for ((round = 1; round <= repeat; ++round)); do
+    run_evosearch "evosearch" "$bundle" $steps auto
+    run_evosearch "evosearch, fixed 32" "$bundle" $steps fixed
+    run_evosearch "evosearch, no retain" "$bundle" $steps auto EVOSEARCH_RETAIN_MEMORY=0
+    py_steps=()
+    [[ $steps -gt 0 ]] && py_steps=(--steps "$steps")
+    { time "$PY" "$root/bench/python_loop.py" "$root/models/$bundle" "$scratch/prompts.txt" "${py_steps[@]}" \
+        --evolution-steps "$S" --population "$K" --threads "$threads" --expect-nfe "$last_nfe" \
+        --json "$scratch/$bundle-python.json" > "$scratch/$bundle-python.log" 2>&1; } 2> "$scratch/$bundle-python.time" \
+        || { cat "$scratch/$bundle-python.log" >&2; exit 1; }
+    read -r proc user sys < "$scratch/$bundle-python.time"
+    search=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_seconds"])' "$scratch/$bundle-python.json")
+    rows+=("$bundle|python loop|$last_nfe|$search|$proc|$(awk "BEGIN {print $user + $sys}")|-|$round")
+  done
   echo "$bundle: load average after $(load)"
 done
 
 "$PY" - "$json" "${rows[@]}" <<'PY'
 import json, sys
+from statistics import median
 out, rows = sys.argv[1], [r.split("|") for r in sys.argv[2:]]
+runs = {}  # (bundle, name) -> the rounds' rows, in order
+for r in rows:
+    runs.setdefault((r[0], r[1]), []).append(r)
 table = {}
 print(f"{'bundle':<14} {'run':<22} {'NFE':>6} {'batch':>5} {'search s':>9} {'process s':>10} {'CPU s':>7} "
-      f"{'python/this (search)':>21} {'(process)':>10}")
-for bundle, name, nfe, search, proc, cpu, batch in rows:
-    python = next(r for r in rows if r[0] == bundle and r[1] == "python loop")
-    ratio_search, ratio_proc = float(python[3]) / float(search), float(python[4]) / float(proc)
-    print(f"{bundle:<14} {name:<22} {int(nfe):>6} {batch:>5} {float(search):>9.2f} {float(proc):>10.2f} "
-          f"{float(cpu):>7.2f} {ratio_search:>20.2f}x {ratio_proc:>9.2f}x")
-    table.setdefault(bundle, {})[name] = {"nfe": int(nfe), "batch_size": None if batch == "-" else int(batch),
-                                          "search_seconds": float(search), "process_seconds": float(proc),
-                                          "process_cpu_seconds": float(cpu), "python_over_this_search": ratio_search,
-                                          "python_over_this_process": ratio_proc}
+      f"{'python/this (search)':>21} {'(process)':>10} {'rounds: search ratio range':>27}")
+for (bundle, name), rounds in runs.items():
+    python = runs[(bundle, "python loop")]
+    med = lambda rs, i: median(float(r[i]) for r in rs)
+    search, proc, cpu = med(rounds, 3), med(rounds, 4), med(rounds, 5)
+    ratio_search, ratio_proc = med(python, 3) / search, med(python, 4) / proc
+    per_round = [float(p[3]) / float(r[3]) for p, r in zip(python, rounds)]
+    spread = f"{min(per_round):.2f}x-{max(per_round):.2f}x" if len(per_round) > 1 else ""
+    batches = sorted({r[6] for r in rounds})
+    print(f"{bundle:<14} {name:<22} {int(rounds[0][2]):>6} {'/'.join(batches):>5} {search:>9.2f} {proc:>10.2f} "
+          f"{cpu:>7.2f} {ratio_search:>20.2f}x {ratio_proc:>9.2f}x {spread:>27}")
+    table.setdefault(bundle, {})[name] = {"nfe": int(rounds[0][2]), "rounds": len(rounds),
+                                          "batch_sizes": [None if r[6] == "-" else int(r[6]) for r in rounds],
+                                          "search_seconds": search, "process_seconds": proc,
+                                          "process_cpu_seconds": cpu, "python_over_this_search": ratio_search,
+                                          "python_over_this_process": ratio_proc,
+                                          "python_over_this_search_per_round": per_round}
 if out:
     json.dump(table, open(out, "w"), indent=2)
 PY

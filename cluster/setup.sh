@@ -16,8 +16,9 @@ EVOSEARCH_PACKAGES=(
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libimagequant-dev
   libhiredis-dev libssl-dev
 )
-# Only the test command needs these (the report page's browser test).
-EVOSEARCH_TEST_PACKAGES=(chromium ffmpeg)
+# Only the test command needs these (the report page's browser test; openssl makes the
+# throwaway CA of the rediss:// tests).
+EVOSEARCH_TEST_PACKAGES=(chromium ffmpeg openssl)
 
 evosearch_log() { printf '\033[1m[evosearch setup]\033[0m %s\n' "$*" >&2; }
 

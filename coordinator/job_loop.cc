@@ -1,6 +1,7 @@
 #include "coordinator/job_loop.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -110,6 +111,7 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
     }
     all.push_back(outcomes_[j.index]);
   }
+  RETURN_IF_ERROR(publish_answers(all));
   return all;
 }
 
@@ -201,9 +203,8 @@ Status JobLoop::complete_generation(PromptJob& j) {
     RETURN_IF_ERROR(j.searcher->on_results(j.collected).with_context("prompt " + std::to_string(j.index)));
   }
   if (j.searcher->best().found()) record.set_best_so_far(j.searcher->best().fitness());
-  if (spec_.generation_grids()) {
-    ASSIGN_OR_RETURN(const std::string grid, answers_.write_grid(j.index, j.entry.text, generation, j.in_flight));
-    record.set_grid(grid);
+  if (spec_.generation_grids()) {  // pending until the checkpoint or outcome naming it commits
+    RETURN_IF_ERROR(answers_.write_grid(j.index, j.entry.text, j.in_flight, j.lease->token(), record));
   }
   j.history.push_back(record);
   RETURN_IF_ERROR(executor_.release_all_but(j.index, j.searcher->live_states()));
@@ -239,9 +240,11 @@ Status JobLoop::checkpoint(PromptJob& j) {
   const Status committed = store_.commit_checkpoint(*j.lease, c);
   if (lease_lost(committed)) {
     remove_shards(spec_.output(), written);  // only this run's new files: the kept ones belong to the newer owner's record
+    answers_.discard_grid(j.history.back());
     return abandon(j);
   }
   RETURN_IF_ERROR(committed);
+  RETURN_IF_ERROR(answers_.publish_grid(j.history.back()));
   remove_shards(spec_.output(), plan.dropped);  // never before the record that stops listing them commits
   j.committed_shards = std::move(shards);
   return Status::Ok();
@@ -251,8 +254,9 @@ Status JobLoop::finish(PromptJob& j) {
   const proto::BestSample& best = j.searcher->best();
   ASSIGN_OR_RETURN(const std::vector<double> scores, executor_.score(j.index, best.state()));
   if (static_cast<int>(scores.size()) != manifest_.rewards_size()) return Internal("scoring the answer gave the wrong number of rewards");
-  ASSIGN_OR_RETURN(const AnswerFiles files, answers_.write_answer(j.index, j.entry.text, best.state()));
   proto::PromptOutcome o;
+  // Under this lease's pending names, published once the fenced save passed (answer_writer.h).
+  RETURN_IF_ERROR(answers_.write_answer(j.index, j.entry.text, best.state(), j.lease->token(), o));
   o.set_index(j.index);
   o.set_prompt(j.entry.text);
   o.set_category(j.entry.category);
@@ -261,15 +265,16 @@ Status JobLoop::finish(PromptJob& j) {
   o.set_reward_calls(static_cast<int32_t>(a.reward_calls()));
   o.set_decode_calls(static_cast<int32_t>(a.decode_calls()));
   for (int r = 0; r < manifest_.rewards_size(); ++r) (*o.mutable_scores())[manifest_.rewards(r).name()] = scores[r];
-  o.set_image(files.image);
-  o.set_video(files.video);
-  o.set_preview(files.preview);
   o.set_generation(best.state().generation());
   o.set_candidate(best.state().candidate());
   for (const auto& h : j.history) *o.add_generations() = h;
   const Status saved = store_.save_outcome(*j.lease, o);
-  if (lease_lost(saved)) return abandon(j);  // the files written are the same answer another run writes
+  if (lease_lost(saved)) {  // another run's outcome names the files: this run's bytes may differ, and go
+    answers_.discard(o, j.lease->token());
+    return abandon(j);
+  }
   RETURN_IF_ERROR(saved);
+  RETURN_IF_ERROR(answers_.publish(o));
   remove_shards(spec_.output(), j.committed_shards);
   j.committed_shards.clear();
   keeper_.drop(j.index);
@@ -279,6 +284,24 @@ Status JobLoop::finish(PromptJob& j) {
   RETURN_IF_ERROR(executor_.release_prompt(j.index));
   log_progress(true);
   return store_.log_event("run " + options_.owner + " finished prompt " + std::to_string(j.index));
+}
+
+// Whoever ends the job makes every answer's files the ones its outcome records: a run that died
+// between saving an outcome and publishing its files left them pending. A file that cannot be
+// made to match is reported (log and event log), not fatal: the results still name it.
+Status JobLoop::publish_answers(const std::vector<proto::PromptOutcome>& outcomes) {
+  bool all_published = true;
+  for (const proto::PromptOutcome& o : outcomes) {
+    const Status published = answers_.publish(o);
+    if (published.ok()) continue;
+    all_published = false;
+    spdlog::warn("prompt {}: {}", o.index(), published.message());
+    RETURN_IF_ERROR(store_.log_event("run " + options_.owner + ": prompt " + std::to_string(o.index()) + ": " + published.message()));
+  }
+  if (!all_published) return Status::Ok();
+  std::error_code ec;  // the job is complete: what is still pending is a lost lease's leftovers
+  std::filesystem::remove_all(std::filesystem::path(spec_.output()) / "state" / "pending", ec);
+  return Status::Ok();
 }
 
 Status JobLoop::abandon(PromptJob& j) {

@@ -3,7 +3,8 @@
 // submits a prompt's next generation as soon as its previous one has every result, so
 // generations of different prompts overlap on the executor. Every finished generation is
 // checkpointed: the executor writes shards where the states are, then the checkpoint record is
-// committed to the store, fenced by the prompt's lease; every answer is saved once, fenced too.
+// committed to the store, fenced by the prompt's lease; every answer is saved once, fenced too
+// (and its files published only after: coordinator/answer_writer.h).
 // The run ends when every prompt of the job is done or failed (it goes on claiming prompts that
 // other coordinators abandon, once their leases expire), or at a stop signal, abandoning the
 // generations in flight (they are redone on resume).
@@ -79,6 +80,8 @@ class JobLoop {
   Status complete_generation(PromptJob& j);
   Status checkpoint(PromptJob& j);
   Status finish(PromptJob& j);
+  // At the end of the job: every outcome's files published, matching its digests.
+  Status publish_answers(const std::vector<proto::PromptOutcome>& outcomes);
   // The lease is lost: no more writes for this prompt from this run.
   Status abandon(PromptJob& j);
   StatusOr<bool> job_complete();

@@ -10,6 +10,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "common/atomic_file.h"
+#include "jobs/redis_url.h"
 #include "media/official_results.h"
 #include "report/report.h"
 
@@ -56,6 +57,7 @@ proto::JobResults make_results(const proto::JobSpec& spec, const proto::MethodDe
   r.set_method(spec.search().method());
   r.set_bundle(spec.bundle());
   *r.mutable_spec() = spec;
+  r.mutable_spec()->set_job_store(redact_job_store_url(spec.job_store()));  // results.json is no place for a password
   *r.mutable_method_description() = method;
   proto::Totals* totals = r.mutable_totals();
   std::map<std::string, std::vector<double>> per_metric;

@@ -104,15 +104,18 @@ StatusOr<std::vector<std::string>> job_outputs(JobStore& store) {
   return outputs;
 }
 
-// --restart: the files the earlier job wrote (and nothing else), and its checkpoint shards.
+// --restart: the files the earlier job wrote (and nothing else), its checkpoint shards and its
+// unpublished answer files.
 Status remove_outputs(const std::string& output, const std::vector<std::string>& outputs) {
   std::error_code ec;
   for (const std::string& file : outputs) {
     fs::remove(fs::path(output) / file, ec);
     if (ec) return Internal("cannot remove " + (fs::path(output) / file).string() + ": " + ec.message());
   }
-  fs::remove_all(fs::path(output) / "state" / "shards", ec);
-  if (ec) return Internal("cannot remove " + (fs::path(output) / "state" / "shards").string() + ": " + ec.message());
+  for (const char* folder : {"shards", "pending"}) {
+    fs::remove_all(fs::path(output) / "state" / folder, ec);
+    if (ec) return Internal("cannot remove " + (fs::path(output) / "state" / folder).string() + ": " + ec.message());
+  }
   return Status::Ok();
 }
 

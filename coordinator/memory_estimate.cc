@@ -98,7 +98,7 @@ size_t prompts_in_flight(const proto::JobSpec& spec, int workers) {
 
 std::string MemoryEstimate::describe() const {
   return "states kept " + human_bytes(states) + " + model batch " + human_bytes(batch) + " + bookkeeping " +
-         human_bytes(bookkeeping);
+         human_bytes(bookkeeping) + " + conditions " + human_bytes(conditions);
 }
 
 StatusOr<MemoryEstimate> estimate_job_memory(const proto::JobSpec& spec, const proto::BundleManifest& manifest,
@@ -114,13 +114,17 @@ StatusOr<MemoryEstimate> estimate_job_memory(const proto::JobSpec& spec, const p
   MemoryEstimate e;
   e.states = prompts * size.kept_states * latent / std::max(workers, 1);
   e.bookkeeping = prompts * (size.candidates * kPerCandidateBytes + steps * kPerStepBytes);
+  // Each prompt's condition (at Wan's 512 tokens of width 4096, 8 MB) and the null prompt's, kept
+  // by every worker; a batch stacks its samples' conditions and builds the CFG pair of them once.
+  const double condition = static_cast<double>(std::max<int64_t>(manifest.condition_dim(), 1)) * kFloatBytes;
+  e.conditions = (prompts + 1) * condition + 3 * batch * condition;
   // A batch holds x, its CFG copy, the prediction, noise and the sampler's history (~8 float32
   // latents per candidate; below fp32, also the CFG pair's inputs and outputs in the module dtype,
   // ~4 latents), then per sample decoded at once its float32 pixels and one reward's activations
   // in the module dtype (~2 images): as many samples as the limit leaves room for.
   const double module_copies = in_module < kFloatBytes ? 4 * elements(manifest.latent_shape()) * in_module : 0;
   const double latents = batch * (8 * latent + module_copies), per_decoded = pixels + 2 * pixel_count * in_module;
-  const double limit = memory_limit(spec), room = limit - e.states - e.bookkeeping - latents;
+  const double limit = memory_limit(spec), room = limit - e.states - e.bookkeeping - e.conditions - latents;
   e.decode_batch = limit <= 0 ? batch  // nothing known to fit into
                               : std::clamp(static_cast<int>(std::min<double>(batch, std::floor(room / per_decoded))), 1, batch);
   e.batch = latents + e.decode_batch * per_decoded;

@@ -17,9 +17,10 @@ struct MemoryEstimate {
   double states = 0;      // latents the searchers keep (checkpoint states, x0 estimates)
   double batch = 0;       // one model batch's working set: latents, CFG copies, decoded pixels
   double bookkeeping = 0; // tasks, results and noise schedules of the candidates in flight
+  double conditions = 0;  // the prompts' conditions (every worker holds each prompt's) and a batch's CFG pair of them
   int decode_batch = 1;   // samples decoded and scored at once (the batch's pixels term)
-  double total() const { return states + batch + bookkeeping; }
-  std::string describe() const;  // "states 1.2 GB + model batch 40 MB + bookkeeping 3 MB"
+  double total() const { return states + batch + bookkeeping + conditions; }
+  std::string describe() const;  // "states 1.2 GB + model batch 40 MB + bookkeeping 3 MB + conditions 64 MB"
 };
 
 // The job's peak memory on one worker process that holds `1/workers` of the states. `steps` is the

@@ -1,6 +1,7 @@
 #include "jobs/redis_connection.h"
 
 #include <hiredis/hiredis.h>
+#include <unistd.h>
 
 namespace evosearch {
 namespace {
@@ -21,8 +22,15 @@ RedisConnection::RedisConnection(RedisUrl url) : url_(std::move(url)) {}
 RedisConnection::~RedisConnection() = default;
 
 Status RedisConnection::connect() {
-  context_.reset(redisConnectWithTimeout(url_.host.c_str(), url_.port, to_timeval(kConnectTimeout)));
   const std::string where = url_.describe();
+  relay_.reset();  // an earlier connection's relay, which ended when its context was freed
+  if (url_.tls) {
+    ASSIGN_OR_RETURN(relay_, TlsRelay::start(url_, kConnectTimeout));
+    context_.reset(redisConnectFd(relay_->client_fd()));  // takes the fd over: redisFree closes it
+    if (!context_) ::close(relay_->client_fd());
+  } else {
+    context_.reset(redisConnectWithTimeout(url_.host.c_str(), url_.port, to_timeval(kConnectTimeout)));
+  }
   if (!context_) return Unavailable(where + ": cannot allocate a connection");
   if (context_->err) {
     const std::string reason = context_->errstr;
@@ -62,8 +70,11 @@ StatusOr<RedisReply> RedisConnection::send(const std::vector<std::string>& args)
   if (!reply) {
     // The context is unusable after an I/O error or a timeout; the next command reconnects.
     const std::string reason = context_->err ? context_->errstr : "no reply";
+    const std::string tls = relay_ ? relay_->ended() : "";
     context_.reset();
-    return Unavailable(url_.describe() + ": " + args[0] + " failed: " + reason);
+    // A TLS alert (the server refused this client's certificate) is no outage to wait out.
+    if (tls.rfind("TLS error", 0) == 0) return FailedPrecondition(url_.describe() + ": " + args[0] + " failed: " + tls);
+    return Unavailable(url_.describe() + ": " + args[0] + " failed: " + reason + (tls.empty() ? "" : " (" + tls + ")"));
   }
   return reply;
 }

@@ -1,6 +1,7 @@
 // One connection to a Redis server (hiredis), for the Redis job store: binary-safe commands and
-// Lua scripts, connect and command timeouts, AUTH and SELECT, and a reconnect on the next
-// command after the connection broke. Not thread-safe: one per store object.
+// Lua scripts, connect and command timeouts, AUTH and SELECT, TLS (rediss://, through a
+// TlsRelay), and a reconnect on the next command after the connection broke. Not thread-safe:
+// one per store object.
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,7 @@
 
 #include "common/status.h"
 #include "jobs/redis_url.h"
+#include "jobs/tls_relay.h"
 
 struct redisContext;
 struct redisReply;
@@ -55,6 +57,9 @@ class RedisConnection {
   Status error_status(const std::string& command, const std::string& error) const;
 
   RedisUrl url_;
+  // rediss://: the TLS relay behind context_. Declared first so that context_ (whose redisFree
+  // closes the relay's plain end, which ends the relay) is destroyed before it is joined.
+  std::unique_ptr<TlsRelay> relay_;
   std::unique_ptr<redisContext, FreeContext> context_;
   std::map<std::string, std::string> script_sha_;  // script text -> SHA1 the server knows it by
 };

@@ -1,5 +1,6 @@
 #include "jobs/redis_url.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace evosearch {
@@ -30,26 +31,77 @@ StatusOr<std::string> percent_decode(const std::string& s, const char* part) {
   return out;
 }
 
+// The query of a rediss:// URL: ca, cert and key, each at most once.
+Status parse_tls_query(const std::string& query, RedisUrl& out) {
+  size_t start = 0;
+  while (start <= query.size()) {
+    const size_t end = std::min(query.find('&', start), query.size());
+    const std::string pair = query.substr(start, end - start);
+    const size_t eq = pair.find('=');
+    const std::string name = pair.substr(0, eq);
+    std::string* field = name == "ca"     ? &out.tls_ca
+                         : name == "cert" ? &out.tls_cert
+                         : name == "key"  ? &out.tls_key
+                                          : nullptr;
+    if (!field) return InvalidArgument("job store URL: query parameter '" + name + "' is not one of ca, cert, key");
+    if (eq == std::string::npos || eq + 1 == pair.size()) {
+      return InvalidArgument("job store URL: " + name + "= needs a file");
+    }
+    if (!field->empty()) return InvalidArgument("job store URL: " + name + "= is given twice");
+    ASSIGN_OR_RETURN(*field, percent_decode(pair.substr(eq + 1), name.c_str()));
+    start = end + 1;
+  }
+  if (out.tls_cert.empty() != out.tls_key.empty()) {
+    return InvalidArgument("job store URL: cert= and key= come together (this client's certificate and its key)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string RedisUrl::describe() const {
   const bool ipv6 = host.find(':') != std::string::npos;
-  return "redis://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" + std::to_string(db);
+  return std::string(tls ? "rediss://" : "redis://") + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port) +
+         "/" + std::to_string(db);
+}
+
+std::string redact_job_store_url(const std::string& url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  // As parse_redis_url reads it: the userinfo ends at the last '@'.
+  const size_t start = scheme_end + 3;
+  const size_t at = url.rfind('@');
+  if (at == std::string::npos || at < start) return url;
+  const size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at || colon + 1 == at) return url;  // no password
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 StatusOr<RedisUrl> parse_redis_url(const std::string& url) {
   const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos || url.compare(0, scheme_end, "redis") != 0) {
-    const std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
-    return InvalidArgument("job store URL: scheme '" + scheme + "' is not supported; expected redis://[:password@]host[:port][/db] or \"file\"");
-  }
-  std::string rest = url.substr(scheme_end + 3);
-  if (rest.find_first_of("?#") != std::string::npos) {
-    return InvalidArgument("job store URL: query and fragment ('?', '#') are not supported; expected redis://[:password@]host[:port][/db]");
+  const std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
+  if (scheme != "redis" && scheme != "rediss") {
+    return InvalidArgument("job store URL: scheme '" + scheme + "' is not supported; expected "
+                           "redis://[:password@]host[:port][/db], rediss://... (TLS) or \"file\"");
   }
   RedisUrl out;
+  out.tls = scheme == "rediss";
+  std::string rest = url.substr(scheme_end + 3);
   // The last '@': a password may hold '@' or '/', a host or db never does.
   const size_t at = rest.rfind('@');
+  // The query starts at the first '?' after the credentials.
+  const size_t query = rest.find('?', at == std::string::npos ? 0 : at + 1);
+  if (rest.find('#', at == std::string::npos ? 0 : at + 1) != std::string::npos) {
+    return InvalidArgument("job store URL: a fragment ('#') is not supported");
+  }
+  if (query != std::string::npos) {
+    if (!out.tls) {
+      return InvalidArgument("job store URL: query parameters (ca, cert, key) are for rediss:// (TLS) only; "
+                             "expected redis://[:password@]host[:port][/db]");
+    }
+    RETURN_IF_ERROR(parse_tls_query(rest.substr(query + 1), out));
+    rest = rest.substr(0, query);
+  }
   if (at != std::string::npos) {
     const std::string userinfo = rest.substr(0, at);
     rest = rest.substr(at + 1);

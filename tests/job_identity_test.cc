@@ -157,6 +157,17 @@ TEST(RedisUrl, ParsesEveryPart) {
   EXPECT_EQ(v6->password, "pw");
   EXPECT_EQ(v6->describe(), "redis://[::1]:7000/0");
 
+  auto tls = parse_redis_url("rediss://:p?w@h:7000/2?ca=%2Ftmp%2Fca.pem&cert=/c.pem&key=/k.pem");
+  ASSERT_TRUE(tls.ok()) << tls.status().to_string();
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(tls->password, "p?w");  // the query starts after the credentials
+  EXPECT_EQ(tls->tls_ca, "/tmp/ca.pem");
+  EXPECT_EQ(tls->tls_cert, "/c.pem");
+  EXPECT_EQ(tls->tls_key, "/k.pem");
+  EXPECT_EQ(tls->db, 2);
+  EXPECT_EQ(tls->describe(), "rediss://h:7000/2");
+  EXPECT_FALSE(parse_redis_url("redis://h")->tls);
+
   ::setenv("REDISCLI_AUTH", "from-env", 1);
   EXPECT_EQ(parse_redis_url("redis://h")->password, "from-env");
   EXPECT_EQ(parse_redis_url("redis://:in-url@h")->password, "in-url");
@@ -169,6 +180,9 @@ TEST(RedisUrl, ErrorsNameTheBadPartAndNeverThePassword) {
       {"redis://:secret1@host:70000", "port '70000'"}, {"redis://:secret1@host:", "port is empty"},
       {"redis://:secret1@host/zero", "db 'zero'"},   {"redis://:secret1@/0", "host is missing"},
       {"redis://:secret1@host?timeout=1", "query"},  {"redis://:secret%zz@host", "password"},
+      {"rediss://:secret1@host?timeout=1", "'timeout'"}, {"rediss://:secret1@host?cert=/c", "cert= and key="},
+      {"rediss://:secret1@host?ca=", "ca= needs"},    {"rediss://:secret1@host?ca=a&ca=b", "twice"},
+      {"redis://:secret1@host#x", "fragment"},
   };
   for (const auto& [url, part] : cases) {
     const Status s = parse_redis_url(url).status();
@@ -176,6 +190,15 @@ TEST(RedisUrl, ErrorsNameTheBadPartAndNeverThePassword) {
     EXPECT_NE(s.message().find(part), std::string::npos) << url << ": " << s.message();
     EXPECT_EQ(s.message().find("secret"), std::string::npos) << url << ": " << s.message();
   }
+}
+
+TEST(RedisUrl, RedactedFormKeepsEverythingButThePassword) {
+  EXPECT_EQ(redact_job_store_url("redis://:hunter2@h:6391/0"), "redis://:***@h:6391/0");
+  EXPECT_EQ(redact_job_store_url("redis://ops:p@ss:w/x@10.0.0.5/3"), "redis://ops:***@10.0.0.5/3");
+  EXPECT_EQ(redact_job_store_url("redis://ops@h/0"), "redis://ops@h/0");
+  EXPECT_EQ(redact_job_store_url("redis://h:6391/0"), "redis://h:6391/0");
+  EXPECT_EQ(redact_job_store_url("file"), "file");
+  EXPECT_EQ(redact_job_store_url(""), "");
 }
 
 TEST(OpenJobStore, FileByDefaultAndUrlErrorsFirst) {

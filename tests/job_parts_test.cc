@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/atomic_file.h"
+#include "common/checksum.h"
 #include "common/state_key.h"
 #include "coordinator/answer_writer.h"
 #include "coordinator/progress_reporter.h"
@@ -96,15 +98,24 @@ TEST(AnswerWriter, AGridTakesEveryCandidatesFramesInOneRoundInTaskOrder) {
   RecordingStore store(out);
   FakeFrames source;
   AnswerWriter writer(source, store, out, 12);
-  auto file = writer.write_grid(3, "a bag", 2, tasks(2, {1, 0, 2}, 12));
-  ASSERT_TRUE(file.ok()) << file.status().to_string();
-  EXPECT_EQ(*file, "grids/0003-a-bag-gen2.png");
+  proto::GenerationRecord record;
+  record.set_generation(2);
+  const Status made = writer.write_grid(3, "a bag", tasks(2, {1, 0, 2}, 12), 5, record);
+  ASSERT_TRUE(made.ok()) << made.to_string();
+  EXPECT_EQ(record.grid(), "grids/0003-a-bag-gen2.png");
+  const std::string* file = &record.grid();
   ASSERT_EQ(source.rounds.size(), 1u);
   EXPECT_EQ(source.decodes, 0);
   ASSERT_EQ(source.rounds[0].size(), 3u);
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(state_key(3, source.rounds[0][i]), state_key(3, state_ref(2, std::vector<uint32_t>{1, 0, 2}[i], 12)));
   EXPECT_EQ(store.outputs_, std::vector<std::string>{*file});
   EXPECT_TRUE(store.registered_before_written_);
+  // Written under lease 5's pending name; its name is taken only once the record naming it commits.
+  EXPECT_FALSE(fs::exists(fs::path(out) / *file));
+  EXPECT_EQ(record.grid_token(), 5u);
+  EXPECT_EQ(record.grid_sha256(), *sha256_file_hex(pending_path(out, *file, 5)));
+  ASSERT_TRUE(writer.publish_grid(record).ok());
+  EXPECT_FALSE(fs::exists(pending_path(out, *file, 5)));
   // Images 8 to a row, scaled up to about 84 px (3 px tall: 28x).
   const Image expected = make_grid({FakeFrames::of(state_ref(2, 1, 12), 1)[0], FakeFrames::of(state_ref(2, 0, 12), 1)[0],
                                     FakeFrames::of(state_ref(2, 2, 12), 1)[0]},
@@ -123,9 +134,10 @@ TEST(AnswerWriter, AVideoGridHasOneFrameStripPerRow) {
   FakeFrames source;
   source.frames = 3;
   AnswerWriter writer(source, store, out, 8);
-  auto file = writer.write_grid(0, "moving", 0, tasks(0, {0, 1}, 8));
-  ASSERT_TRUE(file.ok()) << file.status().to_string();
-  auto written = read_png((fs::path(out) / *file).string());
+  proto::GenerationRecord record;
+  const Status made = writer.write_grid(0, "moving", tasks(0, {0, 1}, 8), 1, record);
+  ASSERT_TRUE(made.ok()) << made.to_string();
+  auto written = read_png(pending_path(out, record.grid(), 1));
   ASSERT_TRUE(written.ok());
   const std::vector<Image> strips = {frame_strip(FakeFrames::of(state_ref(0, 0, 8), 3)),
                                      frame_strip(FakeFrames::of(state_ref(0, 1, 8), 3))};
@@ -140,9 +152,11 @@ TEST(AnswerWriter, SegmentsThatEndBeforeTMakeNoGrid) {
   RecordingStore store(out);
   FakeFrames source;
   AnswerWriter writer(source, store, out, 12);
-  auto file = writer.write_grid(0, "a bag", 1, tasks(1, {0, 1}, 6));
-  ASSERT_TRUE(file.ok());
-  EXPECT_EQ(*file, "");
+  proto::GenerationRecord record;
+  record.set_generation(1);
+  ASSERT_TRUE(writer.write_grid(0, "a bag", tasks(1, {0, 1}, 6), 1, record).ok());
+  EXPECT_EQ(record.grid(), "");
+  EXPECT_TRUE(writer.publish_grid(record).ok());
   EXPECT_TRUE(source.rounds.empty());
   EXPECT_TRUE(store.outputs_.empty());
   EXPECT_FALSE(fs::exists(fs::path(out) / "grids"));
@@ -153,16 +167,93 @@ TEST(AnswerWriter, TheAnswerIsDecodedOnceAndRegisteredBeforeItIsWritten) {
   RecordingStore store(out);
   FakeFrames source;
   AnswerWriter writer(source, store, out, 12);
-  auto files = writer.write_answer(1, "a dark coat", state_ref(4, 2, 12));
-  ASSERT_TRUE(files.ok()) << files.status().to_string();
+  proto::PromptOutcome files;
+  const Status made = writer.write_answer(1, "a dark coat", state_ref(4, 2, 12), 3, files);
+  ASSERT_TRUE(made.ok()) << made.to_string();
   EXPECT_EQ(source.decodes, 1);
-  EXPECT_EQ(files->image, "images/0001-a-dark-coat.png");
-  EXPECT_TRUE(files->video.empty());
+  EXPECT_EQ(files.image(), "images/0001-a-dark-coat.png");
+  EXPECT_TRUE(files.video().empty());
   EXPECT_TRUE(store.registered_before_written_);
   EXPECT_EQ(store.outputs_, answer_file_names("0001-a-dark-coat"));
-  auto written = read_png((fs::path(out) / files->image).string());
+  // Pending under lease 3 until the outcome is saved; then published.
+  EXPECT_EQ(files.token(), 3u);
+  EXPECT_FALSE(fs::exists(fs::path(out) / files.image()));
+  EXPECT_EQ(files.image_sha256(), *sha256_file_hex(pending_path(out, files.image(), 3)));
+  ASSERT_TRUE(writer.publish(files).ok());
+  auto written = read_png((fs::path(out) / files.image()).string());
   ASSERT_TRUE(written.ok());
   EXPECT_EQ(written->pixels, FakeFrames::of(state_ref(4, 2, 12), 1)[0].pixels);
+}
+
+// An outcome's files (answer and grids) against the SHA-256 it records: a published file with
+// other bytes (a stale coordinator's, rounded differently) is detected, and replaced by the
+// recorded one while its pending copy is there.
+TEST(FencedAnswerFiles, AFileThatDoesNotMatchItsOutcomeIsDetectedAndRepublishedFromItsPendingCopy) {
+  const std::string out = testing_support::fresh_dir("fenced-answer-files");
+  const auto put = [&](const std::string& path, const std::string& bytes) { ASSERT_TRUE(write_file_atomic(path, bytes).ok()); };
+  const std::string image = (fs::path(out) / "images/0000-a-bag.png").string();
+  const std::string grid = (fs::path(out) / "grids/0000-a-bag-gen0.png").string();
+  proto::PromptOutcome o;
+  o.set_image("images/0000-a-bag.png");
+  o.set_image_sha256(sha256_hex("winner's image"));
+  o.set_token(2);
+  proto::GenerationRecord& g = *o.add_generations();
+  g.set_grid("grids/0000-a-bag-gen0.png");
+  g.set_grid_sha256(sha256_hex("winner's grid"));
+  g.set_grid_token(1);  // an earlier lease's checkpoint recorded the grid
+  put(image, "winner's image");
+  put(grid, "winner's grid");
+  EXPECT_TRUE(publish_outcome_files(out, o).ok());
+
+  put(image, "stale image");  // written by a coordinator that lost its lease
+  Status found = publish_outcome_files(out, o);
+  EXPECT_EQ(found.code(), StatusCode::kDataLoss);
+  EXPECT_NE(found.message().find(image), std::string::npos) << found.message();
+  EXPECT_NE(found.message().find(sha256_hex("stale image")), std::string::npos) << found.message();
+  EXPECT_NE(found.message().find("is gone"), std::string::npos) << found.message();
+  EXPECT_EQ(*read_file(image), "stale image");
+
+  put(pending_path(out, o.image(), 2), "other bytes");  // a pending copy that is not the recorded one is not published
+  found = publish_outcome_files(out, o);
+  EXPECT_NE(found.message().find("holds other bytes"), std::string::npos) << found.message();
+  EXPECT_EQ(*read_file(image), "stale image");
+
+  put(pending_path(out, o.image(), 2), "winner's image");
+  EXPECT_TRUE(publish_outcome_files(out, o).ok());
+  EXPECT_EQ(*read_file(image), "winner's image");
+  EXPECT_FALSE(fs::exists(pending_path(out, o.image(), 2)));
+
+  fs::remove(grid);  // a grid missing, its pending copy under the lease that recorded it
+  put(pending_path(out, g.grid(), 1), "winner's grid");
+  EXPECT_TRUE(publish_outcome_files(out, o).ok());
+  EXPECT_EQ(*read_file(grid), "winner's grid");
+  fs::remove(grid);
+  EXPECT_EQ(publish_outcome_files(out, o).code(), StatusCode::kDataLoss);
+
+  // Outcomes saved before digests were recorded are left as they are.
+  proto::PromptOutcome old;
+  old.set_image("images/0000-a-bag.png");
+  EXPECT_TRUE(publish_outcome_files(out, old).ok());
+}
+
+TEST(FencedAnswerFiles, ARefusedOutcomeDiscardsOnlyItsOwnLeasesPendingFiles) {
+  const std::string out = testing_support::fresh_dir("fenced-answer-discard");
+  RecordingStore store(out);
+  FakeFrames source;
+  AnswerWriter writer(source, store, out, 12);
+  proto::PromptOutcome o;
+  ASSERT_TRUE(writer.write_answer(0, "a bag", state_ref(1, 0, 12), 4, o).ok());
+  proto::GenerationRecord& mine = *o.add_generations();
+  mine.set_generation(1);
+  ASSERT_TRUE(writer.write_grid(0, "a bag", tasks(1, {0, 1}, 12), 4, mine).ok());
+  proto::GenerationRecord& earlier = *o.add_generations();  // recorded by lease 3's checkpoint, not yet published
+  earlier.set_generation(0);
+  ASSERT_TRUE(writer.write_grid(0, "a bag", tasks(0, {0, 1}, 12), 3, earlier).ok());
+  writer.discard(o, 4);
+  EXPECT_FALSE(fs::exists(pending_path(out, o.image(), 4)));
+  EXPECT_FALSE(fs::exists(pending_path(out, mine.grid(), 4)));
+  EXPECT_TRUE(fs::exists(pending_path(out, earlier.grid(), 3)));
+  EXPECT_FALSE(fs::exists(fs::path(out) / o.image()));
 }
 
 TEST(ProgressReporter, FormatsSecondsMinutesAndHours) {

@@ -94,6 +94,21 @@ TEST(MemoryEstimate, AHalfPrecisionModelAddsItsCopiesAndHalvesItsActivations) {
   EXPECT_DOUBLE_EQ(estimate_job_memory(spec, half, 20, {}, 1)->batch, bf16->batch);
 }
 
+TEST(MemoryEstimate, ConditionsAreCountedPerPromptAndPerBatch) {
+  proto::BundleManifest wan = manifest({16, 21, 60, 104});
+  proto::ConditionPart* tokens = wan.add_conditions();  // Wan 2.1: 512 tokens of width 4096, and a mask
+  tokens->set_name("tokens");
+  for (int64_t d : {512, 4096}) tokens->add_shape(d);
+  wan.set_condition_dim(512 * 4096 + 512);
+  const double condition = (512 * 4096 + 512) * 4.0;  // about 8 MB per prompt
+  auto e = estimate_job_memory(evosearch_spec(8), wan, 50, {}, 10);
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  // 10 prompts and the null prompt kept; a batch of 8 stacks its conditions and their CFG pair.
+  EXPECT_DOUBLE_EQ(e->conditions, 11 * condition + 3 * 8 * condition);
+  EXPECT_DOUBLE_EQ(e->total(), e->states + e->batch + e->bookkeeping + e->conditions);
+  EXPECT_NE(e->describe().find("conditions 280.1 MB"), std::string::npos) << e->describe();
+}
+
 TEST(SystemMemory, ReportsSomethingAndFormatsSizes) {
   EXPECT_GT(available_memory_bytes(), 0);
   EXPECT_EQ(human_bytes(512), "512 bytes");

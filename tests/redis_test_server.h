@@ -33,10 +33,16 @@ inline int free_port() {
   return port;
 }
 
+// TLS only (no plain port): the server's certificate and key, the CA it checks clients against,
+// and the client certificate and key the probe and url() use (empty: clients need none).
+struct TestRedisTls {
+  std::string cert, key, ca, client_cert, client_key;
+};
+
 class TestRedisServer {
  public:
-  TestRedisServer(std::string dir, int port, std::string password = "")
-      : dir_(std::move(dir)), port_(port), password_(std::move(password)) {}
+  TestRedisServer(std::string dir, int port, std::string password = "", TestRedisTls tls = {})
+      : dir_(std::move(dir)), port_(port), password_(std::move(password)), tls_(std::move(tls)) {}
   ~TestRedisServer() { stop(); }
 
   // Starts it and waits until it answers PING; false (with the reason in `error`) otherwise,
@@ -48,19 +54,31 @@ class TestRedisServer {
       ::dup2(log, 1);
       ::dup2(log, 2);
       const std::string port = std::to_string(port_);
-      if (password_.empty()) {
-        ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--dir", dir_.c_str(),
-                 "--appendonly", "yes", "--save", "", static_cast<char*>(nullptr));
+      // The password in a file of mode 0600, not on redis-server's command line: the secrets
+      // tests look for it in every process's /proc/PID/cmdline.
+      const std::string config = dir_ + "/redis.conf";
+      const int conf = ::open(config.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      std::string text = password_.empty() ? "" : "requirepass " + password_ + "\n";
+      if (!tls_.cert.empty()) {
+        text += "port 0\ntls-port " + port + "\ntls-cert-file " + tls_.cert + "\ntls-key-file " + tls_.key +
+                "\ntls-ca-cert-file " + tls_.ca + "\ntls-auth-clients " + (tls_.client_cert.empty() ? "no" : "yes") + "\n";
       } else {
-        ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--dir", dir_.c_str(),
-                 "--appendonly", "yes", "--save", "", "--requirepass", password_.c_str(), static_cast<char*>(nullptr));
+        text += "port " + port + "\n";
       }
+      if (conf < 0 || ::write(conf, text.data(), text.size()) != static_cast<ssize_t>(text.size())) ::_exit(126);
+      ::close(conf);
+      ::execlp("redis-server", "redis-server", config.c_str(), "--bind", "127.0.0.1", "--dir", dir_.c_str(),
+               "--appendonly", "yes", "--save", "", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     RedisUrl url;
     url.host = "127.0.0.1";
     url.port = port_;
     url.password = password_;
+    url.tls = !tls_.cert.empty();
+    url.tls_ca = tls_.ca;
+    url.tls_cert = tls_.client_cert;
+    url.tls_key = tls_.client_key;
     for (int i = 0; i < 500; ++i) {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -86,14 +104,24 @@ class TestRedisServer {
     pid_ = -1;
   }
 
+  // Where it keeps its password (mode 0600), when it has one.
+  std::string config_file() const { return dir_ + "/redis.conf"; }
+
+  // With TLS: rediss://, the CA and the client certificate in the query.
   std::string url(const std::string& password) const {
-    return "redis://" + (password.empty() ? "" : ":" + password + "@") + "127.0.0.1:" + std::to_string(port_) + "/0";
+    std::string query;
+    if (!tls_.cert.empty()) {
+      query = "?ca=" + tls_.ca + (tls_.client_cert.empty() ? "" : "&cert=" + tls_.client_cert + "&key=" + tls_.client_key);
+    }
+    return (tls_.cert.empty() ? "redis://" : "rediss://") + (password.empty() ? "" : ":" + password + "@") +
+           "127.0.0.1:" + std::to_string(port_) + "/0" + query;
   }
 
  private:
   std::string dir_;
   int port_;
   std::string password_;
+  TestRedisTls tls_;
   pid_t pid_ = -1;
 };
 

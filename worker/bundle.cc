@@ -5,6 +5,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "worker/condition_layout.h"
 #include "worker/keyed_noise.h"
 #include "worker/manifest.h"
 #include "worker/model_dtype.h"
@@ -31,7 +32,10 @@ std::vector<int64_t> with_batch(int64_t batch, const std::vector<int64_t>& shape
   return out;
 }
 
-StatusOr<std::map<std::string, at::Tensor>> load_condition_table(const std::string& path, int64_t dim) {
+// The prompt -> condition table of a condition_file: tensors [D] (version 1) or dicts of the
+// declared parts (version 2), packed into rows [width].
+StatusOr<std::map<std::string, at::Tensor>> load_condition_table(const std::string& path, const ConditionLayout& layout) {
+  const int64_t dim = layout.width();
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound("file does not exist");
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -41,9 +45,18 @@ StatusOr<std::map<std::string, at::Tensor>> load_condition_table(const std::stri
   } catch (const std::exception& e) {
     return DataLoss("not a torch.save'd dict of prompt -> tensor (" + short_torch_error(e, 1) + ")");
   }
-  if (!value.isGenericDict()) return InvalidArgument("expected a dict {prompt: tensor[" + std::to_string(dim) + "]}");
+  if (!value.isGenericDict()) {
+    return InvalidArgument(layout.structured() ? "expected a dict {prompt: {part: tensor}} with the parts " + layout.describe()
+                                               : "expected a dict {prompt: tensor[" + std::to_string(dim) + "]}");
+  }
   std::map<std::string, at::Tensor> table;
   for (const auto& entry : value.toGenericDict()) {
+    if (layout.structured() && entry.key().isString()) {
+      ASSIGN_OR_RETURN(at::Tensor packed, layout.pack(entry.value(), -1, at::kFloat,
+                                                      "the condition of '" + entry.key().toStringRef() + "'"));
+      table.emplace(entry.key().toStringRef(), packed);
+      continue;
+    }
     if (!entry.key().isString() || !entry.value().isTensor()) {
       return InvalidArgument("expected string keys and tensor values");
     }
@@ -71,6 +84,7 @@ StatusOr<std::unique_ptr<Bundle>> Bundle::open(const std::string& dir, const at:
   bundle->dir_ = dir;
   bundle->device_ = device;
   ASSIGN_OR_RETURN(bundle->manifest_, load_manifest(dir));
+  bundle->conditions_layout_ = ConditionLayout(bundle->manifest_);
   RETURN_IF_ERROR(check_latent_fits(bundle->manifest_, dir));
   const std::string dtype = options.dtype.empty() ? bundle->manifest_.dtype() : options.dtype;
   const std::string field = options.dtype.empty() ? dir + "/manifest.json: dtype" : options.dtype_field;
@@ -109,7 +123,7 @@ Status Bundle::load_modules(const ModuleLoader& loader) {
     RETURN_IF_ERROR(load(manifest_.encoder(), "encoder", encoder_));
   } else {
     const std::string path = dir_ + "/" + manifest_.condition_file();
-    auto table = load_condition_table(path, manifest_.condition_dim());
+    auto table = load_condition_table(path, conditions_layout_);
     if (!table.ok()) return table.status().with_context(path + " (the condition_file named in manifest.json)");
     conditions_ = std::move(table).value();
     for (auto& [prompt, cond] : conditions_) cond = cond.to(device_);
@@ -183,7 +197,13 @@ StatusOr<at::Tensor> Bundle::encode(const std::vector<std::string>& prompts) {
   c10::List<std::string> list;
   for (const std::string& p : prompts) list.push_back(p);
   // An encoder sees only strings, so it may answer on the CPU: conditions go where the model is.
-  ASSIGN_OR_RETURN(const at::Tensor cond, checked(manifest_.encoder(), "encoder output", encoder_->run("forward", {list}),
+  StatusOr<c10::IValue> output = encoder_->run("forward", {list});
+  if (output.ok() && conditions_layout_.structured()) {
+    ASSIGN_OR_RETURN(const at::Tensor packed, conditions_layout_.pack(*output, batch, dtype_,
+                                                                     dir_ + "/" + manifest_.encoder() + ": encoder output"));
+    output = c10::IValue(packed);
+  }
+  ASSIGN_OR_RETURN(const at::Tensor cond, checked(manifest_.encoder(), "encoder output", std::move(output),
                                                   {batch, manifest_.condition_dim()}));
   return cond.to(device_);
 }
@@ -191,7 +211,9 @@ StatusOr<at::Tensor> Bundle::encode(const std::vector<std::string>& prompts) {
 StatusOr<at::Tensor> Bundle::denoise(const at::Tensor& x, const at::Tensor& t, const at::Tensor& cond,
                                      FiniteGuard* guard, int64_t step) {
   const std::string what = step < 0 ? "denoiser output" : "denoiser output at sampler step " + std::to_string(step);
-  return checked(manifest_.denoiser(), what, denoiser_->run("forward", {x, t, cond}), x.sizes().vec(), false, guard);
+  std::vector<c10::IValue> inputs{x, t};
+  for (c10::IValue& part : conditions_layout_.unpack(cond)) inputs.push_back(std::move(part));
+  return checked(manifest_.denoiser(), what, denoiser_->run("forward", std::move(inputs)), x.sizes().vec(), false, guard);
 }
 
 StatusOr<at::Tensor> Bundle::decode(const at::Tensor& latents, FiniteGuard* guard) {
@@ -206,9 +228,23 @@ StatusOr<at::Tensor> Bundle::decode(const at::Tensor& latents, FiniteGuard* guar
   return checked(manifest_.decoder(), "decoder output", decoder_->run("forward", {latents}), expected, true, guard);
 }
 
-StatusOr<at::Tensor> Bundle::score(int index, const at::Tensor& pixels, const at::Tensor& cond, FiniteGuard* guard) {
-  const std::string& file = manifest_.rewards(index).file();
-  return checked(file, "reward output", rewards_[index]->run("forward", {pixels, cond}), {pixels.size(0)}, false, guard);
+StatusOr<at::Tensor> Bundle::score(int index, const at::Tensor& pixels, const at::Tensor& cond,
+                                   const std::vector<std::string>& texts, FiniteGuard* guard) {
+  const proto::RewardSpec& spec = manifest_.rewards(index);
+  std::vector<c10::IValue> inputs{pixels};
+  if (spec.input() != proto::PROMPT_TEXT) {
+    for (c10::IValue& part : conditions_layout_.unpack(cond)) inputs.push_back(std::move(part));
+  } else {
+    if (static_cast<int64_t>(texts.size()) != pixels.size(0)) {
+      return Internal("reward '" + spec.name() + "' was given " + std::to_string(texts.size()) + " prompt texts for " +
+                      std::to_string(pixels.size(0)) + " samples");
+    }
+    c10::List<std::string> list;
+    for (const std::string& text : texts) list.push_back(text);
+    inputs.emplace_back(list);
+  }
+  return checked(spec.file(), "reward output", rewards_[index]->run("forward", std::move(inputs)), {pixels.size(0)},
+                 false, guard);
 }
 
 StatusOr<at::Tensor> Bundle::features(int index, const at::Tensor& pixels) {
@@ -218,7 +254,7 @@ StatusOr<at::Tensor> Bundle::features(int index, const at::Tensor& pixels) {
 }
 
 Status Bundle::dry_run() {
-  const std::vector<std::string> prompts{"a test prompt", manifest_.null_prompt()};
+  std::vector<std::string> prompts{"a test prompt", manifest_.null_prompt()};
   at::Tensor cond;
   if (encoder_) {
     ASSIGN_OR_RETURN(cond, encode(prompts));
@@ -228,7 +264,8 @@ Status Bundle::dry_run() {
       return InvalidArgument(dir_ + "/" + manifest_.condition_file() + ": has no condition for the null_prompt '" +
                              manifest_.null_prompt() + "' (needed for classifier-free guidance)");
     }
-    ASSIGN_OR_RETURN(cond, encode({conditions_.begin()->first, manifest_.null_prompt()}));
+    prompts = {conditions_.begin()->first, manifest_.null_prompt()};
+    ASSIGN_OR_RETURN(cond, encode(prompts));
   }
   const std::vector<int64_t> latent = latent_shape();
   const at::Tensor x = keyed_normal({NoiseKey{0, 0, 0, 0, 0, 1}, NoiseKey{0, 0, 0, 1, 0, 1}}, latent, device_);
@@ -242,17 +279,24 @@ Status Bundle::dry_run() {
   const Status denoised = denoise(x, t, cond).status();
   if (!denoised.ok()) {
     return denoised.with_context("dry run of the denoiser on a batch of 2 latents of latent_shape " +
-                                 shape_string(latent) + " with conditions of condition_dim " +
-                                 std::to_string(manifest_.condition_dim()) + " (both from manifest.json)");
+                                 shape_string(latent) + " with conditions " + conditions_layout_.describe() +
+                                 " (both from manifest.json" +
+                                 (conditions_layout_.structured() ? "; the denoiser takes them after x and t, in that order)"
+                                                                  : ")"));
   }
   ASSIGN_OR_RETURN(at::Tensor pixels, decode(x));  // checks the rank: pixels are shaped like latents
   pixel_shape_.assign(pixels.sizes().begin() + 1, pixels.sizes().end());
   for (int i = 0; i < reward_count(); ++i) {
-    const Status scored = score(i, pixels, cond).status();
+    const Status scored = score(i, pixels, cond, prompts).status();
     if (!scored.ok()) {
-      return scored.with_context("dry run of reward '" + manifest_.rewards(i).name() + "' on decoded pixels " +
-                                 shape_string(pixel_shape_) + " from latents of latent_shape " + shape_string(latent) +
-                                 " (manifest.json; is latent_shape what the decoder and rewards were made for?)");
+      const bool text = manifest_.rewards(i).input() == proto::PROMPT_TEXT;
+      return scored.with_context(
+          "dry run of reward '" + manifest_.rewards(i).name() + "' on decoded pixels " + shape_string(pixel_shape_) +
+          " from latents of latent_shape " + shape_string(latent) + " and " +
+          (text ? "the prompt texts (its input is PROMPT_TEXT: forward(pixels, prompts: List[str]))"
+                : "the conditions (its input is CONDITION: forward(pixels, cond); a reward that reads the prompt "
+                  "declares \"input\": \"PROMPT_TEXT\")") +
+          " (manifest.json; is latent_shape what the decoder and rewards were made for?)");
     }
     const auto f = features(i, pixels);
     if (!f.ok() && f.status().code() != StatusCode::kNotFound) return f.status();

@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "evosearch/bundle.pb.h"
+#include "worker/condition_layout.h"
 #include "worker/finite_guard.h"
 #include "worker/module_loader.h"
 
@@ -39,10 +40,13 @@ class Bundle {
   // The precision the modules run in: "fp32", "bf16" or "fp16".
   const std::string& dtype() const { return dtype_name_; }
   std::vector<int64_t> latent_shape() const;
+  // The named parts of a prompt's condition (version 2), or one vector [condition_dim].
+  const ConditionLayout& condition_layout() const { return conditions_layout_; }
   // Pixel shape per sample ([C,H,W] or [C,F,H,W]) as measured by the dry run.
   const std::vector<int64_t>& pixel_shape() const { return pixel_shape_; }
 
-  // [B, condition_dim] conditions for the prompts.
+  // [B, condition_dim] conditions for the prompts: version 2's named parts packed into one row
+  // each (worker/condition_layout.h).
   StatusOr<at::Tensor> encode(const std::vector<std::string>& prompts);
   // The raw denoiser prediction for x [B, *latent] at model time t [B]. With `guard`, its values
   // are checked there (named with sampler `step`) instead of at once.
@@ -50,8 +54,11 @@ class Bundle {
                                FiniteGuard* guard = nullptr, int64_t step = -1);
   // Pixels in [0, 1], [B, *pixel_shape]; range and values checked in `guard` when given.
   StatusOr<at::Tensor> decode(const at::Tensor& latents, FiniteGuard* guard = nullptr);
-  // One score per sample from reward `index` (order of manifest.rewards); checked in `guard` when given.
-  StatusOr<at::Tensor> score(int index, const at::Tensor& pixels, const at::Tensor& cond, FiniteGuard* guard = nullptr);
+  // One score per sample from reward `index` (order of manifest.rewards); checked in `guard` when
+  // given. The reward receives the samples' conditions `cond` [B, D] or their prompt `texts` (B of
+  // them), whichever its RewardSpec.input declares.
+  StatusOr<at::Tensor> score(int index, const at::Tensor& pixels, const at::Tensor& cond,
+                             const std::vector<std::string>& texts, FiniteGuard* guard = nullptr);
   // Features for the diversity metric, [B, F]; NotFound when the reward has no features().
   StatusOr<at::Tensor> features(int index, const at::Tensor& pixels);
 
@@ -78,6 +85,7 @@ class Bundle {
   std::unique_ptr<LoadedModule> encoder_, denoiser_, decoder_;
   std::vector<std::unique_ptr<LoadedModule>> rewards_;
   std::map<std::string, at::Tensor> conditions_;  // from condition_file, when there is no encoder
+  ConditionLayout conditions_layout_;              // version 2's named parts, or one vector
   std::vector<int64_t> pixel_shape_;
 };
 

@@ -1,5 +1,6 @@
 #include "worker/manifest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -29,6 +30,32 @@ void fill_defaults(proto::BundleManifest& m) {
   if (!d->has_eta()) d->set_eta(1.0);
   if (d->order() == 0) d->set_order(2);
   if (m.dtype().empty()) m.set_dtype(kDefaultModelDtype);
+  if (m.conditions_size() > 0 && m.condition_dim() == 0) m.set_condition_dim(condition_parts_width(m));
+}
+
+// The checks of version 2's conditions: names given and distinct, shapes positive, and
+// condition_dim (when written) their total size.
+Status check_condition_parts(const proto::BundleManifest& m) {
+  std::set<std::string> names;
+  for (int i = 0; i < m.conditions_size(); ++i) {
+    const proto::ConditionPart& part = m.conditions(i);
+    const std::string where = "conditions[" + std::to_string(i) + "]";
+    if (part.name().empty()) return InvalidArgument(where + ".name: missing (e.g. \"tokens\", \"mask\", \"pooled\")");
+    if (!names.insert(part.name()).second) return InvalidArgument(where + ".name: '" + part.name() + "' is used twice");
+    if (part.shape_size() == 0) return InvalidArgument(where + ".shape: missing; expected e.g. [77, 1024] for tokens");
+    for (int64_t d : part.shape()) {
+      if (d <= 0 || d > (int64_t{1} << 24)) return InvalidArgument(where + ".shape: every size must be in 1..2^24");
+    }
+  }
+  const int64_t total = condition_parts_width(m);
+  if (total > (int64_t{1} << 31)) {
+    return InvalidArgument("conditions: more than 2^31 numbers per prompt; no bundle this build can run is that large");
+  }
+  if (m.conditions_size() > 0 && m.condition_dim() != total) {
+    return InvalidArgument("condition_dim: " + std::to_string(m.condition_dim()) + ", but the conditions' sizes add up to " +
+                           std::to_string(total) + " (with conditions, leave condition_dim out)");
+  }
+  return Status::Ok();
 }
 
 Status check(const proto::BundleManifest& m) {
@@ -51,7 +78,10 @@ Status check(const proto::BundleManifest& m) {
     }
     elements *= d;
   }
-  if (m.condition_dim() <= 0) return InvalidArgument("condition_dim: expected a positive width");
+  RETURN_IF_ERROR(check_condition_parts(m));
+  if (m.condition_dim() <= 0) {
+    return InvalidArgument("condition_dim: expected a positive width (or `conditions`: named tensors such as tokens)");
+  }
   if (m.encoder().empty() == m.condition_file().empty()) {
     return InvalidArgument("encoder/condition_file: give exactly one of them");
   }
@@ -116,6 +146,18 @@ StatusOr<proto::BundleManifest> load_manifest(const std::string& bundle_dir) {
   std::stringstream text;
   text << in.rdbuf();
   return parse_manifest(text.str(), path);
+}
+
+int64_t condition_parts_width(const proto::BundleManifest& manifest) {
+  // Saturates at 2^40 (the check refuses anything that large) so no size overflows.
+  constexpr int64_t kCap = int64_t{1} << 40;
+  int64_t total = 0;
+  for (const proto::ConditionPart& part : manifest.conditions()) {
+    int64_t size = 1;
+    for (int64_t d : part.shape()) size = std::min(kCap, size * std::clamp<int64_t>(d, 0, int64_t{1} << 24));
+    total = std::min(kCap, total + size);
+  }
+  return total;
 }
 
 int guidance_reward_index(const proto::BundleManifest& manifest) {

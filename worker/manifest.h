@@ -2,6 +2,7 @@
 // expected; defaults are filled in so later code never sees an unset field.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "common/status.h"
@@ -18,6 +19,10 @@ StatusOr<proto::BundleManifest> load_manifest(const std::string& bundle_dir);
 // Refuses a manifest whose latent_shape would not fit in the memory available to this process:
 // opening the bundle dry-runs the modules on a batch of such latents.
 Status check_latent_fits(const proto::BundleManifest& manifest, const std::string& bundle_dir);
+
+// The number of floats in one prompt's condition with version 2's `conditions` (their sizes
+// added up); 0 without them.
+int64_t condition_parts_width(const proto::BundleManifest& manifest);
 
 // Index of the reward marked "guidance".
 int guidance_reward_index(const proto::BundleManifest& manifest);

@@ -56,6 +56,7 @@ Status TorchBackend::add_prompt(uint32_t prompt, const std::string& text, uint64
     ASSIGN_OR_RETURN(const at::Tensor cond, bundle_.encode({text}));
     conditions_[prompt] = cond[0];
     prompt_keys_[prompt] = key;
+    prompt_texts_[prompt] = text;
     return Status::Ok();
   });
 }
@@ -119,6 +120,7 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
   c10::InferenceMode guard;
   const proto::RolloutTask& first = batch[0]->task();
   std::vector<at::Tensor> starts, conds, cached_x0;
+  std::vector<std::string> texts;
   std::vector<NoiseKey> keys;
   std::set<int64_t> keep;
   bool all_cached = true;
@@ -127,6 +129,7 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
     ASSIGN_OR_RETURN(at::Tensor x, start_state(*pt));
     starts.push_back(x);
     conds.push_back(conditions_.at(pt->prompt()));
+    texts.push_back(prompt_texts_.at(pt->prompt()));
     keys.push_back(NoiseKey{options_.seed, prompt_keys_.at(pt->prompt()), t.generation(), t.candidate(), 0, 0});
     keep.insert(t.keep_steps().begin(), t.keep_steps().end());
     // A particle that moves on unmutated reuses the x0 estimate scored at its state (no extra call).
@@ -159,7 +162,7 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
   // Final samples scored as they are: their frames, decoded here anyway, are what a grid shows.
   const bool keep_frames = options_.keep_final_frames && range.end == options_.sampler.steps && !x0_at_end.defined();
   std::vector<std::vector<Image>> frames;
-  ASSIGN_OR_RETURN(const at::Tensor fitness, guidance_fitness(x0_at_end.defined() ? x0_at_end : rollout.x, cond, checks,
+  ASSIGN_OR_RETURN(const at::Tensor fitness, guidance_fitness(x0_at_end.defined() ? x0_at_end : rollout.x, cond, texts, checks,
                                                               keep_frames ? &frames : nullptr));
   const auto fitness_of = fitness.accessor<double, 1>();
   std::vector<proto::PromptRolloutResult> out;
@@ -191,7 +194,8 @@ StatusOr<std::vector<proto::PromptRolloutResult>> TorchBackend::run_batch(const 
   return out;
 }
 
-StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, const at::Tensor& cond, FiniteGuard& guard,
+StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, const at::Tensor& cond,
+                                                    const std::vector<std::string>& texts, FiniteGuard& guard,
                                                     std::vector<std::vector<Image>>* frames) {
   const int64_t n = latents.size(0);
   const int64_t chunk = options_.decode_batch > 0 ? std::min<int64_t>(options_.decode_batch, n) : n;
@@ -207,7 +211,8 @@ StatusOr<at::Tensor> TorchBackend::guidance_fitness(const at::Tensor& latents, c
     if (frames) kept_pixels.push_back(pixels);
     {
       Stopwatch watch(score_seconds_);
-      ASSIGN_OR_RETURN(scores, bundle_.score(bundle_.guidance_reward(), pixels, cond.slice(0, begin, end), &guard));
+      ASSIGN_OR_RETURN(scores, bundle_.score(bundle_.guidance_reward(), pixels, cond.slice(0, begin, end),
+                                           {texts.begin() + begin, texts.begin() + end}, &guard));
     }
     parts.push_back(scores);
   }
@@ -270,7 +275,7 @@ StatusOr<std::vector<double>> TorchBackend::score(uint32_t prompt, const proto::
     Stopwatch watch(score_seconds_);
     std::vector<double> scores;
     for (int r = 0; r < bundle_.reward_count(); ++r) {
-      ASSIGN_OR_RETURN(const at::Tensor s, bundle_.score(r, on_device, cond));
+      ASSIGN_OR_RETURN(const at::Tensor s, bundle_.score(r, on_device, cond, {prompt_texts_.at(prompt)}));
       scores.push_back(s.item<double>());
     }
     return scores;

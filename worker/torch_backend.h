@@ -77,7 +77,8 @@ class TorchBackend final : public Backend {
   // The guidance reward of every sample of `latents` [B, *latent], decode_batch samples at a time,
   // as float64 on the CPU: one host read, which also reads (and empties) `guard`. With `frames`,
   // each sample's decoded frames are appended there too (after that read).
-  StatusOr<at::Tensor> guidance_fitness(const at::Tensor& latents, const at::Tensor& cond, FiniteGuard& guard,
+  StatusOr<at::Tensor> guidance_fitness(const at::Tensor& latents, const at::Tensor& cond,
+                                        const std::vector<std::string>& texts, FiniteGuard& guard,
                                         std::vector<std::vector<Image>>* frames = nullptr);
   Status check_prompt(uint32_t prompt) const;
 
@@ -91,6 +92,7 @@ class TorchBackend final : public Backend {
   at::Tensor null_condition_;
   std::map<uint32_t, at::Tensor> conditions_;
   std::map<uint32_t, uint64_t> prompt_keys_;
+  std::map<uint32_t, std::string> prompt_texts_;  // for rewards whose input is PROMPT_TEXT
   // Any thread: the store locks itself; the counters are written by the compute thread only.
   StateTable store_;
   KeptFrames kept_frames_;  // locks itself

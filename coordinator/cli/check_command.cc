@@ -25,13 +25,15 @@ int run_check(const CommonOptions& common, const CheckOptions& options) {
             << "model      " << proto::ModelKind_Name(m.model_kind()) << ", predicts "
             << proto::Prediction_Name(m.prediction()) << "\n"
             << "latent     " << dims((*bundle)->latent_shape()) << " -> pixels " << dims((*bundle)->pixel_shape()) << "\n"
-            << "condition  " << m.condition_dim() << " wide, from "
+            << "condition  " << (*bundle)->condition_layout().describe() << " (" << m.condition_dim()
+            << " numbers per prompt), from "
             << (m.encoder().empty() ? m.condition_file() : m.encoder()) << "\n"
             << "dtype      " << (*bundle)->dtype() << " (the modules' precision; states and sampler float32)\n"
             << "sampler    " << proto::SamplerKind_Name(s.kind) << ", " << s.steps << " steps, guidance "
             << m.defaults().guidance_scale() << "\n";
   for (int i = 0; i < m.rewards_size(); ++i) {
-    std::cout << "reward     " << m.rewards(i).name() << (m.rewards(i).guidance() ? " (guidance)" : "") << ": "
+    std::cout << "reward     " << m.rewards(i).name() << (m.rewards(i).guidance() ? " (guidance)" : "")
+              << (m.rewards(i).input() == proto::PROMPT_TEXT ? " (reads the prompt text)" : "") << ": "
               << m.rewards(i).description() << "\n";
   }
   return 0;

@@ -44,6 +44,7 @@ struct RunCommandOptions {
   std::string data_plane = "auto";    // auto, mpi or nccl
   // The job store (overrides the spec's job_store) and how this run keeps its leases in it.
   std::string job_store;
+  std::string job_store_file;  // the URL's file (mode 0600), instead of job_store
   double lease_seconds = 60;
   double store_timeout = 300;
 };
@@ -53,7 +54,8 @@ struct CheckOptions {
 };
 
 struct StatusOptions {
-  std::string where;     // an output folder, or redis://...
+  std::string where;     // an output folder, or redis://...; empty: job_store_file or EVOSEARCH_JOB_STORE
+  std::string job_store_file;
   std::string job;       // the job's name (Redis)
   bool json = false;
   bool watch = false;

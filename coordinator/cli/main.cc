@@ -7,6 +7,7 @@
 
 #include "coordinator/cli/command_setup.h"
 #include "coordinator/cli/commands.h"
+#include "coordinator/cli/job_store_choice.h"
 #include "coordinator/cli/number_checks.h"
 #include "worker/allocator.h"
 #include "worker/runtime.h"
@@ -60,10 +61,16 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--worker-timeout", run.worker_timeout,
                       "under mpirun/srun: seconds a rank may stay silent or make no progress before the job stops "
                       "with its name")->capture_default_str()->check(finite_positive());
-  run_cmd->add_option("--job-store", run.job_store,
-                      "where the job's state lives (overrides the spec's job_store): file (the output folder; one run "
-                      "at a time) or redis://[:password@]host[:port][/db] (several coordinators share the job; the "
-                      "password may also come from REDISCLI_AUTH)");
+  CLI::Option* job_store = run_cmd->add_option(
+      "--job-store", run.job_store,
+      "where the job's state lives (overrides EVOSEARCH_JOB_STORE and the spec's job_store): file (the output "
+      "folder; one run at a time) or redis://[:password@]host[:port][/db] (several coordinators share the job; "
+      "rediss://...?ca=PATH&cert=PATH&key=PATH: TLS). "
+      "Keep a password off the command line: give it in REDISCLI_AUTH, or the URL in EVOSEARCH_JOB_STORE or "
+      "--job-store-file");
+  run_cmd->add_option("--job-store-file", run.job_store_file,
+                      "a file (mode 0600: no access for group or others) whose first line is the job store's URL")
+      ->excludes(job_store);
   run_cmd->add_option("--lease-seconds", run.lease_seconds,
                       "how long a prompt this run claimed stays its own without renewal (renewed every third of it); "
                       "a dead run's prompts go to other coordinators after this")->capture_default_str()->check(finite_range(0.5, 86400));
@@ -87,7 +94,11 @@ int main(int argc, char** argv) {
   CLI::App* status_cmd = app.add_subcommand(
       "status", "Show a job's progress from its store (running or stopped): prompts queued, running (by whom, which "
                 "generation), done and failed, best reward so far, throughput and ETA");
-  status_cmd->add_option("where", status.where, "the job's output folder, or redis://[:password@]host[:port][/db]")->required();
+  status_cmd->add_option("where", status.where,
+                         "the job's output folder, or redis://[:password@]host[:port][/db] (default: "
+                         "--job-store-file, else EVOSEARCH_JOB_STORE)");
+  status_cmd->add_option("--job-store-file", status.job_store_file,
+                         "a file (mode 0600) whose first line is the job store's URL, instead of `where`");
   status_cmd->add_option("--job", status.job, "the job's name (its spec's name), for a Redis store");
   status_cmd->add_flag("--json", status.json, "one JSON object instead of a table");
   status_cmd->add_flag("--watch", status.watch, "refresh until the job has nothing queued or running (Ctrl-C stops)");
@@ -115,6 +126,7 @@ int main(int argc, char** argv) {
     }
   }
   CLI11_PARSE(app, argc, argv);
+  hide_passwords_in_arguments(argc, argv);  // parsed: the copies in the options structs are all that is needed
   // The last edge: whatever a library throws past its own checks ends the command with a message,
   // never with a stack trace or a signal.
   try {

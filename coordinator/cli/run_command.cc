@@ -3,6 +3,7 @@
 
 #include "cluster/launch.h"
 #include "coordinator/cli/command_setup.h"
+#include "coordinator/cli/job_store_choice.h"
 #include "coordinator/job_setup.h"
 #include "coordinator/job_spec.h"
 
@@ -17,7 +18,12 @@ RunOptions run_options(const RunCommandOptions& options) {
   return run;
 }
 
-int run_job_command(const CommonOptions& common, const RunCommandOptions& options) {
+int run_job_command(const CommonOptions& common, const RunCommandOptions& given) {
+  RunCommandOptions options = given;
+  auto job_store = choose_job_store(given.job_store, given.job_store_file);
+  if (!job_store.ok()) return fail(job_store.status());
+  options.job_store = *job_store;
+  options.job_store_file.clear();
   if (detect_launch().world_size > 1) return run_distributed_job(common, options);
   auto spec = load_job_spec(options.spec);
   if (!spec.ok()) return fail(spec.status());

@@ -5,6 +5,7 @@
 
 #include "cluster/signals.h"
 #include "coordinator/cli/command_setup.h"
+#include "coordinator/cli/job_store_choice.h"
 #include "coordinator/job_status.h"
 #include "jobs/job_store.h"
 
@@ -17,8 +18,15 @@ int64_t now_unix_ms() {
 
 }  // namespace
 
-int run_status(const StatusOptions& options) {
-  const bool redis = options.where.rfind("redis://", 0) == 0;
+int run_status(const StatusOptions& given) {
+  StatusOptions options = given;
+  auto where = choose_job_store(given.where, given.job_store_file);
+  if (!where.ok()) return fail(where.status());
+  if (where->empty()) {
+    return fail(InvalidArgument("which job? give its output folder or Redis URL, --job-store-file, or EVOSEARCH_JOB_STORE"));
+  }
+  options.where = *where;
+  const bool redis = options.where.rfind("redis://", 0) == 0 || options.where.rfind("rediss://", 0) == 0;
   if (redis && options.job.empty()) {
     return fail(InvalidArgument("--job: a Redis store holds jobs by name; give the job's name (the spec's name)"));
   }
