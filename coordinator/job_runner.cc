@@ -126,10 +126,14 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec.prompts()));
   const std::string url = options.job_store.empty() ? spec.job_store() : options.job_store;
   const bool file_store = url.empty() || url == "file";
+  auto layered = [&](std::unique_ptr<JobStore> opened, const char* user) {
+    return with_retries(options.store_layer ? options.store_layer(std::move(opened), user) : std::move(opened),
+                        options.store_timeout);
+  };
   ASSIGN_OR_RETURN(std::unique_ptr<JobStore> opened, open_job_store(url, spec.output(), spec.name()));
-  const std::unique_ptr<JobStore> store = with_retries(std::move(opened), options.store_timeout);
+  const std::unique_ptr<JobStore> store = layered(std::move(opened), "loop");
   ASSIGN_OR_RETURN(std::unique_ptr<JobStore> keeper_store, open_job_store(url, spec.output(), spec.name()));
-  LeaseKeeper keeper(with_retries(std::move(keeper_store), options.store_timeout), options.lease_seconds);
+  LeaseKeeper keeper(layered(std::move(keeper_store), "keeper"), options.lease_seconds);
 
   JobLoopOptions loop_options;
   loop_options.owner = owner_id();

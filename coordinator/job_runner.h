@@ -5,6 +5,8 @@
 // videos, results.json, results-official.json and report.html.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "coordinator/job_results.h"
 #include "evosearch/bundle.pb.h"
 #include "evosearch/job.pb.h"
+#include "jobs/job_store.h"
 
 namespace evosearch {
 
@@ -26,6 +29,9 @@ struct RunOptions {
   // kept in the job record for resumes). Unset: the spec's batch_size, "fixed".
   proto::BatchSizeChoice batch_size;
   double calibration_seconds = 0;  // measuring it (totals.phases.calibration)
+  // Tests: wraps each job store object below its retries, `user` saying whose it is ("loop", or
+  // "keeper": the lease keeper's): a layer that loses replies, say. Empty: none.
+  std::function<std::unique_ptr<JobStore>(std::unique_ptr<JobStore> store, const std::string& user)> store_layer;
 };
 
 // Exit status of `evosearch run` when the job finished but some prompts failed (results.json
