@@ -9,6 +9,9 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <sys/wait.h>
 
 #include <gtest/gtest.h>
 
@@ -164,7 +167,8 @@ TEST_F(RewardService, DyingMidJobStopsCheckpointedAndTheSameCommandResumes) {
     const auto r = run_job(spec);
     EXPECT_EQ(r.code, 75) << r.output;
     EXPECT_TRUE(dying.exited()) << "the service should have died on its 9th request";
-    for (const std::string part : {"reward 'brightness'", "unix:" + socket, "out of reach", "run the same command again"}) {
+    for (const std::string& part : std::vector<std::string>{"reward 'brightness'", "unix:" + socket, "out of reach",
+                                                            "run the same command again"}) {
       EXPECT_NE(r.output.find(part), std::string::npos) << "lacks '" << part << "': " << r.output;
     }
   }
@@ -190,8 +194,8 @@ TEST_F(RewardService, NotRunningIsNamedAtTheStart) {
   const std::string spec = make_job(base, service_bundle());
   const auto r = run_job(spec);
   EXPECT_EQ(r.code, 75) << r.output;  // retry later: nothing is lost by waiting for the service
-  for (const std::string part : {"reward 'brightness'", "unix:" + base + "/bundle/reward.sock", "out of reach",
-                                 "connect: No such file or directory"}) {
+  for (const std::string& part : std::vector<std::string>{"reward 'brightness'", "unix:" + base + "/bundle/reward.sock",
+                                                          "out of reach", "connect: No such file or directory"}) {
     EXPECT_NE(r.output.find(part), std::string::npos) << "lacks '" << part << "': " << r.output;
   }
   EXPECT_FALSE(fs::exists(base + "/out/results.json"));
