@@ -4,6 +4,7 @@
 // the service back, finishes with the answers of an uninterrupted run; a service that is not
 // running is named at the start; a service's own error is named with the reward.
 #include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -21,6 +25,7 @@
 #include "skip_or_fail.h"
 #include "tiny_bundle.h"
 #include "worker/bundle.h"
+#include "worker/reward_socket.h"
 
 namespace evosearch {
 namespace {
@@ -221,6 +226,81 @@ TEST_F(RewardService, AServicesOwnErrorAndManifestMistakesAreNamed) {
   cond.manifest = replaced(cond.manifest, R"("guidance": true)", R"("guidance": true, "input": "CONDITION")");
   const Status takes_cond = Bundle::open(cond.write(fresh_dir("reward-service-cond")), at::kCPU).status();
   EXPECT_NE(takes_cond.message().find("PROMPT_TEXT"), std::string::npos) << takes_cond.to_string();
+}
+
+// A misbehaving service on `path`, in this process: replies to each request with `scores`
+// numbers, or, with scores < 0, reads requests and never replies.
+class FakeService {
+ public:
+  FakeService(const std::string& path, int scores) : scores_(scores) {
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    ::unlink(path.c_str());
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0) << path;
+    EXPECT_EQ(::listen(listener_, 8), 0);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeService() {
+    ::shutdown(listener_, SHUT_RDWR);  // ends accept()
+    thread_.join();
+    for (int fd : connections_) ::close(fd);
+    ::close(listener_);
+  }
+ private:
+  void serve() {
+    for (int fd; (fd = ::accept(listener_, nullptr, nullptr)) >= 0;) {
+      connections_.push_back(fd);
+      uint32_t size = 0;
+      while (::recv(fd, &size, 4, MSG_WAITALL) == 4) {
+        std::string body(size, '\0');
+        if (::recv(fd, body.data(), size, MSG_WAITALL) != static_cast<ssize_t>(size)) break;
+        if (scores_ < 0) continue;  // silent
+        proto::ScoreReply reply;
+        for (int i = 0; i < scores_; ++i) reply.add_scores(0.5);
+        const std::string out = reply.SerializeAsString();
+        const uint32_t n = static_cast<uint32_t>(out.size());
+        if (::send(fd, &n, 4, MSG_NOSIGNAL) != 4 || ::send(fd, out.data(), n, MSG_NOSIGNAL) != n) break;
+      }
+    }
+  }
+
+  const int scores_;
+  int listener_ = -1;
+  std::vector<int> connections_;  // the serving thread's until it ends
+  std::thread thread_;
+};
+
+TEST(RewardServiceClient, AWrongNumberOfScoresIsNamedWithTheReward) {
+  const std::string dir = service_bundle().write(fresh_dir("reward-service-count"));
+  FakeService one_score(dir + "/reward.sock", 1);
+  const Status refused = Bundle::open(dir, at::kCPU).status();  // the dry run scores a batch of 2
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("reward service 'brightness' (unix:" + dir + "/reward.sock) returned 1 scores for a "
+                                   "batch of 2"),
+            std::string::npos)
+      << refused.message();
+}
+
+TEST(RewardServiceClient, ASilentServiceIsRetriedThenUnavailable) {
+  const std::string path = fresh_dir("reward-service-silent") + "/reward.sock";
+  FakeService silent(path, -1);
+  RewardSocketOptions options;
+  options.path = path;
+  options.reward = "judge";
+  options.timeout_seconds = 0.05;
+  options.attempts = 3;
+  options.first_backoff_seconds = 0.01;
+  RewardSocket socket(options);
+  proto::ScoreRequest request;
+  request.set_reward("judge");
+  const auto reply = socket.call(request);
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), StatusCode::kUnavailable);
+  for (const char* part : {"reward 'judge'", "no reply within 0.05 s", "3 tries"}) {
+    EXPECT_NE(reply.status().message().find(part), std::string::npos) << part << ": " << reply.status().message();
+  }
 }
 
 }  // namespace

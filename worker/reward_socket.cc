@@ -28,7 +28,11 @@ std::string errno_text(const char* what) { return std::string(what) + ": " + std
 Status wait_ready(int fd, short events, Clock::time_point deadline, double timeout_seconds) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return DeadlineExceeded("no reply within " + std::to_string(timeout_seconds) + " s (timeout_seconds)");
+    if (left <= 0) {
+      char text[64];
+      std::snprintf(text, sizeof(text), "no reply within %g s (timeout_seconds)", timeout_seconds);
+      return DeadlineExceeded(text);
+    }
     pollfd p{fd, events, 0};
     const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
     if (n > 0) return Status::Ok();
