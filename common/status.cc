@@ -13,6 +13,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kUnavailable: return "UNAVAILABLE";
     case StatusCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
     case StatusCode::kAborted: return "ABORTED";
+    case StatusCode::kModelError: return "MODEL_ERROR";
   }
   return "UNKNOWN";
 }

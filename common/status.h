@@ -17,6 +17,11 @@ enum class StatusCode {
   kUnavailable,        // cannot go on now (a stop signal, a job store out of reach); running again resumes
   kDeadlineExceeded,   // something did not answer in time (a hung rank)
   kAborted,            // another process of the job died
+  // A model module raised, or gave an output that fails its checks (shape, dtype, NaN or
+  // infinite values, range), on the inputs of one call: charged to the prompts whose inputs they
+  // were (coordinator/job_loop.h). Never the machine's: out of memory, a lost worker or an
+  // unreachable job store have codes of their own.
+  kModelError,
 };
 
 const char* status_code_name(StatusCode code);
@@ -46,6 +51,7 @@ inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
 inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
+inline Status ModelError(std::string m) { return {StatusCode::kModelError, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
 }

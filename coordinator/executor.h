@@ -62,7 +62,9 @@ class Executor : public FrameSource {
   // Queues tasks; they run from the next wait() on.
   virtual Status submit(const std::vector<proto::PromptRolloutTask>& tasks) = 0;
   // Blocks until some submitted tasks have finished and returns their results (none only when
-  // nothing is pending).
+  // nothing is pending). A model error (StatusCode::kModelError) drops every task submitted
+  // before this wait: the job loop charges the prompts they served (coordinator/job_loop.h). The
+  // distributed executor never returns one: a worker's error stops the job.
   virtual StatusOr<std::vector<proto::PromptRolloutResult>> wait() = 0;
   virtual Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) = 0;
   virtual Status release_prompt(uint32_t prompt) = 0;

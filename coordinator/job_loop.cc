@@ -78,7 +78,9 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
       return stopped(signal);
     }
     RETURN_IF_ERROR(claim_prompts());
+    RETURN_IF_ERROR(start_solo());
     if (active_.empty()) {
+      if (!suspects_.empty()) continue;
       ASSIGN_OR_RETURN(const bool complete, job_complete());
       if (complete) break;
       std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));  // others hold the rest
@@ -88,6 +90,10 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
     auto results = executor_.wait();
     seconds_.waiting += std::chrono::duration<double>(Clock::now() - wait_start).count();
     if (!results.ok() && results.status().code() == StatusCode::kUnavailable && stop_requested()) continue;
+    if (!results.ok() && results.status().code() == StatusCode::kModelError) {
+      RETURN_IF_ERROR(batch_failed(results.status()));
+      continue;
+    }
     if (!results.ok()) return results.status();
     if (results->empty()) return Internal("the executor returned no results while generations were in flight");
     for (const proto::PromptRolloutResult& r : *results) {
@@ -96,10 +102,11 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
     }
     for (PromptJob* j : std::vector<PromptJob*>(active_)) {
       if (j->in_flight.empty() || j->collected.size() < j->in_flight.size()) continue;
-      RETURN_IF_ERROR(complete_generation(*j));
+      RETURN_IF_ERROR(charged_or(*j, complete_generation(*j)));  // grids, answers and their scores decode
     }
     active_.erase(std::remove_if(active_.begin(), active_.end(), [](PromptJob* j) { return j->in_flight.empty(); }),
                   active_.end());
+    if (solo_ && std::find(active_.begin(), active_.end(), solo_) == active_.end()) solo_ = nullptr;  // done, failed or lost
     log_progress(false);
   }
   std::vector<proto::PromptOutcome> all;
@@ -116,7 +123,8 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
 }
 
 Status JobLoop::claim_prompts() {
-  if (stop_requested() || active_.size() >= in_flight_limit()) return Status::Ok();
+  // Suspects run alone: nothing new starts until they have.
+  if (stop_requested() || active_.size() >= in_flight_limit() || solo_ || !suspects_.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(const std::vector<proto::Lease> leases,
                    store_.claim(options_.owner, static_cast<int>(in_flight_limit() - active_.size()), options_.lease_seconds));
   for (const proto::Lease& lease : leases) {
@@ -142,6 +150,14 @@ Status JobLoop::begin(const proto::Lease& lease) {
     j.lease.reset();
     return Status::Ok();
   }
+  if (charged_.count(j.index)) {  // it failed alone in this run before: it runs alone again
+    suspects_.push_back(j.index);
+    return Status::Ok();
+  }
+  return charged_or(j, resume(j));
+}
+
+Status JobLoop::resume(PromptJob& j) {
   // A fresh searcher: this run may have held the prompt before and lost it.
   ASSIGN_OR_RETURN(j.searcher, make_searcher(spec_.search(), options_.steps, SearchKey{spec_.seed(), j.key}));
   j.history.clear();
@@ -312,6 +328,85 @@ Status JobLoop::abandon(PromptJob& j) {
     j.draining = true;  // its results still come back; then its states are freed
     return Status::Ok();
   }
+  active_.erase(std::remove(active_.begin(), active_.end(), &j), active_.end());
+  return executor_.release_prompt(j.index);
+}
+
+Status JobLoop::batch_failed(const Status& error) {
+  // The executor dropped every task submitted before the failed wait(): each prompt with a
+  // generation in flight was in the failed batch.
+  std::vector<PromptJob*> held;
+  size_t in_batch = 0;
+  for (PromptJob* j : std::vector<PromptJob*>(active_)) {
+    if (j->in_flight.empty()) continue;
+    ++in_batch;
+    if (j->lease) {
+      held.push_back(j);
+    } else {
+      RETURN_IF_ERROR(drop(*j));  // draining: another coordinator has it
+    }
+  }
+  if (in_batch == 1 && held.size() == 1) return charge(*held.front(), error);
+  if (held.empty()) return Status::Ok();
+  spdlog::warn("a rollout batch of {} prompts failed ({}); each is retried alone, from its last checkpoint, before any "
+               "is charged", in_batch, error.message());
+  for (PromptJob* j : held) {
+    RETURN_IF_ERROR(drop(*j));
+    suspects_.push_back(j->index);
+  }
+  return Status::Ok();
+}
+
+Status JobLoop::start_solo() {
+  if (solo_ || !active_.empty() || stop_requested()) return Status::Ok();
+  while (!suspects_.empty()) {
+    PromptJob& j = jobs_[suspects_.front()];
+    suspects_.pop_front();
+    if (!j.lease) continue;  // lost meanwhile
+    spdlog::info("prompt {} '{}': retried alone", j.index, j.entry.text);
+    solo_ = &j;
+    RETURN_IF_ERROR(charged_or(j, resume(j)));
+    if (std::find(active_.begin(), active_.end(), &j) != active_.end()) return Status::Ok();
+    solo_ = nullptr;  // charged at once (its encoder)
+  }
+  return Status::Ok();
+}
+
+Status JobLoop::charged_or(PromptJob& j, Status s) {
+  if (s.code() != StatusCode::kModelError) return s;
+  return charge(j, s);
+}
+
+Status JobLoop::charge(PromptJob& j, const Status& error) {
+  if (!j.lease) return drop(j);  // lost meanwhile: its new holder decides
+  const proto::Lease lease = *j.lease;
+  ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> records, store_.prompts());
+  if (j.index >= records.size()) return Internal("the job store has no record of prompt " + std::to_string(j.index));
+  const uint32_t attempts = records[j.index].attempts();
+  RETURN_IF_ERROR(drop(j));
+  keeper_.drop(j.index);
+  j.lease.reset();
+  charged_.insert(j.index);
+  const bool fails = static_cast<int64_t>(attempts) >= spec_.max_attempts();
+  const std::string what = "prompt " + std::to_string(j.index) + " '" + j.entry.text + "': attempt " +
+                           std::to_string(attempts) + " failed (max_attempts " + std::to_string(spec_.max_attempts()) +
+                           "): " + error.message();
+  const Status written = fails ? store_.mark_failed(lease, error.message()) : store_.release(lease);
+  if (lease_lost(written)) return Status::Ok();  // another coordinator holds it now
+  RETURN_IF_ERROR(written);
+  if (fails) {
+    spdlog::error("{}; the prompt is failed, the job goes on with the others", what);
+  } else {
+    spdlog::warn("{}; it is queued again", what);
+  }
+  return store_.log_event("run " + options_.owner + ": " + what + (fails ? "; failed" : "; queued again"));
+}
+
+Status JobLoop::drop(PromptJob& j) {
+  j.in_flight.clear();
+  j.collected.clear();
+  j.draining = false;
+  if (solo_ == &j) solo_ = nullptr;
   active_.erase(std::remove(active_.begin(), active_.end(), &j), active_.end());
   return executor_.release_prompt(j.index);
 }

@@ -9,14 +9,26 @@
 // other coordinators abandon, once their leases expire), or at a stop signal, abandoning the
 // generations in flight (they are redone on resume).
 //
+// Poison prompts. An error of a prompt's own (StatusCode::kModelError: its encoder, or a module
+// that raises or gives NaN, infinite or ill-shaped output on its rollouts, decodes or scores)
+// ends that prompt's try, not the run: once its claims (PromptRecord.attempts) reach the spec's
+// max_attempts the prompt is marked failed with the error, else its lease is given back and it
+// is claimed again, from its last checkpoint. A rollout batch mixes prompts, so a batch error with
+// several prompts in it charges none of them: each is retried alone, from its last checkpoint to
+// its end, one after another, and only a failure alone is charged (a prompt charged once by this
+// run runs alone when claimed again). Every other error (out of memory, a lost worker, the job
+// store, a stop signal) is the machine's and ends the run as before, charging nothing.
+//
 // The loop keeps claims, searchers, the executor and checkpoints; the pictures go through an
 // AnswerWriter (coordinator/answer_writer.h), the progress lines, events and totals through a
 // ProgressReporter (coordinator/progress_reporter.h). One thread: the caller's.
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,6 +88,20 @@ class JobLoop {
 
   Status claim_prompts();
   Status begin(const proto::Lease& lease);
+  // A held prompt from its checkpoint (or its start): a fresh searcher, its condition encoded,
+  // its states loaded, its next generation submitted.
+  Status resume(PromptJob& j);
+  // A rollout batch failed with a model error: charged to its prompt when it held one, else
+  // every prompt in it is retried alone.
+  Status batch_failed(const Status& error);
+  // The next suspect, alone, once nothing else is active.
+  Status start_solo();
+  // `s` when it is not a model error; else the prompt is charged with it.
+  Status charged_or(PromptJob& j, Status s);
+  // An error of the prompt's own: failed when its claims reached max_attempts, else given back.
+  Status charge(PromptJob& j, const Status& error);
+  // Stops working on `j` in this run (its states freed, its generation in flight dropped).
+  Status drop(PromptJob& j);
   Status start_generation(PromptJob& j);
   Status complete_generation(PromptJob& j);
   Status checkpoint(PromptJob& j);
@@ -96,6 +122,9 @@ class JobLoop {
   LeaseKeeper& keeper_;
   std::vector<PromptJob> jobs_;
   std::vector<PromptJob*> active_;  // searching or draining
+  std::deque<uint32_t> suspects_;    // held prompts of a failed mixed batch, waiting to run alone
+  PromptJob* solo_ = nullptr;        // the suspect running alone (nothing else runs meanwhile)
+  std::set<uint32_t> charged_;       // prompts this run charged: they run alone when claimed again
   std::vector<proto::PromptOutcome> outcomes_;  // found by this run, by prompt
   AnswerWriter answers_;
   ProgressReporter progress_;

@@ -135,6 +135,10 @@ std::string summary_table(const proto::JobResults& r) {
                 static_cast<long long>(r.totals().decode_calls()), r.totals().wall_seconds());
   out << buf;
   if (r.spec().search().has_plan()) out << r.spec().search().plan().summary() << "\n";
+  for (const proto::FailedPrompt& f : r.failed()) {
+    out << "FAILED " << f.index() << " '" << f.prompt() << "' after " << f.attempts() << " attempt"
+        << (f.attempts() == 1 ? "" : "s") << ": " << f.error() << "\n";
+  }
   return out.str();
 }
 

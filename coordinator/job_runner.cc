@@ -126,10 +126,14 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec.prompts()));
   const std::string url = options.job_store.empty() ? spec.job_store() : options.job_store;
   const bool file_store = url.empty() || url == "file";
+  auto layered = [&](std::unique_ptr<JobStore> opened, const char* user) {
+    return with_retries(options.store_layer ? options.store_layer(std::move(opened), user) : std::move(opened),
+                        options.store_timeout);
+  };
   ASSIGN_OR_RETURN(std::unique_ptr<JobStore> opened, open_job_store(url, spec.output(), spec.name()));
-  const std::unique_ptr<JobStore> store = with_retries(std::move(opened), options.store_timeout);
+  const std::unique_ptr<JobStore> store = layered(std::move(opened), "loop");
   ASSIGN_OR_RETURN(std::unique_ptr<JobStore> keeper_store, open_job_store(url, spec.output(), spec.name()));
-  LeaseKeeper keeper(with_retries(std::move(keeper_store), options.store_timeout), options.lease_seconds);
+  LeaseKeeper keeper(layered(std::move(keeper_store), "keeper"), options.lease_seconds);
 
   JobLoopOptions loop_options;
   loop_options.owner = owner_id();
@@ -176,6 +180,16 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   ASSIGN_OR_RETURN(const std::unique_ptr<Searcher> searcher,
                    make_searcher(spec.search(), steps, SearchKey{spec.seed(), 0}));
   proto::JobResults results = make_results(spec, searcher->describe(), *outcomes, loop.totals());
+  ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> records, store->prompts());
+  for (const proto::PromptRecord& p : records) {
+    if (p.status() != proto::PROMPT_FAILED) continue;
+    proto::FailedPrompt* f = results.add_failed();
+    f->set_index(p.prompt());
+    f->set_prompt(p.text());
+    if (p.prompt() < suite.size()) f->set_category(suite[p.prompt()].category);
+    f->set_error(p.last_error());
+    f->set_attempts(p.attempts());
+  }
   *results.mutable_totals()->mutable_batch_size() = batch;
   results.mutable_totals()->mutable_phases()->set_calibration(options.calibration_seconds);
   RETURN_IF_ERROR(write_job_outputs(results, spec.output(), *store));

@@ -5,6 +5,8 @@
 // videos, results.json, results-official.json and report.html.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "coordinator/job_results.h"
 #include "evosearch/bundle.pb.h"
 #include "evosearch/job.pb.h"
+#include "jobs/job_store.h"
 
 namespace evosearch {
 
@@ -26,9 +29,16 @@ struct RunOptions {
   // kept in the job record for resumes). Unset: the spec's batch_size, "fixed".
   proto::BatchSizeChoice batch_size;
   double calibration_seconds = 0;  // measuring it (totals.phases.calibration)
+  // Tests: wraps each job store object below its retries, `user` saying whose it is ("loop", or
+  // "keeper": the lease keeper's): a layer that loses replies, say. Empty: none.
+  std::function<std::unique_ptr<JobStore>(std::unique_ptr<JobStore> store, const std::string& user)> store_layer;
 };
 
-// Runs the job on `executor`. `manifest` names the rewards; `steps` is the sampler's T.
+// Exit status of `evosearch run` when the job finished but some prompts failed (results.json
+// `failed`): distinct from 0 (every prompt done), 1 (an error) and 75 (stopped, resume later).
+constexpr int kExitSomePromptsFailed = 3;
+
+// Runs the job on `executor`. Prompts that failed (JobSpec.max_attempts) are in results.failed. `manifest` names the rewards; `steps` is the sampler's T.
 StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::BundleManifest& manifest, int steps,
                                            Executor& executor, const RunOptions& options);
 

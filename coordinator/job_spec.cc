@@ -22,6 +22,7 @@ namespace evosearch {
 // Candidates per model call: far above what any accelerator runs at once; a batch is also never
 // larger than the candidates in flight.
 constexpr int kMaxBatchSize = 65536;
+constexpr int kMaxAttempts = 1000;
 
 namespace fs = std::filesystem;
 
@@ -83,6 +84,11 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
   }
   if (spec.device().empty()) spec.set_device("auto");
   if (spec.prompts_in_flight() < 0) return InvalidArgument(origin + ": prompts_in_flight: expected a positive number");
+  if (spec.max_attempts() == 0) spec.set_max_attempts(3);
+  if (spec.max_attempts() < 0 || spec.max_attempts() > kMaxAttempts) {
+    return InvalidArgument(origin + ": max_attempts: expected 1.." + std::to_string(kMaxAttempts) +
+                           " (claims of a prompt before a failure of its own fails it), got " + std::to_string(spec.max_attempts()));
+  }
   if (spec.memory_limit_mb() < 0) return InvalidArgument(origin + ": memory_limit_mb: expected a positive number of MiB, or 0 for 90% of the memory available");
   if (!spec.model_dtype().empty()) RETURN_IF_ERROR(check_model_dtype(spec.model_dtype(), "model_dtype").with_context(origin));
   RETURN_IF_ERROR(check_numbers(spec).with_context(origin));

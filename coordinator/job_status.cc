@@ -114,6 +114,12 @@ std::string format_job_status(const JobStatusView& v, const std::string& where) 
                   who.c_str());
     out += line;
   }
+  // In full, however long: the table's line may cut a long error short.
+  for (const proto::PromptRecord& p : v.prompts) {
+    if (p.status() != proto::PROMPT_FAILED) continue;
+    out += "failed prompt " + std::to_string(p.prompt()) + " '" + p.text() + "' after " + std::to_string(p.attempts()) +
+           " attempt" + (p.attempts() == 1 ? "" : "s") + ": " + p.last_error() + "\n";
+  }
   return out;
 }
 

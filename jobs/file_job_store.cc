@@ -8,6 +8,9 @@
 //   progress/SSSSSSSS.jsonl  ProgressEvent per line, in segments of kSegmentEvents
 //   events.log               timestamped lines
 //   outputs.txt              files the job wrote, relative to the output folder, one per line
+//   requests/<id>.json       RequestRecord: the answer of a changing call by its request id, kept
+//                            kRequestMemorySeconds (by file time; older ones go at a later claim);
+//                            written without fsync: only a retry by the same live process reads it
 //   store.lock               every read-modify-write step holds an exclusive lock on it
 //
 // Records are replaced with write_file_atomic (write, fsync, rename). The two logs are appended
@@ -15,10 +18,12 @@
 // open-file-description lock (F_OFD_SETLKW): unlike a classic fcntl lock it also keeps two
 // store objects of one process apart, and closing another descriptor of the file does not drop it.
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <utility>
 
@@ -116,88 +121,104 @@ class FileJobStore final : public store::StoreBase {
     return write_file_atomic(file("job.json"), store::to_json(current));  // last: the job exists from here on
   }
 
-  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
+  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds,
+                                            const RequestId& request) override {
     ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
-    StepLock lock(state_ / "store.lock");
-    RETURN_IF_ERROR(lock.status());
-    ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
-    const int64_t now = now_ms();
-    std::vector<proto::Lease> leases;
-    for (uint32_t i = 0; i < job.prompt_count() && static_cast<int>(leases.size()) < max; ++i) {
-      ASSIGN_OR_RETURN(proto::PromptRecord p, read_prompt(i));
-      const bool expired = p.status() == proto::PROMPT_RUNNING && p.lease_expires_unix_ms() <= now;
-      if (p.status() != proto::PROMPT_QUEUED && !expired) continue;
-      p.set_status(proto::PROMPT_RUNNING);
-      p.set_owner(owner);
-      p.set_token(p.token() + 1);
-      p.set_attempts(p.attempts() + 1);
-      p.set_lease_expires_unix_ms(now + lease_ms);
-      p.set_updated_unix_ms(now);
-      RETURN_IF_ERROR(write_prompt(p));
-      proto::Lease& lease = leases.emplace_back();
-      lease.set_prompt(i);
-      lease.set_owner(owner);
-      lease.set_token(p.token());
-      lease.set_expires_unix_ms(p.lease_expires_unix_ms());
-    }
-    return leases;
+    ASSIGN_OR_RETURN(const proto::RequestRecord answer, step(request, [&](proto::RequestRecord& answer) -> Status {
+      ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
+      const int64_t now = now_ms();
+      for (uint32_t i = 0; i < job.prompt_count() && answer.leases_size() < max; ++i) {
+        ASSIGN_OR_RETURN(proto::PromptRecord p, read_prompt(i));
+        const bool expired = p.status() == proto::PROMPT_RUNNING && p.lease_expires_unix_ms() <= now;
+        if (p.status() != proto::PROMPT_QUEUED && !expired) continue;
+        p.set_status(proto::PROMPT_RUNNING);
+        p.set_owner(owner);
+        p.set_token(p.token() + 1);
+        p.set_attempts(p.attempts() + 1);
+        p.set_lease_expires_unix_ms(now + lease_ms);
+        p.set_updated_unix_ms(now);
+        RETURN_IF_ERROR(write_prompt(p));
+        proto::Lease& lease = *answer.add_leases();
+        lease.set_prompt(i);
+        lease.set_owner(owner);
+        lease.set_token(p.token());
+        lease.set_expires_unix_ms(p.lease_expires_unix_ms());
+      }
+      if (answer.leases_size() > 0) forget_old_requests();
+      return Status::Ok();
+    }));
+    RETURN_IF_ERROR(status_of(answer));
+    return std::vector<proto::Lease>(answer.leases().begin(), answer.leases().end());
   }
 
-  Status renew(proto::Lease& lease, double lease_seconds) override {
+  Status renew(proto::Lease& lease, double lease_seconds, const RequestId& request) override {
     ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
-    return fenced(lease, [&](proto::PromptRecord& p) {
-      p.set_lease_expires_unix_ms(now_ms() + lease_ms);
-      lease.set_expires_unix_ms(p.lease_expires_unix_ms());
-      return Status::Ok();
+    ASSIGN_OR_RETURN(const proto::RequestRecord answer, step(request, [&](proto::RequestRecord& answer) {
+      return fenced(lease, [&](proto::PromptRecord& p) {
+        p.set_lease_expires_unix_ms(now_ms() + lease_ms);
+        answer.set_expires_unix_ms(p.lease_expires_unix_ms());
+        return Status::Ok();
+      });
+    }));
+    if (answer.code() == 0) lease.set_expires_unix_ms(answer.expires_unix_ms());
+    return status_of(answer);
+  }
+
+  Status release(const proto::Lease& lease, const RequestId& request) override {
+    return answered(request, [&](proto::RequestRecord&) {
+      return fenced(lease, [](proto::PromptRecord& p) {
+        p.set_status(proto::PROMPT_QUEUED);
+        p.set_lease_expires_unix_ms(0);
+        return Status::Ok();
+      });
     });
   }
 
-  Status release(const proto::Lease& lease) override {
-    return fenced(lease, [](proto::PromptRecord& p) {
-      p.set_status(proto::PROMPT_QUEUED);
-      p.set_lease_expires_unix_ms(0);
-      return Status::Ok();
-    });
-  }
-
-  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) override {
+  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint,
+                           const RequestId& request) override {
     if (checkpoint.prompt() != lease.prompt()) return store::wrong_prompt("checkpoint", checkpoint.prompt(), lease);
-    return fenced(lease, [&](proto::PromptRecord& p) {
-      RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".ckpt")), store::seal(checkpoint)));
-      p.set_generation(checkpoint.generation());
-      p.set_generation_count(checkpoint.generation_count());
-      if (checkpoint.snapshot().best().found()) p.set_best_fitness(checkpoint.snapshot().best().fitness());
-      return Status::Ok();
+    return answered(request, [&](proto::RequestRecord&) {
+      return fenced(lease, [&](proto::PromptRecord& p) {
+        RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".ckpt")), store::seal(checkpoint)));
+        p.set_generation(checkpoint.generation());
+        p.set_generation_count(checkpoint.generation_count());
+        if (checkpoint.snapshot().best().found()) p.set_best_fitness(checkpoint.snapshot().best().fitness());
+        return Status::Ok();
+      });
     });
   }
 
-  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
+  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome, const RequestId& request) override {
     if (outcome.index() != lease.prompt()) return store::wrong_prompt("outcome", outcome.index(), lease);
-    const Status saved = fenced(lease, [&](proto::PromptRecord& p) {
-      // The outcome before the record: a crash in between leaves a running prompt with an
-      // outcome, which its next owner can mark done, rather than a done prompt without one.
-      RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".done")), store::seal(outcome)));
-      p.set_status(proto::PROMPT_DONE);
-      p.set_lease_expires_unix_ms(0);
-      return Status::Ok();
-    }, [&](const proto::PromptRecord& p) {
-      std::error_code ec;
-      fs::remove(file(name(p.prompt(), ".ckpt")), ec);
-      return ec ? Internal("cannot remove " + file(name(p.prompt(), ".ckpt")) + ": " + ec.message()) : Status::Ok();
+    return answered(request, [&](proto::RequestRecord&) {
+      const Status saved = fenced(lease, [&](proto::PromptRecord& p) {
+        // The outcome before the record: a crash in between leaves a running prompt with an
+        // outcome, which its next owner can mark done, rather than a done prompt without one.
+        RETURN_IF_ERROR(write_file_atomic(file(name(p.prompt(), ".done")), store::seal(outcome)));
+        p.set_status(proto::PROMPT_DONE);
+        p.set_lease_expires_unix_ms(0);
+        return Status::Ok();
+      }, [&](const proto::PromptRecord& p) {
+        std::error_code ec;
+        fs::remove(file(name(p.prompt(), ".ckpt")), ec);
+        return ec ? Internal("cannot remove " + file(name(p.prompt(), ".ckpt")) + ": " + ec.message()) : Status::Ok();
+      });
+      if (saved.ok() || saved.code() != StatusCode::kFailedPrecondition) return saved;
+      // Saving again under the same lease succeeds (a retry after an error it did not see).
+      auto record = read_prompt(lease.prompt());
+      if (record.ok() && record->status() == proto::PROMPT_DONE && store::holds_token(lease, *record)) return Status::Ok();
+      return saved;
     });
-    if (saved.ok() || saved.code() != StatusCode::kFailedPrecondition) return saved;
-    // Saving again under the same lease succeeds (a retry after an error it did not see).
-    auto record = read_prompt(lease.prompt());
-    if (record.ok() && record->status() == proto::PROMPT_DONE && store::holds_token(lease, *record)) return Status::Ok();
-    return saved;
   }
 
-  Status mark_failed(const proto::Lease& lease, const std::string& error) override {
-    return fenced(lease, [&](proto::PromptRecord& p) {
-      p.set_status(proto::PROMPT_FAILED);
-      p.set_last_error(error);
-      p.set_lease_expires_unix_ms(0);
-      return Status::Ok();
+  Status mark_failed(const proto::Lease& lease, const std::string& error, const RequestId& request) override {
+    return answered(request, [&](proto::RequestRecord&) {
+      return fenced(lease, [&](proto::PromptRecord& p) {
+        p.set_status(proto::PROMPT_FAILED);
+        p.set_last_error(error);
+        p.set_lease_expires_unix_ms(0);
+        return Status::Ok();
+      });
     });
   }
 
@@ -221,10 +242,8 @@ class FileJobStore final : public store::StoreBase {
     return std::optional<proto::PromptOutcome>(std::move(outcome));
   }
 
-  Status append_progress(const proto::ProgressEvent& event) override {
-    StepLock lock(state_ / "store.lock");
-    RETURN_IF_ERROR(lock.status());
-    return progress_.append(store::to_json(event));
+  Status append_progress(const proto::ProgressEvent& event, const RequestId& request) override {
+    return answered(request, [&](proto::RequestRecord&) { return progress_.append(store::to_json(event)); });
   }
 
   StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) override {
@@ -234,24 +253,26 @@ class FileJobStore final : public store::StoreBase {
     return events;
   }
 
-  Status log_event(const std::string& event) override {
+  Status log_event(const std::string& event, const RequestId& request) override {
     std::string line = store::iso_time(now_ms()) + " " + event;
     std::replace(line.begin(), line.end(), '\n', ' ');
-    return append_line(state_ / "events.log", line);
+    // Appending needs no lock (one write); remembering the request does.
+    if (request.value.empty()) return append_line(state_ / "events.log", line);
+    return answered(request, [&](proto::RequestRecord&) { return append_line(state_ / "events.log", line); });
   }
 
-  Status add_outputs(const std::vector<std::string>& relative_paths) override {
+  Status add_outputs(const std::vector<std::string>& relative_paths, const RequestId& request) override {
     for (const std::string& path : relative_paths) RETURN_IF_ERROR(store::check_output_path(path));
-    StepLock lock(state_ / "store.lock");
-    RETURN_IF_ERROR(lock.status());
-    ASSIGN_OR_RETURN(const std::vector<std::string> stored, outputs());
-    std::set<std::string> all(stored.begin(), stored.end());
-    const size_t before = all.size();
-    all.insert(relative_paths.begin(), relative_paths.end());
-    if (all.size() == before) return Status::Ok();
-    std::string text;
-    for (const std::string& path : all) text += path + "\n";
-    return write_file_atomic(file("outputs.txt"), text);
+    return answered(request, [&](proto::RequestRecord&) -> Status {
+      ASSIGN_OR_RETURN(const std::vector<std::string> stored, outputs());
+      std::set<std::string> all(stored.begin(), stored.end());
+      const size_t before = all.size();
+      all.insert(relative_paths.begin(), relative_paths.end());
+      if (all.size() == before) return Status::Ok();
+      std::string text;
+      for (const std::string& path : all) text += path + "\n";
+      return write_file_atomic(file("outputs.txt"), text);
+    });
   }
 
   StatusOr<std::vector<std::string>> outputs() override {
@@ -311,12 +332,74 @@ class FileJobStore final : public store::StoreBase {
     return write_file_atomic(file(name(record.prompt(), ".json")), store::to_json(record));
   }
 
-  // One fenced step under the lock: `change` edits the record (and may write files) only while
-  // `lease` holds the prompt; the record is then written, and `after` runs.
-  template <typename Change, typename After = Status (*)(const proto::PromptRecord&)>
-  Status fenced(const proto::Lease& lease, Change change, After after = [](const proto::PromptRecord&) { return Status::Ok(); }) {
+  // One read-modify-write step under the store's lock: `body` runs and fills in `answer` (leases,
+  // expiry) and the status it returns goes into it too. With a request id, the answer is kept in
+  // requests/<id>.json, written in the same step, and a repeat of the id gets it back without
+  // `body` running again. An answer of Unavailable or Internal (a file that could not be written)
+  // is not kept: the repeat runs again.
+  template <typename Body>
+  StatusOr<proto::RequestRecord> step(const RequestId& request, Body body) {
+    RETURN_IF_ERROR(store::check_request(request));
     StepLock lock(state_ / "store.lock");
     RETURN_IF_ERROR(lock.status());
+    const std::string kept = request.value.empty() ? "" : file("requests/" + request.value + ".json");
+    proto::RequestRecord answer;
+    if (!kept.empty()) {
+      auto seen = read_file(kept);
+      if (seen.ok()) {
+        RETURN_IF_ERROR(store::from_json(*seen, answer, kept));
+        return answer;
+      }
+      if (seen.status().code() != StatusCode::kNotFound) return seen.status();
+    }
+    const Status status = body(answer);
+    answer.set_code(static_cast<int>(status.code()));
+    answer.set_message(status.message());
+    if (!kept.empty() && status.code() != StatusCode::kUnavailable && status.code() != StatusCode::kInternal) {
+      RETURN_IF_ERROR(keep_answer(kept, store::to_json(answer)));
+    }
+    return answer;
+  }
+
+  // Writes a kept answer without fsync: only a retry by the process that made the call reads it,
+  // and a crash ends that process (a new run makes new request ids). Under the lock.
+  static Status keep_answer(const std::string& path, const std::string& json) {
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << json;
+    out.close();
+    if (!out) return Internal("cannot write " + path + ": " + std::strerror(errno));
+    return Status::Ok();
+  }
+
+  // step() for a call that answers with a status only.
+  template <typename Body>
+  Status answered(const RequestId& request, Body body) {
+    ASSIGN_OR_RETURN(const proto::RequestRecord answer, step(request, body));
+    return status_of(answer);
+  }
+
+  static Status status_of(const proto::RequestRecord& answer) {
+    if (answer.code() == 0) return Status::Ok();
+    return Status(static_cast<StatusCode>(answer.code()), answer.message());
+  }
+
+  // Removes the answers kept longer than kRequestMemorySeconds (by the files' times). Under the lock.
+  void forget_old_requests() const {
+    std::error_code ec;
+    const auto oldest = fs::file_time_type::clock::now() -
+                        std::chrono::duration_cast<fs::file_time_type::duration>(std::chrono::duration<double>(kRequestMemorySeconds));
+    for (const auto& entry : fs::directory_iterator(state_ / "requests", ec)) {
+      std::error_code ignored;
+      if (entry.last_write_time(ignored) < oldest) fs::remove(entry.path(), ignored);
+    }
+  }
+
+  // One fenced change (under the lock: within step()): `change` edits the record (and may write
+  // files) only while `lease` holds the prompt; the record is then written, and `after` runs.
+  template <typename Change, typename After = Status (*)(const proto::PromptRecord&)>
+  Status fenced(const proto::Lease& lease, Change change, After after = [](const proto::PromptRecord&) { return Status::Ok(); }) {
     ASSIGN_OR_RETURN(const proto::JobRecord job, read_job());
     if (lease.prompt() >= job.prompt_count()) {
       return InvalidArgument("lease of prompt " + std::to_string(lease.prompt()) + ", but the job has " +
@@ -358,7 +441,7 @@ class FileJobStore final : public store::StoreBase {
 
   static bool ours(const std::string& name) {
     const auto has_prefix = [&](const char* p) { return name.rfind(p, 0) == 0; };
-    if (name == "progress" || name == "events.log" || name == "outputs.txt" || has_prefix("job.json.tmp.")) return true;
+    if (name == "progress" || name == "requests" || name == "events.log" || name == "outputs.txt" || has_prefix("job.json.tmp.")) return true;
     if (has_prefix("outputs.txt.tmp.")) return true;
     if (!has_prefix("prompt-") || name.size() < 12) return false;
     for (size_t i = 7; i < 12; ++i) {

@@ -82,6 +82,7 @@ proto::JobSpec answer_spec(const proto::JobSpec& spec) {
   s.clear_generation_grids();  // extra pictures of each generation; the search never sees them
   s.clear_job_store();         // where the state is kept, not what it is
   s.clear_memory_limit_mb();
+  s.clear_max_attempts();      // which prompts give up, never what a finished one answers
   return s;
 }
 

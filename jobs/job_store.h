@@ -35,41 +35,73 @@
 
 namespace evosearch {
 
+// Names one logical call that changes a job store, the same on every retry of it (see JobStore).
+struct RequestId {
+  std::string value;  // empty: not remembered; otherwise letters, digits, '-' and '_' only
+};
+
 class JobStore {
  public:
+  // How long a store remembers the answer of a call by its request id: longer than any retry of
+  // it lasts (the retrying layer gives up after --store-timeout, which must stay below this).
+  static constexpr double kRequestMemorySeconds = 3600;
+
   virtual ~JobStore() = default;
 
   // Where the store is, for messages: "<folder>/state" or "redis://host:port/db job NAME"
   // (never a password).
   virtual std::string describe() const = 0;
 
-  // Creates the job (every prompt queued) or binds to the stored job of the same name. A stored
-  // job whose record differs (spec fields, input digests, prompt count) is refused naming every
-  // difference, unless `restart`: then its state (records, checkpoints, outcomes, progress,
-  // events) is discarded first. A stored job without any committed checkpoint or outcome is
+  // Creates the job (every prompt queued) or binds to the stored job of the same name (so a
+  // repeat binds to the job the first try created). A stored job whose record differs (spec
+  // fields, input digests, prompt count) is refused naming every difference, unless `restart`:
+  // then its state (records, checkpoints, outcomes, progress, events) is discarded first. A stored job without any committed checkpoint or outcome is
   // replaced by the new record (there is nothing to lose). The output files of a restarted job are the caller's to delete
   // (see outputs()), before calling open.
   virtual Status open(const proto::JobRecord& job, const std::vector<std::string>& prompt_texts, bool restart) = 0;
   virtual StatusOr<proto::JobRecord> job() = 0;
   virtual StatusOr<std::vector<proto::PromptRecord>> prompts() = 0;
 
+  // Every call below that changes the store comes in two forms: without a request id (what
+  // callers use) and with one (what stores implement). A request id names one logical call, the
+  // same on each of its retries (RetryingJobStore makes one per call): the store remembers the
+  // answer of each named call for kRequestMemorySeconds, in the same atomic step that runs it, and
+  // answers a repeat with it without running the call again. So a retry after a reply that was lost
+  // (a timeout after the server ran the call) gets the leases the first try claimed, stores an
+  // event once, and reports a release or failure that landed as done. An empty id is not
+  // remembered: every call runs.
+
   // Claims up to `max` prompts for `owner`, lowest index first: queued ones, and running ones
   // whose lease has expired (their owner is presumed dead). Each claimed prompt becomes running,
   // gets token + 1 and attempts + 1. Atomic: two owners never get the same prompt.
-  virtual StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) = 0;
+  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) {
+    return claim(owner, max, lease_seconds, RequestId{});
+  }
+  virtual StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds,
+                                                    const RequestId& request) = 0;
   // Extends `lease` to now + lease_seconds (updating its expiry). FailedPrecondition ("lease
   // lost") when the prompt is no longer running under this owner and token.
-  virtual Status renew(proto::Lease& lease, double lease_seconds) = 0;
+  Status renew(proto::Lease& lease, double lease_seconds) { return renew(lease, lease_seconds, RequestId{}); }
+  virtual Status renew(proto::Lease& lease, double lease_seconds, const RequestId& request) = 0;
   // Gives a running prompt back unfinished: queued again, keeping its checkpoint. Fenced.
-  virtual Status release(const proto::Lease& lease) = 0;
+  Status release(const proto::Lease& lease) { return release(lease, RequestId{}); }
+  virtual Status release(const proto::Lease& lease, const RequestId& request) = 0;
 
   // Fenced writes. Committing a checkpoint also sets the prompt record's generation,
   // generation_count and best_fitness (from the snapshot's best, once found). Saving the outcome
   // marks the prompt done and drops its checkpoint record.
   // Failing marks it failed with `error` (claims skip failed prompts).
-  virtual Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) = 0;
-  virtual Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) = 0;
-  virtual Status mark_failed(const proto::Lease& lease, const std::string& error) = 0;
+  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) {
+    return commit_checkpoint(lease, checkpoint, RequestId{});
+  }
+  virtual Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint,
+                                   const RequestId& request) = 0;
+  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) {
+    return save_outcome(lease, outcome, RequestId{});
+  }
+  virtual Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome, const RequestId& request) = 0;
+  Status mark_failed(const proto::Lease& lease, const std::string& error) { return mark_failed(lease, error, RequestId{}); }
+  virtual Status mark_failed(const proto::Lease& lease, const std::string& error, const RequestId& request) = 0;
 
   virtual StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) = 0;
   virtual StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) = 0;
@@ -77,14 +109,17 @@ class JobStore {
   // The progress stream keeps the newest `kProgressLimit` events; progress() returns up to
   // `max` of the newest, oldest first.
   static constexpr size_t kProgressLimit = 10000;
-  virtual Status append_progress(const proto::ProgressEvent& event) = 0;
+  Status append_progress(const proto::ProgressEvent& event) { return append_progress(event, RequestId{}); }
+  virtual Status append_progress(const proto::ProgressEvent& event, const RequestId& request) = 0;
   virtual StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) = 0;
 
   // A line for the job's event log (timestamped by the store).
-  virtual Status log_event(const std::string& event) = 0;
+  Status log_event(const std::string& event) { return log_event(event, RequestId{}); }
+  virtual Status log_event(const std::string& event, const RequestId& request) = 0;
 
   // Files the job wrote, relative to the output folder: --restart deletes these and nothing else.
-  virtual Status add_outputs(const std::vector<std::string>& relative_paths) = 0;
+  Status add_outputs(const std::vector<std::string>& relative_paths) { return add_outputs(relative_paths, RequestId{}); }
+  virtual Status add_outputs(const std::vector<std::string>& relative_paths, const RequestId& request) = 0;
   virtual StatusOr<std::vector<std::string>> outputs() = 0;
 };
 

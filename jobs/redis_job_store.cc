@@ -16,6 +16,10 @@
 //   events       list, newest first, capped at kEventLimit: "<ISO time> <text>"
 //   outputs      set of paths relative to the output folder
 //
+// and, outside that list (a restart leaves them to expire): "evosearch:{NAME}:request:<id>", the
+// answer (a script's reply, MessagePack) of a changing call by its request id, kept for
+// kRequestMemorySeconds, so that a repeat of the call gets it back (jobs/job_store.h: RequestId).
+//
 // Every step that reads and writes more than one key is one Lua script, so it is atomic: a
 // fenced write checks state, owner and token and writes in the same step. Lease expiry uses the
 // server's TIME, so the coordinators' clocks do not matter. Needs Redis >= 5 (streams, and
@@ -68,6 +72,7 @@ class RedisJobStore final : public store::StoreBase {
         name_(std::move(name)),
         keys_(redis_job_keys(name_)),
         key_list_(keys_.all()),
+        request_key_prefix_("evosearch:{" + name_ + "}:request:"),
         prelude_(script_prelude()) {}
 
   std::string describe() const override { return redis_.url().describe() + " job " + name_; }
@@ -95,10 +100,12 @@ class RedisJobStore final : public store::StoreBase {
     return script(redis_scripts::kOpen, args).status();
   }
 
-  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
+  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds,
+                                            const RequestId& request) override {
     ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
     if (max <= 0) return std::vector<proto::Lease>{};
-    ASSIGN_OR_RETURN(const RedisReply reply, script(redis_scripts::kClaim, {owner, std::to_string(max), std::to_string(lease_ms)}));
+    ASSIGN_OR_RETURN(const RedisReply reply,
+                     script(redis_scripts::kClaim, {owner, std::to_string(max), std::to_string(lease_ms)}, request));
     RETURN_IF_ERROR(check(reply.get(), nullptr));
     std::vector<proto::Lease> leases;
     for (size_t i = 2; i + 1 < reply->elements; i += 2) {
@@ -111,32 +118,36 @@ class RedisJobStore final : public store::StoreBase {
     return leases;
   }
 
-  Status renew(proto::Lease& lease, double lease_seconds) override {
+  Status renew(proto::Lease& lease, double lease_seconds, const RequestId& request) override {
     ASSIGN_OR_RETURN(const int64_t lease_ms, store::lease_ms(lease_seconds));
-    ASSIGN_OR_RETURN(const RedisReply reply, fenced(redis_scripts::kRenew, lease, {std::to_string(lease_ms)}));
+    ASSIGN_OR_RETURN(const RedisReply reply, fenced(redis_scripts::kRenew, lease, {std::to_string(lease_ms)}, request));
     lease.set_expires_unix_ms(reply->element[1]->integer);
     return Status::Ok();
   }
 
-  Status release(const proto::Lease& lease) override { return fenced(redis_scripts::kRelease, lease, {}).status(); }
+  Status release(const proto::Lease& lease, const RequestId& request) override {
+    return fenced(redis_scripts::kRelease, lease, {}, request).status();
+  }
 
-  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) override {
+  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint,
+                           const RequestId& request) override {
     if (checkpoint.prompt() != lease.prompt()) return store::wrong_prompt("checkpoint", checkpoint.prompt(), lease);
     char best[32] = "";
     if (checkpoint.snapshot().best().found()) std::snprintf(best, sizeof best, "%.17g", checkpoint.snapshot().best().fitness());
     return fenced(redis_scripts::kCommit, lease,
                   {store::seal(checkpoint), std::to_string(checkpoint.generation()),
-                   std::to_string(checkpoint.generation_count()), best})
+                   std::to_string(checkpoint.generation_count()), best},
+                  request)
         .status();
   }
 
-  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
+  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome, const RequestId& request) override {
     if (outcome.index() != lease.prompt()) return store::wrong_prompt("outcome", outcome.index(), lease);
-    return fenced(redis_scripts::kOutcome, lease, {store::seal(outcome)}).status();
+    return fenced(redis_scripts::kOutcome, lease, {store::seal(outcome)}, request).status();
   }
 
-  Status mark_failed(const proto::Lease& lease, const std::string& error) override {
-    return fenced(redis_scripts::kFail, lease, {error}).status();
+  Status mark_failed(const proto::Lease& lease, const std::string& error, const RequestId& request) override {
+    return fenced(redis_scripts::kFail, lease, {error}, request).status();
   }
 
   StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) override {
@@ -147,10 +158,8 @@ class RedisJobStore final : public store::StoreBase {
     return load<proto::PromptOutcome>(keys_.outcomes, prompt);
   }
 
-  Status append_progress(const proto::ProgressEvent& event) override {
-    return redis_
-        .command({"XADD", keys_.progress, "MAXLEN", "~", std::to_string(kProgressLimit), "*", "e", event.SerializeAsString()})
-        .status();
+  Status append_progress(const proto::ProgressEvent& event, const RequestId& request) override {
+    return script(redis_scripts::kProgress, {event.SerializeAsString(), std::to_string(kProgressLimit)}, request).status();
   }
 
   StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) override {
@@ -168,16 +177,15 @@ class RedisJobStore final : public store::StoreBase {
     return events;
   }
 
-  Status log_event(const std::string& event) override {
-    return script(redis_scripts::kLogEvent, {store::iso_time(now_ms()) + " " + event, std::to_string(kEventLimit)}).status();
+  Status log_event(const std::string& event, const RequestId& request) override {
+    return script(redis_scripts::kLogEvent, {store::iso_time(now_ms()) + " " + event, std::to_string(kEventLimit)}, request)
+        .status();
   }
 
-  Status add_outputs(const std::vector<std::string>& relative_paths) override {
+  Status add_outputs(const std::vector<std::string>& relative_paths, const RequestId& request) override {
     for (const std::string& path : relative_paths) RETURN_IF_ERROR(store::check_output_path(path));
     if (relative_paths.empty()) return Status::Ok();
-    std::vector<std::string> args = {"SADD", keys_.outputs};
-    args.insert(args.end(), relative_paths.begin(), relative_paths.end());
-    return redis_.command(args).status();
+    return script(redis_scripts::kOutputs, relative_paths, request).status();
   }
 
   StatusOr<std::vector<std::string>> outputs() override {
@@ -194,8 +202,17 @@ class RedisJobStore final : public store::StoreBase {
   }
 
  private:
-  StatusOr<RedisReply> script(const char* body, const std::vector<std::string>& args) {
-    return redis_.eval(prelude_ + body, key_list_, args);
+  // Runs a script; under a request id, once: its answer is kept and a repeat gets it back
+  // (redis_scripts::kRemembered).
+  StatusOr<RedisReply> script(const char* body, const std::vector<std::string>& args, const RequestId& request = {}) {
+    if (request.value.empty()) return redis_.eval(prelude_ + body, key_list_, args);
+    RETURN_IF_ERROR(store::check_request(request));
+    std::vector<std::string> keys = key_list_;
+    keys.push_back(request_key_prefix_ + request.value);
+    const std::string remembered = "local request = KEYS[" + std::to_string(keys.size()) + "]\nlocal request_ms = " +
+                                   std::to_string(static_cast<int64_t>(kRequestMemorySeconds * 1000)) + "\n";
+    return redis_.eval(prelude_ + "local function run()\n" + body + "\nend\n" + remembered + redis_scripts::kRemembered,
+                       keys, args);
   }
 
   std::string where(const std::string& key, const std::string& field) const {
@@ -220,10 +237,11 @@ class RedisJobStore final : public store::StoreBase {
     return Internal(describe() + ": unexpected script reply '" + verdict + "'");
   }
 
-  StatusOr<RedisReply> fenced(const char* body, const proto::Lease& lease, const std::vector<std::string>& extra) {
+  StatusOr<RedisReply> fenced(const char* body, const proto::Lease& lease, const std::vector<std::string>& extra,
+                              const RequestId& request) {
     std::vector<std::string> args = {std::to_string(lease.prompt()), lease.owner(), std::to_string(lease.token())};
     args.insert(args.end(), extra.begin(), extra.end());
-    ASSIGN_OR_RETURN(RedisReply reply, script(body, args));
+    ASSIGN_OR_RETURN(RedisReply reply, script(body, args, request));
     RETURN_IF_ERROR(check(reply.get(), &lease));
     return reply;
   }
@@ -303,6 +321,7 @@ class RedisJobStore final : public store::StoreBase {
   const std::string name_;
   const RedisJobKeys keys_;
   const std::vector<std::string> key_list_;  // keys_.all(): what every script gets as KEYS
+  const std::string request_key_prefix_;     // of the keys that keep answers by request id
   const std::string prelude_;                // script_prelude()
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <random>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -12,7 +14,7 @@ namespace {
 class RetryingJobStore final : public JobStore {
  public:
   RetryingJobStore(std::unique_ptr<JobStore> store, double give_up_seconds)
-      : store_(std::move(store)), give_up_(give_up_seconds) {}
+      : store_(std::move(store)), give_up_(give_up_seconds), prefix_(random_prefix()) {}
 
   std::string describe() const override { return store_->describe(); }
   Status open(const proto::JobRecord& job, const std::vector<std::string>& texts, bool restart) override {
@@ -20,21 +22,31 @@ class RetryingJobStore final : public JobStore {
   }
   StatusOr<proto::JobRecord> job() override { return retry([&] { return store_->job(); }); }
   StatusOr<std::vector<proto::PromptRecord>> prompts() override { return retry([&] { return store_->prompts(); }); }
-  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
-    return retry([&] { return store_->claim(owner, max, lease_seconds); });
+  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds,
+                                            const RequestId& request) override {
+    const RequestId id = named(request);
+    return retry([&] { return store_->claim(owner, max, lease_seconds, id); });
   }
-  Status renew(proto::Lease& lease, double lease_seconds) override {
-    return retry([&] { return store_->renew(lease, lease_seconds); });
+  Status renew(proto::Lease& lease, double lease_seconds, const RequestId& request) override {
+    const RequestId id = named(request);
+    return retry([&] { return store_->renew(lease, lease_seconds, id); });
   }
-  Status release(const proto::Lease& lease) override { return retry([&] { return store_->release(lease); }); }
-  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint) override {
-    return retry([&] { return store_->commit_checkpoint(lease, checkpoint); });
+  Status release(const proto::Lease& lease, const RequestId& request) override {
+    const RequestId id = named(request);
+    return retry([&] { return store_->release(lease, id); });
   }
-  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
-    return retry([&] { return store_->save_outcome(lease, outcome); });
+  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& checkpoint,
+                           const RequestId& request) override {
+    const RequestId id = named(request);
+    return retry([&] { return store_->commit_checkpoint(lease, checkpoint, id); });
   }
-  Status mark_failed(const proto::Lease& lease, const std::string& error) override {
-    return retry([&] { return store_->mark_failed(lease, error); });
+  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome, const RequestId& request) override {
+    const RequestId id = named(request);
+    return retry([&] { return store_->save_outcome(lease, outcome, id); });
+  }
+  Status mark_failed(const proto::Lease& lease, const std::string& error, const RequestId& request) override {
+    const RequestId id = named(request);
+    return retry([&] { return store_->mark_failed(lease, error, id); });
   }
   StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) override {
     return retry([&] { return store_->load_checkpoint(prompt); });
@@ -42,20 +54,38 @@ class RetryingJobStore final : public JobStore {
   StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) override {
     return retry([&] { return store_->load_outcome(prompt); });
   }
-  Status append_progress(const proto::ProgressEvent& event) override {
-    return retry([&] { return store_->append_progress(event); });
+  Status append_progress(const proto::ProgressEvent& event, const RequestId& request) override {
+    const RequestId id = named(request);
+    return retry([&] { return store_->append_progress(event, id); });
   }
   StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) override {
     return retry([&] { return store_->progress(max); });
   }
-  Status log_event(const std::string& event) override { return retry([&] { return store_->log_event(event); }); }
-  Status add_outputs(const std::vector<std::string>& paths) override {
-    return retry([&] { return store_->add_outputs(paths); });
+  Status log_event(const std::string& event, const RequestId& request) override {
+    const RequestId id = named(request);
+    return retry([&] { return store_->log_event(event, id); });
+  }
+  Status add_outputs(const std::vector<std::string>& paths, const RequestId& request) override {
+    const RequestId id = named(request);
+    return retry([&] { return store_->add_outputs(paths, id); });
   }
   StatusOr<std::vector<std::string>> outputs() override { return retry([&] { return store_->outputs(); }); }
 
  private:
   using Clock = std::chrono::steady_clock;
+
+  // The caller's id, or a new one for this call: this object's random prefix and a count.
+  RequestId named(const RequestId& request) {
+    if (!request.value.empty()) return request;
+    return RequestId{prefix_ + "-" + std::to_string(++requests_)};
+  }
+
+  static std::string random_prefix() {
+    std::random_device random;
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", random(), random(), random(), random());
+    return hex;
+  }
 
   template <typename Call>
   auto retry(Call&& call) -> decltype(call()) {
@@ -95,6 +125,8 @@ class RetryingJobStore final : public JobStore {
   std::unique_ptr<JobStore> store_;
   const double give_up_;
   std::optional<Clock::time_point> outage_;  // when the current outage began
+  const std::string prefix_;                 // of this object's request ids: 128 random bits
+  uint64_t requests_ = 0;                    // request ids made so far
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "jobs/store_common.h"
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -66,6 +67,13 @@ Status lease_lost(const proto::Lease& lease, const proto::PromptRecord& now, con
   return FailedPrecondition("lease lost: prompt " + std::to_string(lease.prompt()) + " of " + where + " was claimed by " +
                             lease.owner() + " with token " + std::to_string(lease.token()) + " and is now " + holder +
                             "; nothing was written");
+}
+
+Status check_request(const RequestId& request) {
+  bool plain = request.value.size() <= 100;
+  for (const char c : request.value) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+  if (plain) return Status::Ok();
+  return InvalidArgument("request id '" + request.value + "': expected at most 100 letters, digits, '-' and '_'");
 }
 
 Status wrong_prompt(const char* what, uint32_t prompt, const proto::Lease& lease) {

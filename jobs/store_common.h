@@ -54,6 +54,10 @@ bool holds_token(const proto::Lease& lease, const proto::PromptRecord& record);
 // FailedPrecondition "lease lost", saying who or what holds the prompt now.
 Status lease_lost(const proto::Lease& lease, const proto::PromptRecord& now, const std::string& where);
 
+// InvalidArgument unless the request id is empty or at most 100 letters, digits, '-' and '_' (it
+// names a file or a key).
+Status check_request(const RequestId& request);
+
 // InvalidArgument: a checkpoint or outcome (`what`) of `prompt` written under the lease of another.
 Status wrong_prompt(const char* what, uint32_t prompt, const proto::Lease& lease);
 

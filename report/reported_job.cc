@@ -445,6 +445,15 @@ std::string run_body(RunView& v) {
                   key_values(totals_rows(v.results())) + "</div></section>";
   h += metrics_section(v);
   h += category_section({v}, metric_names({v}), v.id() + "-categories");
+  if (v.results().failed_size() > 0) {  // poison prompts (JobSpec.max_attempts): no answer, the error instead
+    h += "<section id=\"" + v.id() + "-failed\"><h2>Failed prompts</h2><div class=\"tablewrap\"><table class=\"data\">"
+         "<thead><tr><th>#</th><th>prompt</th><th class=\"num\">attempts</th><th>error</th></tr></thead><tbody>";
+    for (const proto::FailedPrompt& f : v.results().failed()) {
+      h += "<tr><td>" + std::to_string(f.index()) + "</td><td>" + escape_html(f.prompt()) + "</td><td class=\"num\">" +
+           std::to_string(f.attempts()) + "</td><td>" + escape_html(f.error()) + "</td></tr>";
+    }
+    h += "</tbody></table></div></section>";
+  }
   h += "<section id=\"" + v.id() + "-prompts\"><h2>Prompts</h2>";
   for (const proto::PromptOutcome& p : v.results().prompts()) h += prompt_card(v, p);
   return h + "</section>";

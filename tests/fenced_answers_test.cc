@@ -104,27 +104,36 @@ class DiesAfterSave final : public JobStore {
   }
   StatusOr<proto::JobRecord> job() override { return store_->job(); }
   StatusOr<std::vector<proto::PromptRecord>> prompts() override { return store_->prompts(); }
-  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds) override {
-    return store_->claim(owner, max, lease_seconds);
+  StatusOr<std::vector<proto::Lease>> claim(const std::string& owner, int max, double lease_seconds,
+                                            const RequestId& request) override {
+    return store_->claim(owner, max, lease_seconds, request);
   }
-  Status renew(proto::Lease& lease, double lease_seconds) override { return store_->renew(lease, lease_seconds); }
-  Status release(const proto::Lease& lease) override { return store_->release(lease); }
-  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& c) override {
-    return store_->commit_checkpoint(lease, c);
+  Status renew(proto::Lease& lease, double lease_seconds, const RequestId& request) override {
+    return store_->renew(lease, lease_seconds, request);
   }
-  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome) override {
-    RETURN_IF_ERROR(store_->save_outcome(lease, outcome));
+  Status release(const proto::Lease& lease, const RequestId& request) override { return store_->release(lease, request); }
+  Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& c, const RequestId& request) override {
+    return store_->commit_checkpoint(lease, c, request);
+  }
+  Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome, const RequestId& request) override {
+    RETURN_IF_ERROR(store_->save_outcome(lease, outcome, request));
     return dies_after_save ? Internal("died after saving the outcome") : Status::Ok();
   }
-  Status mark_failed(const proto::Lease& lease, const std::string& error) override { return store_->mark_failed(lease, error); }
+  Status mark_failed(const proto::Lease& lease, const std::string& error, const RequestId& request) override {
+    return store_->mark_failed(lease, error, request);
+  }
   StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t prompt) override {
     return store_->load_checkpoint(prompt);
   }
   StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t prompt) override { return store_->load_outcome(prompt); }
-  Status append_progress(const proto::ProgressEvent& event) override { return store_->append_progress(event); }
+  Status append_progress(const proto::ProgressEvent& event, const RequestId& request) override {
+    return store_->append_progress(event, request);
+  }
   StatusOr<std::vector<proto::ProgressEvent>> progress(size_t max) override { return store_->progress(max); }
-  Status log_event(const std::string& event) override { return store_->log_event(event); }
-  Status add_outputs(const std::vector<std::string>& paths) override { return store_->add_outputs(paths); }
+  Status log_event(const std::string& event, const RequestId& request) override { return store_->log_event(event, request); }
+  Status add_outputs(const std::vector<std::string>& paths, const RequestId& request) override {
+    return store_->add_outputs(paths, request);
+  }
   StatusOr<std::vector<std::string>> outputs() override { return store_->outputs(); }
 
  private:

@@ -108,6 +108,7 @@ def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
   EXPECT_NE(m.find("denoiser.pt"), std::string::npos) << m;
   EXPECT_NE(m.find("denoiser output at sampler step 5 contains NaN"), std::string::npos) << m;
   EXPECT_EQ(run.host_reads, 1);  // found at the batch's one read, not at the step
+  EXPECT_EQ(run.status.code(), StatusCode::kModelError);  // charged to the batch's prompts (coordinator/job_loop.h)
 }
 
 // The decoder and the reward see the NaN the denoiser made too; the denoiser is named.

@@ -80,6 +80,7 @@ TEST(JobIdentity, AnswerSpecKeepsOnlyWhatDecidesAnswers) {
   other.set_prompts_in_flight(1);
   other.set_device("cpu");
   other.set_generation_grids(false);
+  other.set_max_attempts(7);  // which prompts give up, not what any answers
   other.set_name("renamed");
   EXPECT_EQ(a.SerializeAsString(), answer_spec(other).SerializeAsString());
   EXPECT_EQ(a.seed(), 3u);

@@ -30,21 +30,21 @@ class RecordingStore final : public JobStore {
   Status open(const proto::JobRecord&, const std::vector<std::string>&, bool) override { return no(); }
   StatusOr<proto::JobRecord> job() override { return no(); }
   StatusOr<std::vector<proto::PromptRecord>> prompts() override { return no(); }
-  StatusOr<std::vector<proto::Lease>> claim(const std::string&, int, double) override { return no(); }
-  Status renew(proto::Lease&, double) override { return no(); }
-  Status release(const proto::Lease&) override { return no(); }
-  Status commit_checkpoint(const proto::Lease&, const proto::CheckpointRecord&) override { return no(); }
-  Status save_outcome(const proto::Lease&, const proto::PromptOutcome&) override { return no(); }
-  Status mark_failed(const proto::Lease&, const std::string&) override { return no(); }
+  StatusOr<std::vector<proto::Lease>> claim(const std::string&, int, double, const RequestId&) override { return no(); }
+  Status renew(proto::Lease&, double, const RequestId&) override { return no(); }
+  Status release(const proto::Lease&, const RequestId&) override { return no(); }
+  Status commit_checkpoint(const proto::Lease&, const proto::CheckpointRecord&, const RequestId&) override { return no(); }
+  Status save_outcome(const proto::Lease&, const proto::PromptOutcome&, const RequestId&) override { return no(); }
+  Status mark_failed(const proto::Lease&, const std::string&, const RequestId&) override { return no(); }
   StatusOr<std::optional<proto::CheckpointRecord>> load_checkpoint(uint32_t) override { return no(); }
   StatusOr<std::optional<proto::PromptOutcome>> load_outcome(uint32_t) override { return no(); }
-  Status append_progress(const proto::ProgressEvent& event) override {
+  Status append_progress(const proto::ProgressEvent& event, const RequestId&) override {
     events_.push_back(event);
     return Status::Ok();
   }
   StatusOr<std::vector<proto::ProgressEvent>> progress(size_t) override { return events_; }
-  Status log_event(const std::string&) override { return Status::Ok(); }
-  Status add_outputs(const std::vector<std::string>& paths) override {
+  Status log_event(const std::string&, const RequestId&) override { return Status::Ok(); }
+  Status add_outputs(const std::vector<std::string>& paths, const RequestId&) override {
     for (const std::string& p : paths) {
       registered_before_written_ = registered_before_written_ && !fs::exists(fs::path(output_dir_) / p);
       outputs_.push_back(p);

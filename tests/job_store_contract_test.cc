@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <google/protobuf/util/message_differencer.h>
@@ -19,7 +21,9 @@
 #include <unistd.h>
 
 #include "common/atomic_file.h"
+#include "dropped_reply_store.h"
 #include "jobs/job_store.h"
+#include "jobs/retrying_job_store.h"
 #ifdef EVOSEARCH_CONTRACT_REDIS
 #include <hiredis/hiredis.h>
 
@@ -241,6 +245,24 @@ class JobStoreContract : public testing::TestWithParam<std::string> {
 #else
     clock_ms_ += kPastShortLease.count();
 #endif
+  }
+
+  // How many lines of the job's event log end with `text`.
+  int event_lines(const std::string& text) {
+#ifdef EVOSEARCH_CONTRACT_REDIS
+    auto lines = redis().command({"LRANGE", redis_job_keys(job_name_).events, "0", "-1"});
+    EXPECT_TRUE(lines.ok());
+    std::vector<std::string> all;
+    for (size_t i = 0; lines.ok() && i < (*lines)->elements; ++i) all.emplace_back((*lines)->element[i]->str, (*lines)->element[i]->len);
+#else
+    auto read = read_file((fs::path(dir_) / "state" / "events.log").string());
+    std::vector<std::string> all;
+    std::string line;
+    for (std::istringstream in(read.ok() ? *read : ""); std::getline(in, line);) all.push_back(line);
+#endif
+    int n = 0;
+    for (const std::string& l : all) n += l.size() >= text.size() && l.compare(l.size() - text.size(), text.size(), text) == 0;
+    return n;
   }
 
   proto::PromptRecord prompt(uint32_t i) {
@@ -663,6 +685,85 @@ TEST_P(JobStoreContract, ConcurrentClaimersNeverShareAPrompt) {
   }
   EXPECT_EQ(seen.size(), static_cast<size_t>(kThreads * kPerThread));
   EXPECT_EQ(store_->job()->status(), proto::JOB_DONE);
+}
+
+// A reply lost after the store ran the call (a command timeout, a dropped connection) makes the
+// retrying layer repeat the call: every call that changes the store must then have its effect
+// once and answer as the first try would have. The layer under the retries drops the first
+// reply of every changing call; while a release's reply is lost, another coordinator claims the
+// released prompt, so the repeat cannot tell success from the prompt's state alone.
+TEST_P(JobStoreContract, EveryChangeIsSafeToRepeatAfterALostReply) {
+  EXPECT_OK(store_->open(record(), texts(4), false));
+  auto other = make();
+  const std::set<std::string> reads = {"job", "prompts", "load_checkpoint", "load_outcome", "progress", "outputs"};
+  bool dropped_last = false;
+  std::optional<proto::Lease> taken_over;  // what `other` claimed while a release's reply was lost
+  auto layer = std::make_unique<testing_support::DroppedReplyStore>(make(), [&](int, const std::string& call) {
+    const bool drop = !dropped_last && !reads.count(call);
+    dropped_last = drop;
+    if (drop && call == "release" && !taken_over) {
+      auto leases = other->claim(owner(2), 1, kLongLease);
+      if (leases.ok() && leases->size() == 1) taken_over = (*leases)[0];
+    }
+    return drop;
+  });
+  const testing_support::DroppedReplyStore& faults = *layer;
+  const std::unique_ptr<JobStore> store = with_retries(std::move(layer), 60);
+
+  auto leases = store->claim(owner(1), 2, kLongLease);
+  ASSERT_TRUE(leases.ok()) << leases.status().to_string();
+  ASSERT_EQ(leases->size(), 2u);
+  EXPECT_EQ((*leases)[0].prompt(), 0u) << "the repeat returns the leases the first try gave";
+  EXPECT_EQ((*leases)[1].prompt(), 1u);
+  for (uint32_t i : {0u, 1u}) {
+    EXPECT_EQ(prompt(i).attempts(), 1u) << i;
+    EXPECT_EQ(prompt(i).token(), (*leases)[i].token()) << i;
+  }
+  for (uint32_t i : {2u, 3u}) EXPECT_EQ(prompt(i).status(), proto::PROMPT_QUEUED) << "prompt " << i << " orphaned";
+
+  proto::Lease renewed = (*leases)[0];
+  EXPECT_OK(store->renew(renewed, kLongLease));
+  EXPECT_EQ(prompt(0).lease_expires_unix_ms(), renewed.expires_unix_ms());
+  EXPECT_OK(store->commit_checkpoint((*leases)[0], checkpoint(0, 1, 0.5)));
+  EXPECT_OK(store->commit_checkpoint((*leases)[0], checkpoint(0, 2, 0.75)));
+  EXPECT_EQ(prompt(0).generation(), 2u);
+  EXPECT_OK(store->save_outcome((*leases)[0], outcome(0)));
+  EXPECT_EQ(prompt(0).status(), proto::PROMPT_DONE);
+
+  EXPECT_OK(store->release((*leases)[1]));
+  ASSERT_TRUE(taken_over.has_value()) << "another coordinator claimed the released prompt meanwhile";
+  EXPECT_EQ(taken_over->prompt(), 1u);
+  EXPECT_EQ(prompt(1).owner(), owner(2));
+  EXPECT_LEASE_LOST(store->release((*leases)[1]));  // a new call, not a repeat: the lease is gone
+
+  auto failing = store->claim(owner(1), 1, kLongLease);
+  ASSERT_TRUE(failing.ok() && failing->size() == 1u);
+  EXPECT_EQ((*failing)[0].prompt(), 2u);
+  EXPECT_OK(store->mark_failed((*failing)[0], "out of memory"));
+  EXPECT_EQ(prompt(2).status(), proto::PROMPT_FAILED);
+  EXPECT_EQ(prompt(3).status(), proto::PROMPT_QUEUED);
+
+  for (uint32_t generation : {1u, 2u}) {
+    proto::ProgressEvent event;
+    event.set_prompt(0);
+    event.set_generation(generation);
+    EXPECT_OK(store->append_progress(event));
+  }
+  auto events = store_->progress(10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u) << "each event stored once";
+  EXPECT_EQ((*events)[0].generation(), 1u);
+  EXPECT_EQ((*events)[1].generation(), 2u);
+
+  EXPECT_OK(store->log_event("written once"));
+  EXPECT_EQ(event_lines("written once"), 1);
+  EXPECT_OK(store->add_outputs({"images/a.png"}));
+  EXPECT_EQ(*store_->outputs(), std::vector<std::string>{"images/a.png"});
+
+  EXPECT_EQ(faults.dropped(),
+            (std::vector<std::string>{"claim", "renew", "commit_checkpoint", "commit_checkpoint", "save_outcome", "release",
+                                      "release", "claim", "mark_failed", "append_progress", "append_progress", "log_event",
+                                      "add_outputs"}));
 }
 
 TEST_P(JobStoreContract, DescribeSaysWhere) {

@@ -153,15 +153,15 @@ StatusOr<at::Tensor> Bundle::checked(const std::string& file, const std::string&
     // A service's own messages name it already.
     return file.rfind("unix:", 0) == 0 ? result.status() : result.status().with_context(source);
   }
-  if (!result->isTensor()) return InvalidArgument(where + what + " is not a tensor; expected float32 " + shape_string(expected));
+  if (!result->isTensor()) return ModelError(where + what + " is not a tensor; expected float32 " + shape_string(expected));
   at::Tensor t = result->toTensor();
   bool shape_ok = t.dim() == static_cast<int64_t>(expected.size());
   for (size_t i = 0; shape_ok && i < expected.size(); ++i) shape_ok = expected[i] < 0 || t.size(i) == expected[i];
   if (!shape_ok) {
-    return InvalidArgument(where + what + " has shape " + shape_string(t.sizes()) + ", expected " + shape_string(expected));
+    return ModelError(where + what + " has shape " + shape_string(t.sizes()) + ", expected " + shape_string(expected));
   }
   if (t.scalar_type() != at::kFloat && t.scalar_type() != dtype_) {
-    return InvalidArgument(where + what + " has dtype " + std::string(c10::toString(t.scalar_type())) +
+    return ModelError(where + what + " has dtype " + std::string(c10::toString(t.scalar_type())) +
                            ", expected float32" + (dtype_ == at::kFloat ? "" : " or " + dtype_name_ + " (the bundle's dtype)"));
   }
   t = t.to(at::kFloat);
@@ -195,7 +195,7 @@ StatusOr<at::Tensor> Bundle::encode(const std::vector<std::string>& prompts) {
     for (const std::string& p : prompts) {
       auto it = conditions_.find(p);
       if (it == conditions_.end()) {
-        return NotFound(dir_ + "/" + manifest_.condition_file() + ": no precomputed condition for prompt '" + p + "'");
+        return ModelError(dir_ + "/" + manifest_.condition_file() + ": no precomputed condition for prompt '" + p + "'");
       }
       rows.push_back(it->second);
     }

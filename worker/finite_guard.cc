@@ -35,11 +35,11 @@ StatusOr<at::Tensor> FiniteGuard::read(const at::Tensor& t) {
   const double* v = all.data_ptr<double>();
   int64_t pos = 0;
   for (const Check& c : checks) {
-    if (v[pos] != 1.0) return InvalidArgument(c.where + c.what + " contains NaN or infinite values");
+    if (v[pos] != 1.0) return ModelError(c.where + c.what + " contains NaN or infinite values");
     if (c.unit_range) {
       const double lo = v[pos + 1], hi = v[pos + 2];
       if (lo < -1e-4 || hi > 1 + 1e-4) {
-        return InvalidArgument(c.where + c.what + " has values in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+        return ModelError(c.where + c.what + " has values in [" + std::to_string(lo) + ", " + std::to_string(hi) +
                                "], expected pixels in [0, 1]");
       }
     }

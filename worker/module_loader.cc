@@ -30,8 +30,10 @@ class TorchScriptModule final : public LoadedModule {
         }
       }
       return module_.get_method(method)(std::move(inputs));
+    } catch (const c10::OutOfMemoryError& e) {  // the machine's, not the inputs': never charged to a prompt
+      return Internal("method " + method + "() ran out of memory: " + short_torch_error(e));
     } catch (const std::exception& e) {
-      return Internal("method " + method + "() raised: " + short_torch_error(e));
+      return ModelError("method " + method + "() raised: " + short_torch_error(e));
     }
   }
 

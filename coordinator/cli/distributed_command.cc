@@ -140,7 +140,7 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
                "rank 0: {:.2f} MB; kept states: {}", t.state_moves, t.state_move_bytes / 1e6, t.shard_bytes / 1e6,
                t.coordinator_bytes_in / 1e6, t.kept_states);
   spdlog::info("wrote {}/results.json and {} images", spec->output(), results->prompts_size());
-  return 0;
+  return results->failed_size() > 0 ? kExitSomePromptsFailed : 0;
 }
 
 #endif

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <string>
 
 #include "coordinator/cli/command_setup.h"
@@ -75,7 +76,10 @@ int main(int argc, char** argv) {
                       "a dead run's prompts go to other coordinators after this")->capture_default_str()->check(finite_range(0.5, 86400));
   run_cmd->add_option("--store-timeout", run.store_timeout,
                       "seconds the job store may be out of reach (retried with backoff) before the run stops with "
-                      "exit 75, everything checkpointed")->capture_default_str()->check(finite_positive());
+                      "exit 75, everything checkpointed; at most 3000, so a retried call is still remembered by the "
+                      "store (an hour) and runs once")
+      ->capture_default_str()
+      ->check(finite_number(std::numeric_limits<double>::denorm_min(), 3000, "in (0, 3000]"));
   run_cmd->add_option("--data-plane", run.data_plane,
                       "under mpirun/srun: how states move between workers: auto (NCCL when every worker has a GPU of "
                       "its own, else MPI), mpi or nccl")->capture_default_str()->check(CLI::IsMember({"auto", "mpi", "nccl"}));

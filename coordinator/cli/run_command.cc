@@ -44,7 +44,7 @@ int run_job_command(const CommonOptions& common, const RunCommandOptions& given)
   }
   std::cout << summary_table(*results);
   spdlog::info("wrote {}/results.json and {} images", spec->output(), results->prompts_size());
-  return 0;
+  return results->failed_size() > 0 ? kExitSomePromptsFailed : 0;
 }
 
 }  // namespace evosearch
