@@ -9,13 +9,14 @@ to compile the .proto at start); nothing else.
 
 Its reward is the one of tests/text_reward_bundle.h: the mean pixel of each sample, plus --bonus
 when the sample's prompt contains --word. A real reward (a VLM judge, VideoReward) replaces
-score(); the framing stays.
+score(); the framing stays. --crash-after and --fail-on are for tests.
 
   /usr/bin/python3 models/reward_server.py --socket /run/rewards/judge.sock
 
 The socket file appears once the server is listening (it binds a temporary name, then renames
-it), so a script can wait for it. --crash-after N makes it exit without replying to request N+1
-(for tests of a service that dies mid-job).
+it), so a script can wait for it. For tests: --crash-after N makes it exit without replying to
+request N+1 (a service that dies mid-job); --fail-on WORD answers a batch with a prompt containing
+WORD with an error (a reward that fails on one prompt).
 """
 import argparse
 import array
@@ -60,10 +61,13 @@ def score(pixels, shape, prompts, word, bonus):
     return scores
 
 
-def check_request(request, reward_name):
+def check_request(request, reward_name, fail_on):
     shape = list(request.pixel_shape)
     if reward_name and request.reward != reward_name:
         return "this service scores '%s', not '%s'" % (reward_name, request.reward)
+    for prompt in request.prompts:
+        if fail_on and fail_on in prompt:
+            return "cannot score prompt '%s' (--fail-on %s)" % (prompt, fail_on)
     if len(shape) < 2 or any(d <= 0 for d in shape):
         return "pixel_shape %s: expected [B, C, H, W] or [B, C, F, H, W]" % shape
     if len(request.pixels) != 4 * math.prod(shape):
@@ -85,6 +89,7 @@ def main():
     parser.add_argument("--word", default="bright", help="a prompt containing it earns --bonus")
     parser.add_argument("--bonus", type=float, default=10.0)
     parser.add_argument("--crash-after", type=int, default=-1, help="exit without replying to request N+1")
+    parser.add_argument("--fail-on", default="", help="reply with an error to a batch with a prompt containing it")
     parser.add_argument("--proto-dir", default=PROTO_DIR, help="the folder of reward_service.proto")
     args = parser.parse_args()
     pb = load_messages(args.proto_dir)
@@ -108,7 +113,7 @@ def main():
                 reply = pb.ScoreReply()
                 try:
                     request.ParseFromString(body)
-                    reply.error = check_request(request, args.reward)
+                    reply.error = check_request(request, args.reward, args.fail_on)
                     if not reply.error:
                         pixels = array.array("f")
                         pixels.frombytes(request.pixels)

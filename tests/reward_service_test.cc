@@ -2,7 +2,8 @@
 // reference server (models/reward_server.py) gives the answers of the same reward in-process; a
 // service that dies mid-job stops the job checkpointed with exit 75, and the same command, with
 // the service back, finishes with the answers of an uninterrupted run; a service that is not
-// running is named at the start; a service's own error is named with the reward.
+// running is named at the start; a service's own error is named with the reward and, in a job,
+// fails that prompt only.
 #include <csignal>
 #include <cstring>
 #include <cstdlib>
@@ -204,6 +205,33 @@ TEST_F(RewardService, NotRunningIsNamedAtTheStart) {
     EXPECT_NE(r.output.find(part), std::string::npos) << "lacks '" << part << "': " << r.output;
   }
   EXPECT_FALSE(fs::exists(base + "/out/results.json"));
+}
+
+// A service's error for a batch is the reward's own error, as a module that raises: the prompt
+// is retried alone and failed after max_attempts (exit 3), the others keep their answers.
+TEST_F(RewardService, AnErrorForOnePromptFailsThatPromptOnly) {
+  const std::string base = fresh_dir("reward-service-poison");
+  const std::string local = make_job(base + "/local", in_process_bundle());
+  const auto a = run_job(local);
+  ASSERT_EQ(a.code, 0) << a.output;
+  const std::string served = make_job(base + "/served", service_bundle());
+  RewardServer failing(base + "/served/bundle/reward.sock", "--fail-on dark");
+  ASSERT_TRUE(failing.listening()) << failing.log();
+  const auto b = run_job(served);
+  ASSERT_EQ(b.code, 3) << b.output;
+  const proto::JobResults with = results_of(served), without = results_of(local);
+  ASSERT_EQ(with.failed_size(), 1);
+  EXPECT_EQ(with.failed(0).prompt(), "a dark coat");
+  EXPECT_NE(with.failed(0).error().find("reward service 'brightness'"), std::string::npos) << with.failed(0).error();
+  EXPECT_NE(with.failed(0).error().find("cannot score prompt 'a dark coat'"), std::string::npos) << with.failed(0).error();
+  ASSERT_EQ(with.prompts_size(), 3);
+  int j = 0;
+  for (int i = 0; i < without.prompts_size(); ++i) {
+    if (without.prompts(i).prompt() == "a dark coat") continue;
+    EXPECT_EQ(with.prompts(j).prompt(), without.prompts(i).prompt());
+    EXPECT_EQ(with.prompts(j).scores().at("brightness"), without.prompts(i).scores().at("brightness")) << i;
+    ++j;
+  }
 }
 
 TEST_F(RewardService, AServicesOwnErrorAndManifestMistakesAreNamed) {

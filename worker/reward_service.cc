@@ -28,9 +28,10 @@ class RewardServiceModule final : public LoadedModule {
     request.set_pixels(pixels.data_ptr(), pixels.numel() * sizeof(float));
     ASSIGN_OR_RETURN(const proto::ScoreReply reply, socket_.call(request));
     const std::string where = "reward service '" + reward + "' (unix:" + socket_.options().path + ")";
-    if (!reply.error().empty()) return Internal(where + " could not score the batch: " + reply.error());
+    // The reward's own failure, as a module that raises: the batch's prompts are charged (poison prompts).
+    if (!reply.error().empty()) return ModelError(where + " could not score the batch: " + reply.error());
     if (reply.scores_size() != pixels.size(0)) {
-      return InvalidArgument(where + " returned " + std::to_string(reply.scores_size()) + " scores for a batch of " +
+      return ModelError(where + " returned " + std::to_string(reply.scores_size()) + " scores for a batch of " +
                              std::to_string(pixels.size(0)));
     }
     const std::vector<float> scores(reply.scores().begin(), reply.scores().end());
