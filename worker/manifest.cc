@@ -117,6 +117,9 @@ Status check(const proto::BundleManifest& m) {
       return InvalidArgument(where + ": give exactly one of \"file\" (a module) and \"service\" (\"unix:PATH\")");
     }
     if (!r.service().empty()) RETURN_IF_ERROR(check_reward_service(r, where));
+    if (r.service().empty() && r.timeout_seconds() != 0) {
+      return InvalidArgument(where + ".timeout_seconds: only a reward \"service\" has one (this reward is a module file)");
+    }
     if (!names.insert(r.name()).second) return InvalidArgument(where + ".name: '" + r.name() + "' is used twice");
     guidance += r.guidance() ? 1 : 0;
   }
