@@ -17,8 +17,8 @@ EVOSEARCH_PACKAGES=(
   libhiredis-dev libssl-dev
 )
 # Only the test command needs these (the report page's browser test; openssl makes the
-# throwaway CA of the rediss:// tests).
-EVOSEARCH_TEST_PACKAGES=(chromium ffmpeg openssl)
+# throwaway CA of the rediss:// tests; python3-protobuf runs the reference reward server).
+EVOSEARCH_TEST_PACKAGES=(chromium ffmpeg openssl python3-protobuf)
 
 evosearch_log() { printf '\033[1m[evosearch setup]\033[0m %s\n' "$*" >&2; }
 

@@ -9,6 +9,7 @@
 #include "worker/keyed_noise.h"
 #include "worker/manifest.h"
 #include "worker/model_dtype.h"
+#include "worker/reward_service.h"
 #include "worker/schedule.h"
 
 namespace evosearch {
@@ -132,19 +133,25 @@ Status Bundle::load_modules(const ModuleLoader& loader) {
   if (manifest_.decoder() != kIdentity) RETURN_IF_ERROR(load(manifest_.decoder(), "decoder", decoder_));
   for (const proto::RewardSpec& spec : manifest_.rewards()) {
     rewards_.emplace_back();
-    RETURN_IF_ERROR(load(spec.file(), "reward", rewards_.back()));
+    if (!spec.service().empty()) {
+      ASSIGN_OR_RETURN(rewards_.back(), open_reward_service(spec, dir_, device_));
+    } else {
+      RETURN_IF_ERROR(load(spec.file(), "reward", rewards_.back()));
+    }
   }
   return Status::Ok();
 }
 
 StatusOr<at::Tensor> Bundle::checked(const std::string& file, const std::string& what, StatusOr<c10::IValue> result,
                                      const std::vector<int64_t>& expected, bool unit_range, FiniteGuard* guard) const {
-  const std::string where = dir_ + "/" + file + ": ";
+  const std::string source = file.rfind("unix:", 0) == 0 ? "reward service " + file : dir_ + "/" + file;
+  const std::string where = source + ": ";
   if (!result.ok()) {
     // A module that fails on the NaN an earlier call made (still unread in the guard): the
     // earlier call is the cause to name.
     if (guard) RETURN_IF_ERROR(guard->check());
-    return result.status().with_context(dir_ + "/" + file);
+    // A service's own messages name it already.
+    return file.rfind("unix:", 0) == 0 ? result.status() : result.status().with_context(source);
   }
   if (!result->isTensor()) return ModelError(where + what + " is not a tensor; expected float32 " + shape_string(expected));
   at::Tensor t = result->toTensor();
@@ -243,13 +250,17 @@ StatusOr<at::Tensor> Bundle::score(int index, const at::Tensor& pixels, const at
     for (const std::string& text : texts) list.push_back(text);
     inputs.emplace_back(list);
   }
-  return checked(spec.file(), "reward output", rewards_[index]->run("forward", std::move(inputs)), {pixels.size(0)},
-                 false, guard);
+  const std::string& source = spec.service().empty() ? spec.file() : spec.service();
+  return checked(source, "reward output", rewards_[index]->run("forward", std::move(inputs)), {pixels.size(0)}, false,
+                 guard);
 }
 
 StatusOr<at::Tensor> Bundle::features(int index, const at::Tensor& pixels) {
-  const std::string& file = manifest_.rewards(index).file();
-  if (!rewards_[index]->has_method("features")) return NotFound(dir_ + "/" + file + ": has no features() method");
+  const proto::RewardSpec& spec = manifest_.rewards(index);
+  const std::string file = spec.service().empty() ? spec.file() : spec.service();
+  if (!rewards_[index]->has_method("features")) {
+    return NotFound((spec.service().empty() ? dir_ + "/" + file : file) + ": has no features() method");
+  }
   return checked(file, "features output", rewards_[index]->run("features", {pixels}), {pixels.size(0), -1});
 }
 
@@ -288,6 +299,7 @@ Status Bundle::dry_run() {
   pixel_shape_.assign(pixels.sizes().begin() + 1, pixels.sizes().end());
   for (int i = 0; i < reward_count(); ++i) {
     const Status scored = score(i, pixels, cond, prompts).status();
+    if (scored.code() == StatusCode::kUnavailable) return scored;  // a reward service not up: it says so
     if (!scored.ok()) {
       const bool text = manifest_.rewards(i).input() == proto::PROMPT_TEXT;
       return scored.with_context(

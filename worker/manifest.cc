@@ -31,6 +31,25 @@ void fill_defaults(proto::BundleManifest& m) {
   if (d->order() == 0) d->set_order(2);
   if (m.dtype().empty()) m.set_dtype(kDefaultModelDtype);
   if (m.conditions_size() > 0 && m.condition_dim() == 0) m.set_condition_dim(condition_parts_width(m));
+  for (proto::RewardSpec& r : *m.mutable_rewards()) {
+    if (r.service().empty()) continue;
+    // A service cannot be handed the generator's conditions: it reads the prompt text.
+    if (r.input() == proto::REWARD_INPUT_UNSPECIFIED) r.set_input(proto::PROMPT_TEXT);
+    if (r.timeout_seconds() == 0) r.set_timeout_seconds(kDefaultRewardServiceTimeout);
+  }
+}
+
+Status check_reward_service(const proto::RewardSpec& r, const std::string& where) {
+  if (r.service().rfind("unix:", 0) != 0 || r.service().size() == 5) {
+    return InvalidArgument(where + ".service: '" + r.service() + "': expected \"unix:PATH\" (a Unix socket)");
+  }
+  if (r.input() != proto::PROMPT_TEXT) {
+    return InvalidArgument(where + ".input: a reward service reads the prompt text (PROMPT_TEXT), not the conditions");
+  }
+  if (!(r.timeout_seconds() > 0) || !std::isfinite(r.timeout_seconds())) {
+    return InvalidArgument(where + ".timeout_seconds: expected a positive number of seconds");
+  }
+  return Status::Ok();
 }
 
 // The checks of version 2's conditions: names given and distinct, shapes positive, and
@@ -94,7 +113,13 @@ Status check(const proto::BundleManifest& m) {
     const proto::RewardSpec& r = m.rewards(i);
     const std::string where = "rewards[" + std::to_string(i) + "]";
     if (r.name().empty()) return InvalidArgument(where + ".name: missing");
-    if (r.file().empty()) return InvalidArgument(where + ".file: missing");
+    if (r.file().empty() == r.service().empty()) {
+      return InvalidArgument(where + ": give exactly one of \"file\" (a module) and \"service\" (\"unix:PATH\")");
+    }
+    if (!r.service().empty()) RETURN_IF_ERROR(check_reward_service(r, where));
+    if (r.service().empty() && r.timeout_seconds() != 0) {
+      return InvalidArgument(where + ".timeout_seconds: only a reward \"service\" has one (this reward is a module file)");
+    }
     if (!names.insert(r.name()).second) return InvalidArgument(where + ".name: '" + r.name() + "' is used twice");
     guidance += r.guidance() ? 1 : 0;
   }

@@ -10,6 +10,9 @@
 
 namespace evosearch {
 
+// A reward service's wait for one batch's reply when its RewardSpec gives no timeout_seconds.
+constexpr double kDefaultRewardServiceTimeout = 300;
+
 // Parses `json` (the text of manifest.json); `origin` names it in messages.
 StatusOr<proto::BundleManifest> parse_manifest(const std::string& json, const std::string& origin);
 

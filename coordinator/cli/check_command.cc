@@ -33,7 +33,8 @@ int run_check(const CommonOptions& common, const CheckOptions& options) {
             << m.defaults().guidance_scale() << "\n";
   for (int i = 0; i < m.rewards_size(); ++i) {
     std::cout << "reward     " << m.rewards(i).name() << (m.rewards(i).guidance() ? " (guidance)" : "")
-              << (m.rewards(i).input() == proto::PROMPT_TEXT ? " (reads the prompt text)" : "") << ": "
+              << (m.rewards(i).input() == proto::PROMPT_TEXT ? " (reads the prompt text)" : "")
+              << (m.rewards(i).service().empty() ? "" : " (service " + m.rewards(i).service() + ")") << ": "
               << m.rewards(i).description() << "\n";
   }
   return 0;

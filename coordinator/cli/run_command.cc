@@ -31,7 +31,10 @@ int run_job_command(const CommonOptions& common, const RunCommandOptions& given)
   if (effective.device.empty()) effective.device = spec->device();
   resolve_model_dtype(effective, *spec);
   auto bundle = open_bundle_for_command(effective, spec->bundle(), spec->name());
-  if (!bundle.ok()) return fail(bundle.status());
+  if (!bundle.ok()) {
+    fail(bundle.status());
+    return bundle.status().code() == StatusCode::kUnavailable ? 75 : 1;  // a reward service not up yet
+  }
   auto results = run_embedded_job(*spec, **bundle, run_options(options));
   if (!results.ok()) {
     fail(results.status());
