@@ -1,5 +1,8 @@
 #include "worker/runtime.h"
 
+#include <dlfcn.h>
+
+#include <cstdlib>
 #include <thread>
 
 #include <ATen/Context.h>
@@ -19,6 +22,20 @@ void use_reproducible_math() {
   at::globalContext().setAllowTF32CuDNN(false);
   at::globalContext().setAllowTF32CuBLAS(false);
   at::globalContext().setBenchmarkCuDNN(false);
+}
+
+// OpenBLAS (Debian's libopenblas0-pthread, which LibTorch's CPU matrix products call) runs a
+// matrix product large enough on a thread pool of its own, one thread per core, beside LibTorch's
+// OpenMP threads; afterwards its threads wait for more work by spinning on sched_yield, holding
+// the cores the OpenMP threads need. Measured on the demo's flow job (batch 32, 2 cores): 435,506
+// sched_yield calls, 5-7 s of system time, and the job 1.5x slower than with OpenBLAS kept on the
+// calling thread (bench/compare_python_loop.sh). LibTorch already spreads its work over its
+// OpenMP threads, so OpenBLAS runs on the thread that calls it, unless the user set
+// OPENBLAS_NUM_THREADS. Looked up at run time: other builds use MKL or another BLAS.
+void keep_blas_on_the_calling_thread() {
+  if (std::getenv("OPENBLAS_NUM_THREADS")) return;
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }
 
 }  // namespace
@@ -62,6 +79,7 @@ StatusOr<at::Device> choose_device_for_rank(const std::string& name, int local_r
 int set_compute_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
+  keep_blas_on_the_calling_thread();
   return at::get_num_threads();
 }
 
