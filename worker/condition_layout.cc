@@ -34,12 +34,12 @@ ConditionLayout::ConditionLayout(const proto::BundleManifest& manifest) : width_
 StatusOr<at::Tensor> ConditionLayout::pack(const c10::IValue& value, int64_t batch, at::ScalarType module_dtype,
                                            const std::string& what) const {
   if (!value.isGenericDict()) {
-    return InvalidArgument(what + " is not a Dict[str, Tensor]; the manifest declares the conditions " + describe());
+    return ModelError(what + " is not a Dict[str, Tensor]; the manifest declares the conditions " + describe());
   }
   std::map<std::string, at::Tensor> given;
   for (const auto& entry : value.toGenericDict()) {
     if (!entry.key().isString() || !entry.value().isTensor()) {
-      return InvalidArgument(what + " has a key or value that is not str -> Tensor; expected " + describe());
+      return ModelError(what + " has a key or value that is not str -> Tensor; expected " + describe());
     }
     given.emplace(entry.key().toStringRef(), entry.value().toTensor());
   }
@@ -49,19 +49,19 @@ StatusOr<at::Tensor> ConditionLayout::pack(const c10::IValue& value, int64_t bat
     declared.insert(part.name);
     auto it = given.find(part.name);
     if (it == given.end()) {
-      return InvalidArgument(what + " has no '" + part.name + "' (the manifest declares " + describe() + ")");
+      return ModelError(what + " has no '" + part.name + "' (the manifest declares " + describe() + ")");
     }
     const at::Tensor& t = it->second;
     std::vector<int64_t> expected = part.shape;
     if (batch >= 0) expected.insert(expected.begin(), batch);
     if (t.sizes().vec() != expected) {
-      return InvalidArgument(what + ": '" + part.name + "' has shape " + dims(t.sizes()) + ", expected " +
+      return ModelError(what + ": '" + part.name + "' has shape " + dims(t.sizes()) + ", expected " +
                              dims(expected) + " (the manifest's conditions declare " + part.name + " " +
                              dims(part.shape) + (batch >= 0 ? ", after the batch" : "") + ")");
     }
     const at::ScalarType type = t.scalar_type();
     if (type != at::kFloat && type != module_dtype && type != at::kBool) {
-      return InvalidArgument(what + ": '" + part.name + "' has dtype " + std::string(c10::toString(type)) +
+      return ModelError(what + ": '" + part.name + "' has dtype " + std::string(c10::toString(type)) +
                              ", expected float32" + (module_dtype == at::kFloat ? "" : " or the bundle's dtype") +
                              " (a mask may be bool)");
     }
@@ -69,7 +69,7 @@ StatusOr<at::Tensor> ConditionLayout::pack(const c10::IValue& value, int64_t bat
   }
   for (const auto& [name, tensor] : given) {
     if (!declared.count(name)) {
-      return InvalidArgument(what + " has '" + name + "', which the manifest's conditions do not declare (" +
+      return ModelError(what + " has '" + name + "', which the manifest's conditions do not declare (" +
                              describe() + ")");
     }
   }

@@ -29,8 +29,9 @@ class ConditionLayout {
   // Packs a Dict[str, Tensor] holding every declared part, each [batch, *shape] (or [*shape] when
   // `batch` < 0: one prompt of a condition file), into [batch, width] (or [width]) float32 on the
   // CPU or the parts' device. Each part must be float32 or `module_dtype` (a mask may also be
-  // bool). A missing, extra, misshapen or mistyped part is an error naming the part, what it has
-  // and what the manifest declares, prefixed by `what`.
+  // bool). A missing, extra, misshapen or mistyped part is a model error (charged to the prompt
+  // when it happens in a job; the dry run meets it first) naming the part, what it has and what
+  // the manifest declares, prefixed by `what`.
   StatusOr<at::Tensor> pack(const c10::IValue& value, int64_t batch, at::ScalarType module_dtype,
                             const std::string& what) const;
 
