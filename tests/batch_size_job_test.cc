@@ -28,9 +28,7 @@ std::string make_job(const std::string& name, const std::string& extra) {
   return dir + "/job.json";
 }
 
-proto::JobResults results_of(const std::string& spec) {
-  return testing_support::read_job_results((fs::path(spec).parent_path() / "out" / "results.json").string());
-}
+using testing_support::results_of;
 
 TEST(BatchSizeJob, AutoRecordsTheMeasuredChoiceInResults) {
   const std::string spec = make_job("batch-auto", "");

@@ -51,10 +51,6 @@ inline CommandResult run_shell(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-inline proto::JobResults results_of(const std::string& spec) {
-  return read_job_results((std::filesystem::path(spec).parent_path() / "out" / "results.json").string());
-}
-
 inline std::string image_bytes(const std::string& spec, const proto::PromptOutcome& p) {
   auto bytes = read_file((std::filesystem::path(spec).parent_path() / "out" / p.image()).string());
   return bytes.ok() ? *bytes : "missing";

@@ -2,6 +2,7 @@
 // or does not parse.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include <google/protobuf/util/json_util.h>
@@ -20,6 +21,11 @@ inline proto::JobResults read_job_results(const std::string& path) {
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*text, &r).ok()) << path;
   }
   return r;
+}
+
+// The results.json of the job whose spec is `spec`, its output folder being "out" beside it.
+inline proto::JobResults results_of(const std::string& spec) {
+  return read_job_results((std::filesystem::path(spec).parent_path() / "out" / "results.json").string());
 }
 
 }  // namespace evosearch::testing_support

@@ -34,20 +34,14 @@ constexpr int kSomePromptsFailed = 3;  // README, "Poison prompts"
 
 const char* const kSearch = R"({"method": "evosearch", "evolution_steps": [0, 4, 8], "population": [4, 3, 3, 3]})";
 
+// The tiny bundle encoder's loop over the prompts, where the bundles below add a line.
+constexpr char kEachPrompt[] = "    for i in range(len(prompts)):";
+
 // The tiny bundle whose encoder raises for the prompt "poison".
 testing_support::TinyBundle raising_encoder() {
   testing_support::TinyBundle b;
-  b.encoder = R"(
-def forward(self, prompts: List[str]) -> Tensor:
-    out = torch.zeros(len(prompts), 4)
-    for i in range(len(prompts)):
-        assert prompts[i] != "poison", "the encoder cannot read this prompt"
-        if len(prompts[i]) == 0:
-            out[i, 3] = 1.0
-        else:
-            out[i, 0] = float(len(prompts[i])) / 10.0
-    return out
-)";
+  b.encoder = testing_support::replaced(b.encoder, kEachPrompt, std::string(kEachPrompt) + R"(
+        assert prompts[i] != "poison", "the encoder cannot read this prompt")");
   return b;
 }
 
@@ -55,18 +49,9 @@ def forward(self, prompts: List[str]) -> Tensor:
 // the NaN comes mid-search, in rollout batches that hold the other prompts' candidates too.
 testing_support::TinyBundle nan_reward() {
   testing_support::TinyBundle b;
-  b.encoder = R"(
-def forward(self, prompts: List[str]) -> Tensor:
-    out = torch.zeros(len(prompts), 4)
-    for i in range(len(prompts)):
-        if len(prompts[i]) == 0:
-            out[i, 3] = 1.0
-        else:
-            out[i, 0] = float(len(prompts[i])) / 10.0
+  b.encoder = testing_support::replaced(b.encoder, kEachPrompt, std::string(kEachPrompt) + R"(
         if prompts[i] == "poison":
-            out[i, 2] = 1.0
-    return out
-)";
+            out[i, 2] = 1.0)");
   b.reward = R"(
 def forward(self, pixels: Tensor, cond: Tensor) -> Tensor:
     score = pixels.flatten(1).mean(1) + cond[:, 0]
@@ -91,9 +76,7 @@ std::string make_job(const std::string& name, const testing_support::TinyBundle&
 
 std::string out_of(const std::string& spec) { return (fs::path(spec).parent_path() / "out").string(); }
 
-proto::JobResults results_of(const std::string& spec) {
-  return testing_support::read_job_results(out_of(spec) + "/results.json");
-}
+using testing_support::results_of;
 
 // The prompts of `with` that `without` has too hold the same answers.
 void expect_same_answers(const proto::JobResults& with, const proto::JobResults& without) {

@@ -86,9 +86,7 @@ int run(const std::string& spec, int signal = 0, std::chrono::milliseconds delay
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-proto::JobResults results_of(const std::string& spec) {
-  return testing_support::read_job_results((fs::path(spec).parent_path() / "out" / "results.json").string());
-}
+using testing_support::results_of;
 
 void expect_same_answers(const proto::JobResults& a, const proto::JobResults& b) {
   ASSERT_EQ(a.prompts_size(), b.prompts_size());

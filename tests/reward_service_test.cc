@@ -118,9 +118,7 @@ std::string make_job(const std::string& dir, const TinyBundle& bundle) {
   return dir + "/job.json";
 }
 
-proto::JobResults results_of(const std::string& spec) {
-  return testing_support::read_job_results((fs::path(spec).parent_path() / "out" / "results.json").string());
-}
+using testing_support::results_of;
 
 void expect_same_answers(const proto::JobResults& a, const proto::JobResults& b) {
   ASSERT_EQ(a.prompts_size(), b.prompts_size());
