@@ -28,7 +28,6 @@ ConditionLayout::ConditionLayout(const proto::BundleManifest& manifest) : width_
     offset += part.size;
     parts_.push_back(std::move(part));
   }
-  if (structured()) width_ = offset;
 }
 
 StatusOr<at::Tensor> ConditionLayout::pack(const c10::IValue& value, int64_t batch, at::ScalarType module_dtype,

@@ -20,6 +20,7 @@ namespace evosearch {
 class ConditionLayout {
  public:
   ConditionLayout() = default;
+  // From a checked manifest, whose condition_dim is the parts' total size when it has parts.
   explicit ConditionLayout(const proto::BundleManifest& manifest);
 
   // Whether the manifest declares named parts (version 2); otherwise one vector [width].
