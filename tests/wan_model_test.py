@@ -14,10 +14,11 @@ CI=true (a failure there, as tests/skip_or_fail.h does for the C++ tests).
 With EVOSEARCH_WAN_SOURCE=<a Wan2.1 checkout> it also runs the official WanModel (flash_attention replaced by plain
 attention, since flash-attn needs CUDA) on the same random tiny weights and compares the outputs.
 """
+import contextlib
+import io
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -57,10 +58,18 @@ def random_state(config: str, seed: int):
     return {k: torch.randn(tuple(v.shape), generator=g) * 0.3 for k, v in model.state_dict().items()}
 
 
-def export(out: str, weights: str, suite: str):
-    return subprocess.run([sys.executable, os.path.join(MODELS, "export_wan.py"), "--scale", "tiny", "--out", out,
-                           "--weights", weights, "--random-text-embeddings", suite],
-                          capture_output=True, text=True)
+def export(*args: str):
+    """Runs `export_wan.py ARGS` in this process (sparing a torch start per export); its exit message, "" on success."""
+    argv = sys.argv
+    sys.argv = [os.path.join(MODELS, "export_wan.py"), *args]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            export_wan.main()
+        return ""
+    except SystemExit as e:
+        return str(e) or "exit"
+    finally:
+        sys.argv = argv
 
 
 def inputs(batch: int = 2, frames: int = 3, height: int = 8, width: int = 6):
@@ -98,8 +107,8 @@ class Weights(unittest.TestCase):
 
     def check_loaded(self, state, weights_file):
         out = os.path.join(self.dir.name, "bundle")
-        r = export(out, weights_file, self.suite)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(export("--scale", "tiny", "--out", out, "--weights", weights_file,
+                                "--random-text-embeddings", self.suite), "")
         denoiser = torch.jit.load(os.path.join(out, "denoiser.pt"))
         loaded = denoiser.state_dict()
         self.assertEqual(sorted(loaded), sorted(state))
@@ -169,15 +178,12 @@ class TextEmbeddings(unittest.TestCase):
 
     def export(self, embeddings, null_prompt="bad quality"):
         torch.save(embeddings, self.path)
-        return subprocess.run([sys.executable, os.path.join(MODELS, "export_wan.py"), "--scale", "tiny", "--out",
-                               self.out, "--text-embeddings", self.path, "--null-prompt", null_prompt],
-                              capture_output=True, text=True)
+        return export("--scale", "tiny", "--out", self.out, "--text-embeddings", self.path, "--null-prompt", null_prompt)
 
     def test_rows_become_tokens_and_mask(self):
         g = torch.Generator().manual_seed(9)
         embeddings = {"a cat": torch.randn(3, 24, generator=g), "bad quality": torch.randn(8, 24, generator=g)}
-        r = self.export(embeddings)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.export(embeddings), "")
         conditions = torch.load(os.path.join(self.out, "conditions.pt"))
         self.assertEqual(sorted(conditions), ["a cat", "bad quality"])
         cat = conditions["a cat"]
