@@ -2,50 +2,42 @@
 // (random weights in the official layout, random stand-in text embeddings) writes a bundle that
 // `evosearch check` accepts with its token conditions, mask and text-reading reward, and that
 // `evosearch run` searches with EvoSearch to an answer per prompt. The layout itself (every name
-// and shape at 1.3B against the official list) is tests/wan_model_test.py (ctest WanModel.Python).
-#include <cstdlib>
-#include <fstream>
+// and shape at 1.3B against the official list) is tests/wan_model_test.py (ctest WanModel.Python);
+// the same job on 3 ranks is tests/mpi_wan_test.cc.
+#include <filesystem>
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "distributed_jobs.h"
 #include "job_results_file.h"
 #include "media/image_io.h"
 #include "run_evosearch.h"
 #include "skip_or_fail.h"
 #include "tiny_bundle.h"
+#include "wan_bundle.h"
 
 namespace evosearch {
 namespace {
 
 using testing_support::CommandResult;
-
-const char* kPrompts[] = {"a red fox running through snow", "a sailing boat at dusk", "a green hill"};
+using testing_support::kWanPrompts;
 
 class WanBundle : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+    if (!testing_support::have_python_torch()) {
       EVOSEARCH_SKIP_UNLESS_CI("python3-torch", "models/export_wan.py runs with /usr/bin/python3's torch");
     }
+    dir_ = testing_support::fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    const CommandResult r = testing_support::export_tiny_wan(dir_);
+    ASSERT_EQ(r.code, 0) << r.output;
   }
 
-  // Exports the tiny bundle into `dir`/bundle for the suite `dir`/suite.txt; the bundle folder.
-  static std::string export_tiny(const std::string& dir) {
-    std::ofstream suite(dir + "/suite.txt");
-    for (const char* p : kPrompts) suite << p << "\n";
-    suite.close();
-    const CommandResult r = testing_support::run_shell(
-        "/usr/bin/python3 " EVOSEARCH_SOURCE_DIR "/models/export_wan.py --scale tiny --out " + dir +
-        "/bundle --random-text-embeddings " + dir + "/suite.txt");
-    EXPECT_EQ(r.code, 0) << r.output;
-    return dir + "/bundle";
-  }
+  std::string dir_;  // suite.txt, bundle/ and the jobs
 };
 
 TEST_F(WanBundle, CheckDescribesTheTokenConditionsAndTheTextReadingReward) {
-  const std::string bundle = export_tiny(testing_support::fresh_dir("wan-check"));
+  const std::string bundle = dir_ + "/bundle";
   const CommandResult r = testing_support::run_evosearch("check --bundle " + bundle);
   ASSERT_EQ(r.code, 0) << r.output;
   for (const char* line : {"OK (every module dry-ran", "wan21-t2v-tiny", "FLOW, predicts VELOCITY",
@@ -61,14 +53,8 @@ TEST_F(WanBundle, CheckDescribesTheTokenConditionsAndTheTextReadingReward) {
   EXPECT_NE(bf16.output.find("dtype      bf16"), std::string::npos) << bf16.output;
 }
 
-// S = 0,4 and K = 4,3,3 over 8 steps: 4*8 + 3*8 + 3*4 = 68 NFE and 10 reward calls per prompt.
 TEST_F(WanBundle, EvoSearchRunGivesAnAnswerPerPrompt) {
-  const std::string dir = testing_support::fresh_dir("wan-run");
-  export_tiny(dir);
-  const std::string spec = dir + "/job.json";
-  std::ofstream(spec) << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 3,
-    "sampler": {"steps": 8}, "batch_size": 4, "batch_size_policy": "fixed",
-    "search": {"method": "evosearch", "evolution_steps": [0, 4], "population": [4, 3, 3], "elites": 1}})";
+  const std::string spec = testing_support::write_wan_job(dir_, "embedded");
   const CommandResult r = testing_support::run_evosearch("run " + spec + " --threads 1");
   ASSERT_EQ(r.code, 0) << r.output;
   const proto::JobResults results = testing_support::results_of(spec);
@@ -79,7 +65,7 @@ TEST_F(WanBundle, EvoSearchRunGivesAnAnswerPerPrompt) {
   for (int i = 0; i < 3; ++i) {
     const proto::PromptOutcome& p = results.prompts(i);
     SCOPED_TRACE(p.prompt());
-    EXPECT_EQ(p.prompt(), kPrompts[i]);
+    EXPECT_EQ(p.prompt(), kWanPrompts[i]);
     EXPECT_EQ(p.nfe(), 68);
     EXPECT_EQ(p.generations_size(), 3);
     // Minus a mean squared distance of colours in [0, 1]: within [-1, 0]; exactly 0 would be a
@@ -88,7 +74,7 @@ TEST_F(WanBundle, EvoSearchRunGivesAnAnswerPerPrompt) {
     EXPECT_LT(p.scores().at("prompt-colour"), 0.0);
     EXPECT_GE(p.scores().at("prompt-colour"), -1.0);
     // The answer's 9 frames of 64 x 64 (the decoder's 1 + 4 * 2 frames, 8x the 8 x 8 latent) side by side.
-    auto strip = read_png(dir + "/out/" + p.image());
+    auto strip = read_png(std::string(std::filesystem::path(spec).parent_path() / "out" / p.image()));
     ASSERT_TRUE(strip.ok()) << strip.status().to_string();
     EXPECT_EQ(strip->width, 1 + 9 * (64 + 1));
     EXPECT_EQ(strip->height, 1 + 64 + 1);
