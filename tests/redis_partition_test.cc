@@ -7,11 +7,15 @@
 // the answers are an uninterrupted single run's.
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <sys/wait.h>
 
 #include <gtest/gtest.h>
 
@@ -75,10 +79,20 @@ class Partitions : public ::testing::Test {
     return spec;
   }
 
+  // A coordinator a failed assertion left running (never waited for) is killed.
+  void TearDown() override {
+    for (const pid_t pid : started_) {
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) != 0) continue;  // reaped already, or just now
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+    }
+  }
+
   pid_t start(const FaultProxy& proxy, const std::string& log) {
-    return start_logged(std::string(EVOSEARCH_BINARY) + " run " + spec_ + " --threads 1 --lease-seconds " +
+    return started_.emplace_back(start_logged(std::string(EVOSEARCH_BINARY) + " run " + spec_ + " --threads 1 --lease-seconds " +
                             std::to_string(kLeaseSeconds) + " --job-store " + proxy.redis_url(),
-                        base_ + "/" + log);
+                        base_ + "/" + log));
   }
 
   std::unique_ptr<JobStore> store() {
@@ -123,6 +137,7 @@ class Partitions : public ::testing::Test {
 
   std::string base_, name_, spec_;
   int port_ = 0;
+  std::vector<pid_t> started_;  // the coordinators this test started
   std::unique_ptr<testing_support::TestRedisServer> server_;
   std::unique_ptr<testing_support::RedisMonitor> monitor_;  // declared after server_: stops first
 };
