@@ -138,7 +138,7 @@ class EpochCheckedJobStore final : public JobStore {
   Status open(const proto::JobRecord& job, const std::vector<std::string>& prompt_texts, bool restart) override {
     if (!restart) RETURN_IF_ERROR(check_before_open());
     RETURN_IF_ERROR(store_->open(job, prompt_texts, restart));
-    return adopt();
+    return adopt(restart);
   }
   StatusOr<proto::JobRecord> job() override { return translated(store_->job()); }
   StatusOr<std::vector<proto::PromptRecord>> prompts() override { return translated(store_->prompts()); }
@@ -225,17 +225,18 @@ class EpochCheckedJobStore final : public JobStore {
   }
 
   // After open: the marker names the store's job. A new epoch (a new job, a restart, a record
-  // replaced before any progress) drops the marks of every other.
-  Status adopt() {
+  // replaced before any progress) drops the marks of every other; a restart drops all (its
+  // tokens start again, even in a job recreated within the same millisecond).
+  Status adopt(bool restart) {
     ASSIGN_OR_RETURN(const proto::JobRecord stored, store_->job());
     const Marker current{epoch_of(stored), store_->describe()};
     ASSIGN_OR_RETURN(const std::optional<Marker> marker, read_marker(marker_path_));
-    if (!marker || marker->epoch != current.epoch) {
+    if (restart || !marker || marker->epoch != current.epoch) {
       RETURN_IF_ERROR(write_file_atomic(marker_path_, "epoch " + current.epoch + "\nstore " + current.store +
                                                           "\ncreated " + epoch_time(current.epoch) + "\n"));
       std::error_code ec;
       for (auto it = fs::directory_iterator(marks_root_, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-        if (it->path().filename() != current.epoch) fs::remove_all(it->path(), ec);
+        if (restart || it->path().filename() != current.epoch) fs::remove_all(it->path(), ec);
         if (ec) return Internal("cannot remove " + it->path().string() + ": " + ec.message());
       }
     }
