@@ -29,7 +29,7 @@
 namespace evosearch {
 
 // `store` with the checks above against the output folder `output_dir`. Checks run in open()
-// (skipped with restart: then the marks of every earlier epoch are removed) and claim(); saving
+// (skipped with restart: then the marks of every epoch are removed) and claim(); saving
 // an outcome marks it done; NotFound from any call but outputs() becomes the lost-job message
 // once the folder has an epoch. One thread uses it, as any store.
 std::unique_ptr<JobStore> with_epoch_checks(std::unique_ptr<JobStore> store, std::string output_dir);

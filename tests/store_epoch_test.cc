@@ -103,7 +103,7 @@ class StoreEpoch : public ::testing::Test {
     std::string error;
     if (!server_->start(error)) EVOSEARCH_SKIP_UNLESS_CI("redis-server", "cannot start a private one: " << error);
     url_ = server_->url("");
-    spec_ = make_job(base_ + "/job", "epoch", url_);
+    spec_ = make_job(base_ + "/job", "epoch", url_, 400);  // slower than the reference: it outlasts the test's steps
     out_ = base_ + "/job/out";
   }
 
@@ -215,7 +215,6 @@ TEST_F(StoreEpoch, ARedisRolledBackToAnOlderSnapshotIsCaughtAndNoTokenIsUsedTwic
 // The rollback under a running coordinator: it rides out the restart, then its claims hand out
 // tokens it used or prompts it finished after the snapshot; it stops instead of using them.
 TEST_F(StoreEpoch, ARedisRolledBackUnderARunningCoordinatorStopsIt) {
-  spec_ = make_job(base_ + "/job", "epoch", url_, 400);  // slower: the job must outlast the snapshot and rollback
   const pid_t coordinator = start_logged(run_command(spec_, "--store-timeout 60"), base_ + "/first.log");
   ASSERT_TRUE(wait_done(1, 120)) << read_text(base_ + "/first.log");
   ASSERT_NO_FATAL_FAILURE(copy_redis_data(base_ + "/snapshot"));
