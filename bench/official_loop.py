@@ -11,7 +11,9 @@ official code (github.com/tinnerhrhe/EvoSearch-codes):
 The search itself is EvoSearch as README.md describes it (schedule S, populations K, elites, tournaments
 over the archive at s_g, Eq. 7 / Eq. 8 mutation), sampled with SDE-DPM-Solver++ on the bundle's flow
 schedule. Its numerics are not meant to match evosearch's (different noise), but its NFE is: a CFG
-pair counts as one, and the total is checked against --expect-nfe.
+pair counts as one, and the total is checked against --expect-nfe. The modules are called as evosearch
+calls them: version 1 or 2 conditions (a vector, or named parts such as Wan's tokens and mask) from the
+encoder or the condition_file, a reward given the condition or the prompt text, the manifest's dtype.
 
   /usr/bin/python3 bench/official_loop.py BUNDLE PROMPTS.txt --steps 10 --evolution-steps 1,4,6,9 \
       --population 10,5,5,5,5 [--device cpu] [--threads N] [--expect-nfe N] [--json OUT]
@@ -87,24 +89,51 @@ class FlowSchedule:
         return out + std * noise if std > 0 else out
 
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def repeat(cond, n):
+    """A condition (its parts, each [1, *shape]) for a batch of n."""
+    return [part.expand(n, *part.shape[1:]) for part in cond]
+
+
+def stack(first, second):
+    """Two batched conditions as one batch [first; second], part by part."""
+    return [torch.cat([a, b]) for a, b in zip(first, second)]
+
+
 class Modules:
-    def __init__(self, bundle, device):
+    """The bundle's modules, called as evosearch calls them. A condition is the list of its parts in the manifest's
+    order, each [1, *shape] (version 2: e.g. tokens and mask), or the one vector [1, D] (version 1); it comes from
+    the encoder module or the condition_file. With the manifest's dtype bf16 / fp16, the modules are converted and
+    their floating inputs cast to it, their outputs back to float32 (models/BUNDLE.md)."""
+
+    def __init__(self, bundle, device, flow_only=True):
         with open(os.path.join(bundle, "manifest.json")) as f:
             self.manifest = m = json.load(f)
-        if m.get("model_kind") != "FLOW" or m.get("prediction") != "VELOCITY":
+        if flow_only and (m.get("model_kind") != "FLOW" or m.get("prediction") != "VELOCITY"):
             sys.exit(f"{bundle}/manifest.json: this loop runs FLOW bundles with VELOCITY prediction, "
                      f"got {m.get('model_kind')} / {m.get('prediction')}")
-        if m.get("defaults", {}).get("sampler", "DPMPP_SDE") != "DPMPP_SDE":
+        if flow_only and m.get("defaults", {}).get("sampler", "DPMPP_SDE") != "DPMPP_SDE":
             sys.exit(f"{bundle}/manifest.json: this loop samples with DPMPP_SDE, the bundle's default is "
                      f"{m['defaults']['sampler']}")
-        if "encoder" not in m:
-            sys.exit(f"{bundle}/manifest.json: this loop needs an encoder module (condition_file is not supported)")
-        load = lambda name: torch.jit.load(os.path.join(bundle, name), map_location=device).eval()
-        self.encoder, self.denoiser = load(m["encoder"]), load(m["denoiser"])
+        guidance = [r for r in m["rewards"] if r.get("guidance")][0]
+        if "file" not in guidance:
+            sys.exit(f"{bundle}/manifest.json: the guidance reward {guidance.get('name')!r} is a service; this loop "
+                     f"loads reward modules only")
+        self.dtype = DTYPES[m.get("dtype", "fp32")]
+        load = lambda name: torch.jit.load(os.path.join(bundle, name), map_location=device).eval().to(self.dtype)
+        self.parts = [c["name"] for c in m.get("conditions", [])]  # none: version 1, one vector
+        if "encoder" in m:
+            self.encoder, self.condition_file = load(m["encoder"]), None
+        else:
+            self.encoder, self.condition_file = None, torch.load(os.path.join(bundle, m["condition_file"]))
+        self.denoiser = load(m["denoiser"])
         self.decoder = None if m["decoder"] == "identity" else load(m["decoder"])
-        guidance = [r for r in m["rewards"] if r.get("guidance")]
-        self.reward = load(guidance[0]["file"])
+        self.reward = load(guidance["file"])
+        self.reward_reads_text = guidance.get("input", "CONDITION") == "PROMPT_TEXT"
         self.latent = list(m["latent_shape"])
+        self.prediction = m.get("prediction", "EPSILON")
         self.device = device
         self.calls = 0  # denoiser module calls (a CFG pair is two calls in the video strategy)
         self.model_seconds = 0.0
@@ -113,20 +142,32 @@ class Modules:
         # On CUDA a call returns before its kernels finish; timing it would need a synchronisation the
         # official code does not make, so model time is measured on the CPU only.
         start = time.perf_counter()
+        args = [a.to(self.dtype) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args]
         out = fn(*args)
         self.model_seconds += time.perf_counter() - start
         return out
 
     def denoise(self, x, t, cond):
         self.calls += 1
-        return self.timed(self.denoiser, x, torch.full((x.shape[0],), t, device=self.device), cond)
+        return self.timed(self.denoiser, x, torch.full((x.shape[0],), t, device=self.device), *cond).float()
 
     def encode(self, text):
-        return self.timed(self.encoder, [text]).to(self.device)
+        if self.encoder is None:
+            if text not in self.condition_file:
+                sys.exit(f"the bundle's condition_file has no condition for the prompt {text!r}")
+            c = self.condition_file[text]
+            parts = [c[name] for name in self.parts] if self.parts else [c]
+            parts = [p.unsqueeze(0) for p in parts]
+        else:
+            c = self.timed(self.encoder, [text])
+            parts = [c[name] for name in self.parts] if self.parts else [c]
+        return [p.to(self.device).float() for p in parts]  # a bool mask arrives as 1/0, as in evosearch
 
-    def fitness(self, latents, cond):
-        pixels = latents.clamp(0, 1) if self.decoder is None else self.timed(self.decoder, latents)
-        return self.timed(self.reward, pixels, cond.expand(latents.shape[0], -1))
+    def fitness(self, latents, cond, prompt):
+        pixels = latents.clamp(0, 1) if self.decoder is None else self.timed(self.decoder, latents).float()
+        n = latents.shape[0]
+        inputs = [[prompt] * n] if self.reward_reads_text else repeat(cond, n)
+        return self.timed(self.reward, pixels, *inputs).float()
 
 
 class OfficialLoop:
@@ -151,7 +192,7 @@ class OfficialLoop:
         """CFG x0 estimate at step i for the batch x (velocity v: x0 = x - sigma v)."""
         t, sigma = self.s.model_t[i], self.s.sigma[i]
         if not self.video:
-            v = self.m.denoise(torch.cat([x, x]), t, torch.cat([cond.expand(len(x), -1), null.expand(len(x), -1)]))
+            v = self.m.denoise(torch.cat([x, x]), t, stack(repeat(cond, len(x)), repeat(null, len(x))))
             v_cond, v_null = v.chunk(2)
         else:
             v_cond = self.m.denoise(x, t, cond)
@@ -186,10 +227,10 @@ class OfficialLoop:
         self.nfe += len(xs) * (self.s.steps - start)
         return torch.cat(xs), kept
 
-    def fitness(self, finals, cond):
+    def fitness(self, finals, cond, prompt):
         if not self.video:
-            return self.m.fitness(finals, cond).cpu()
-        return torch.cat([self.m.fitness(f, cond) for f in finals.split(1)]).cpu()
+            return self.m.fitness(finals, cond, prompt).cpu()
+        return torch.cat([self.m.fitness(f, cond, prompt) for f in finals.split(1)]).cpu()
 
     def children(self, pool, fitness, k, s):
         """Elites, then tournament winners mutated with Eq. 7 (s = 0) or Eq. 8 (s > 0)."""
@@ -219,7 +260,7 @@ class OfficialLoop:
                 states, fits = archive[start]
                 x = self.children(states, torch.cat(fits), k, start)
             finals, kept = self.rollout(x, start, set(self.S[g:]), cond, null)
-            fit = self.fitness(finals, cond)
+            fit = self.fitness(finals, cond, prompt)
             for s, states in kept.items():
                 archive[s][0].extend(states)
                 archive[s][1].append(fit)

@@ -13,7 +13,6 @@ torch's generator, not evosearch's keyed noise, so the answers are not the same,
       --population 12,6,6,6,6 [--device cpu] [--threads N] [--expect-nfe N] [--json OUT]
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -81,25 +80,6 @@ class DiffusionSchedule(official_loop.FlowSchedule):
         return out + std * noise if std > 0 else out
 
 
-class BundleModules(official_loop.Modules):
-    """official_loop.Modules for any bundle with an encoder (flow or diffusion)."""
-
-    def __init__(self, bundle, device):
-        with open(os.path.join(bundle, "manifest.json")) as f:
-            self.manifest = m = json.load(f)
-        if "encoder" not in m:
-            sys.exit(f"{bundle}/manifest.json: this loop needs an encoder module (condition_file is not supported)")
-        load = lambda name: torch.jit.load(os.path.join(bundle, name), map_location=device).eval()
-        self.encoder, self.denoiser = load(m["encoder"]), load(m["denoiser"])
-        self.decoder = None if m["decoder"] == "identity" else load(m["decoder"])
-        self.reward = load([r for r in m["rewards"] if r.get("guidance")][0]["file"])
-        self.latent = list(m["latent_shape"])
-        self.prediction = m.get("prediction", "EPSILON")
-        self.device = device
-        self.calls = 0
-        self.model_seconds = 0.0
-
-
 class PythonLoop(official_loop.OfficialLoop):
     def __init__(self, args, modules, schedule, guidance, sampler):
         super().__init__(args, modules, schedule, guidance)
@@ -119,9 +99,10 @@ class PythonLoop(official_loop.OfficialLoop):
     def x0(self, x, i, cond, null):
         t = self.s.model_t[i]
         if self.guidance == 1.0:
-            return self.to_x0(self.m.denoise(x, t, cond.expand(len(x), -1)), x, i)
+            return self.to_x0(self.m.denoise(x, t, official_loop.repeat(cond, len(x))), x, i)
         x_in = torch.cat([x, x])
-        raw = self.m.denoise(x_in, t, torch.cat([cond.expand(len(x), -1), null.expand(len(x), -1)]))
+        raw = self.m.denoise(x_in, t, official_loop.stack(official_loop.repeat(cond, len(x)),
+                                                          official_loop.repeat(null, len(x))))
         x0_cond, x0_null = self.to_x0(raw, x_in, i).chunk(2)
         return x0_null + self.guidance * (x0_cond - x0_null)
 
@@ -139,7 +120,7 @@ def main():
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    modules = BundleModules(args.bundle, device)
+    modules = official_loop.Modules(args.bundle, device, flow_only=False)
     m = modules.manifest
     defaults = m.get("defaults", {})
     steps = args.steps or defaults.get("steps", 50)

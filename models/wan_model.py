@@ -30,9 +30,11 @@ What is the same as the official model:
     attention covers all F*H*W/4 tokens.
 
 What differs (none of it changes the function in float32):
-  - attention is softmax(q k^T / sqrt(d)) v written out (flash-attn is not available; torch 1.13 has no fused
-    attention), in blocks of `attention_block` queries so the [L, L] score matrix of a long video never exists
-    whole; the softmax is taken in float32;
+  - attention (`attention=`): 'blocked' (the default) is softmax(q k^T / sqrt(d)) v written out (flash-attn is not
+    available; torch 1.13 has no fused attention), in blocks of `attention_block` queries so the [L, L] score matrix
+    of a long video never exists whole, the softmax taken in float32; 'sdpa' is F.scaled_dot_product_attention
+    (torch >= 2.0; flash / memory-efficient kernels on CUDA), the same function to rounding. Neither is a parameter:
+    the state dict is the same with both;
   - RoPE is applied as real cos/sin rotations in float64 instead of complex multiplication in float64, and its
     table is computed for the call's grid (the official table `freqs` is an attribute, not in the state dict);
   - the official pipeline keeps the weights in float32 and runs under torch.cuda.amp.autocast(bfloat16), with the
@@ -103,17 +105,49 @@ class WanLayerNorm(nn.Module):
         return y.type_as(x)
 
 
-def attention(q: Tensor, k: Tensor, v: Tensor, block: int) -> Tensor:
-    """softmax(q k^T / sqrt(d)) v over [B, L, heads, d] tensors, in blocks of `block` queries; -> [B, Lq, heads, d]."""
-    scale = 1.0 / math.sqrt(q.size(-1))
-    qh = q.transpose(1, 2)
-    kt = k.transpose(1, 2).transpose(-1, -2)
-    vh = v.transpose(1, 2)
-    out: List[Tensor] = []
-    for start in range(0, qh.size(2), block):
-        scores = torch.matmul(qh[:, :, start:start + block], kt).float() * scale
-        out.append(torch.matmul(torch.softmax(scores, dim=-1).to(vh.dtype), vh))
-    return torch.cat(out, dim=2).transpose(1, 2)
+class BlockedAttention(nn.Module):
+    """softmax(q k^T / sqrt(d)) v over [B, L, heads, d] tensors written out, in blocks of `block` queries so the
+    [Lq, Lk] score matrix of a long video never exists whole; scores and softmax in float32 -> [B, Lq, heads, d]."""
+
+    def __init__(self, block: int):
+        super().__init__()
+        self.block = block
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        scale = 1.0 / math.sqrt(q.size(-1))
+        qh = q.transpose(1, 2)
+        kt = k.transpose(1, 2).transpose(-1, -2)
+        vh = v.transpose(1, 2)
+        out: List[Tensor] = []
+        for start in range(0, qh.size(2), self.block):
+            scores = torch.matmul(qh[:, :, start:start + self.block], kt).float() * scale
+            out.append(torch.matmul(torch.softmax(scores, dim=-1).to(vh.dtype), vh))
+        return torch.cat(out, dim=2).transpose(1, 2)
+
+
+class SdpaAttention(nn.Module):
+    """The same attention through F.scaled_dot_product_attention (torch >= 2.0: flash or memory-efficient kernels on
+    CUDA, softmax accumulated in float32 there too). Only built where torch has the op: TorchScript compiles it."""
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)
+
+
+def default_attention() -> str:
+    """'sdpa' where this torch has F.scaled_dot_product_attention (>= 2.0), else 'blocked'."""
+    return "sdpa" if hasattr(F, "scaled_dot_product_attention") else "blocked"
+
+
+def make_attention(kind: str, block: int) -> nn.Module:
+    """A parameter-free submodule, so the choice leaves the state dict (the checkpoint layout) unchanged."""
+    if kind == "blocked":
+        return BlockedAttention(block)
+    if kind != "sdpa":
+        raise ValueError(f"attention {kind!r}: expected 'blocked' or 'sdpa'")
+    if not hasattr(F, "scaled_dot_product_attention"):
+        raise ValueError(f"attention 'sdpa': torch {torch.__version__} has no F.scaled_dot_product_attention "
+                         f"(torch >= 2.0); use 'blocked'")
+    return SdpaAttention()
 
 
 def rope_apply(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
@@ -126,13 +160,13 @@ def rope_apply(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
 
 class WanSelfAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int, qk_norm: bool = True, eps: float = 1e-6, attention_block: int = 1024,
-                 device=None):
+                 device=None, attention: str = "blocked"):
         super().__init__()
         assert dim % num_heads == 0
         self.dim = dim
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
-        self.attention_block = attention_block
+        self.attend = make_attention(attention, attention_block)
         self.q = nn.Linear(dim, dim, device=device)
         self.k = nn.Linear(dim, dim, device=device)
         self.v = nn.Linear(dim, dim, device=device)
@@ -147,7 +181,7 @@ class WanSelfAttention(nn.Module):
         k = self.norm_k(self.k(x)).view(b, s, n, d)
         v = self.v(x).view(b, s, n, d)
         dtype = v.dtype
-        y = attention(rope_apply(q, cos, sin).to(dtype), rope_apply(k, cos, sin).to(dtype), v, self.attention_block)
+        y = self.attend(rope_apply(q, cos, sin).to(dtype), rope_apply(k, cos, sin).to(dtype), v)
         return self.o(y.flatten(2))
 
 
@@ -159,18 +193,18 @@ class WanT2VCrossAttention(WanSelfAttention):
         q = self.norm_q(self.q(x)).view(b, -1, n, d)
         k = self.norm_k(self.k(context)).view(b, -1, n, d)
         v = self.v(context).view(b, -1, n, d)
-        return self.o(attention(q, k, v, self.attention_block).flatten(2))
+        return self.o(self.attend(q, k, v).flatten(2))
 
 
 class WanAttentionBlock(nn.Module):
     def __init__(self, dim: int, ffn_dim: int, num_heads: int, qk_norm: bool = True, cross_attn_norm: bool = False,
-                 eps: float = 1e-6, attention_block: int = 1024, device=None):
+                 eps: float = 1e-6, attention_block: int = 1024, device=None, attention: str = "blocked"):
         super().__init__()
         self.norm1 = WanLayerNorm(dim, eps, device=device)
-        self.self_attn = WanSelfAttention(dim, num_heads, qk_norm, eps, attention_block, device)
+        self.self_attn = WanSelfAttention(dim, num_heads, qk_norm, eps, attention_block, device, attention)
         self.norm3 = (WanLayerNorm(dim, eps, elementwise_affine=True, device=device) if cross_attn_norm
                       else nn.Identity())
-        self.cross_attn = WanT2VCrossAttention(dim, num_heads, qk_norm, eps, attention_block, device)
+        self.cross_attn = WanT2VCrossAttention(dim, num_heads, qk_norm, eps, attention_block, device, attention)
         self.norm2 = WanLayerNorm(dim, eps, device=device)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim, device=device), nn.GELU(approximate="tanh"),
                                  nn.Linear(ffn_dim, dim, device=device))
@@ -205,7 +239,7 @@ class WanModel(nn.Module):
     def __init__(self, patch_size=(1, 2, 2), text_len: int = 512, in_dim: int = 16, dim: int = 2048,
                  ffn_dim: int = 8192, freq_dim: int = 256, text_dim: int = 4096, out_dim: int = 16,
                  num_heads: int = 16, num_layers: int = 32, qk_norm: bool = True, cross_attn_norm: bool = True,
-                 eps: float = 1e-6, attention_block: int = 1024, device=None):
+                 eps: float = 1e-6, attention_block: int = 1024, device=None, attention: str = "blocked"):
         super().__init__()
         assert dim % num_heads == 0 and (dim // num_heads) % 2 == 0 and freq_dim % 2 == 0
         self.patch = [int(p) for p in patch_size]
@@ -223,8 +257,8 @@ class WanModel(nn.Module):
                                             nn.Linear(dim, dim, device=device))
         self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(dim, dim * 6, device=device))
         self.blocks = nn.ModuleList([
-            WanAttentionBlock(dim, ffn_dim, num_heads, qk_norm, cross_attn_norm, eps, attention_block, device)
-            for _ in range(num_layers)])
+            WanAttentionBlock(dim, ffn_dim, num_heads, qk_norm, cross_attn_norm, eps, attention_block, device,
+                              attention) for _ in range(num_layers)])
         self.head = Head(dim, out_dim, (self.patch[0], self.patch[1], self.patch[2]), eps, device)
         self.init_weights()
 
@@ -287,5 +321,5 @@ class WanModel(nn.Module):
         return out.reshape(b, self.out_dim, f * p[0], h * p[1], w * p[2]).float()
 
 
-def build(config: str, attention_block: int = 1024, device=None) -> WanModel:
-    return WanModel(**CONFIGS[config], attention_block=attention_block, device=device)
+def build(config: str, attention_block: int = 1024, device=None, attention: str = "blocked") -> WanModel:
+    return WanModel(**CONFIGS[config], attention_block=attention_block, device=device, attention=attention)

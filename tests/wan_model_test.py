@@ -10,7 +10,11 @@ CI=true (a failure there, as tests/skip_or_fail.h does for the C++ tests).
   - --text-embeddings (the user's umT5 output, each prompt cut to its length) becomes tokens and mask; a prompt's
     embedding of another width or longer than text_len, or no null prompt, is refused naming it;
   - the text mask: rows past the prompt's length do not change the output (the official model zero-pads them),
-    rows before it do; the video is the input's shape and the scripted module gives the eager module's numbers.
+    rows before it do; the video is the input's shape and the scripted module gives the eager module's numbers;
+  - the two attention paths (blocked, F.scaled_dot_product_attention) have the same state dict and give the same
+    output within float32 rounding, eager and scripted; on torch 1.13, which has no such op, the SDPA path runs on a
+    plain reference put in its place (so the wiring around the op is what is checked there), and asking for it
+    without one is refused.
 With EVOSEARCH_WAN_SOURCE=<a Wan2.1 checkout> it also runs the official WanModel (flash_attention replaced by plain
 attention, since flash-attn needs CUDA) on the same random tiny weights and compares the outputs.
 """
@@ -22,6 +26,7 @@ import os
 import sys
 import tempfile
 import unittest
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.join(os.path.dirname(HERE), "models")
@@ -82,6 +87,31 @@ def inputs(batch: int = 2, frames: int = 3, height: int = 8, width: int = 6):
     for i in range(batch):
         mask[i, :3 + 2 * i] = 1
     return x, t, tokens, mask
+
+
+def reference_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v over [B, heads, L, d]: F.scaled_dot_product_attention's function, for torch 1.13."""
+    return torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.size(-1)), dim=-1), v)
+
+
+@contextlib.contextmanager
+def sdpa_as(op: Optional[object]):
+    """F.scaled_dot_product_attention replaced by `op` (None: removed) for the block; restored after."""
+    functional = torch.nn.functional
+    had = hasattr(functional, "scaled_dot_product_attention")
+    saved = getattr(functional, "scaled_dot_product_attention", None)
+    if op is None:
+        if had:
+            del functional.scaled_dot_product_attention
+    else:
+        functional.scaled_dot_product_attention = op
+    try:
+        yield
+    finally:
+        if had:
+            functional.scaled_dot_product_attention = saved
+        elif hasattr(functional, "scaled_dot_product_attention"):
+            del functional.scaled_dot_product_attention
 
 
 class Layout(unittest.TestCase):
@@ -237,6 +267,31 @@ class Forward(unittest.TestCase):
             scripted = torch.jit.script(self.model)(x, t, tokens, mask)
         self.assertEqual(eager.shape, x.shape)
         self.assertTrue(torch.allclose(eager, scripted, atol=1e-6, rtol=0))
+
+    def test_the_sdpa_path_gives_the_blocked_numbers(self):
+        real = getattr(torch.nn.functional, "scaled_dot_product_attention", None)
+        with sdpa_as(real or reference_sdpa):
+            sdpa = wan_model.build("tiny", attention="sdpa")
+            self.assertEqual([(k, v.shape) for k, v in sdpa.state_dict().items()],
+                             [(k, v.shape) for k, v in self.model.state_dict().items()])
+            sdpa.load_state_dict(self.model.state_dict())
+            sdpa.eval()
+            x, t, tokens, mask = inputs(batch=2, frames=3, height=6, width=8)
+            with torch.no_grad():
+                blocked = self.model(x, t, tokens, mask)
+                eager = sdpa(x, t, tokens, mask)
+                scripted = torch.jit.script(sdpa)(x, t, tokens, mask)
+        scale = blocked.abs().max().item()
+        self.assertGreater(scale, 0.1)
+        self.assertLess((eager - blocked).abs().max().item(), 1e-5 * scale)
+        self.assertLess((scripted - blocked).abs().max().item(), 1e-5 * scale)
+
+    def test_sdpa_without_the_op_is_refused(self):
+        with sdpa_as(None):
+            self.assertEqual(wan_model.default_attention(), "blocked")
+            with self.assertRaises(ValueError) as refused:
+                wan_model.build("tiny", attention="sdpa")
+        self.assertIn("has no F.scaled_dot_product_attention", str(refused.exception))
 
     def test_the_official_model_gives_the_same_output(self):
         source = os.environ.get("EVOSEARCH_WAN_SOURCE")
