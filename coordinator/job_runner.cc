@@ -19,6 +19,7 @@
 #include "jobs/output_lock.h"
 #include "jobs/prompt_suite.h"
 #include "jobs/retrying_job_store.h"
+#include "jobs/store_epoch.h"
 
 namespace evosearch {
 namespace {
@@ -126,9 +127,13 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec.prompts()));
   const std::string url = options.job_store.empty() ? spec.job_store() : options.job_store;
   const bool file_store = url.empty() || url == "file";
+  // Outermost, the checks against the output folder (jobs/store_epoch.h): a store that lost the
+  // job or went back in time stops the run, never retried.
   auto layered = [&](std::unique_ptr<JobStore> opened, const char* user) {
-    return with_retries(options.store_layer ? options.store_layer(std::move(opened), user) : std::move(opened),
-                        options.store_timeout);
+    return with_epoch_checks(
+        with_retries(options.store_layer ? options.store_layer(std::move(opened), user) : std::move(opened),
+                     options.store_timeout),
+        spec.output());
   };
   ASSIGN_OR_RETURN(std::unique_ptr<JobStore> opened, open_job_store(url, spec.output(), spec.name()));
   const std::unique_ptr<JobStore> store = layered(std::move(opened), "loop");

@@ -69,6 +69,15 @@ TEST(Bundle, CorruptModuleFile) {
   expect_error(Bundle::open(dir, at::kCPU).status(), {"decoder.pt", "not a loadable TorchScript module"});
 }
 
+TEST(Bundle, AnAotInductorPackageIsRefusedWithWhatToDo) {
+  TinyBundle spec;
+  spec.manifest = replaced(spec.manifest, "\"decoder.pt\"", "\"decoder.pt2\"");
+  const std::string dir = spec.write(fresh_dir("pt2"));
+  std::filesystem::rename(dir + "/decoder.pt", dir + "/decoder.pt2");
+  expect_error(Bundle::open(dir, at::kCPU).status(),
+               {"decoder.pt2", "AOTInductor package", "loads TorchScript only", "torch.jit.save"});
+}
+
 // A bundle with one module replaced by `source`, and the words its error must contain.
 struct BrokenModule {
   const char* name;

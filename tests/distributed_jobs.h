@@ -56,15 +56,17 @@ inline std::string image_bytes(const std::string& spec, const proto::PromptOutco
   return bytes.ok() ? *bytes : "missing";
 }
 
-// Same best samples (rollout, image), same accounting, rewards within 1e-5.
-inline void expect_same_answers(const std::string& spec, const std::string& reference_spec, const std::string& what) {
+// Same best samples (rollout, image), same accounting, rewards (`score`: the guidance reward's
+// name) within 1e-5.
+inline void expect_same_answers(const std::string& spec, const std::string& reference_spec, const std::string& what,
+                                const std::string& score = "brightness") {
   const proto::JobResults a = results_of(spec), b = results_of(reference_spec);
   ASSERT_EQ(a.prompts_size(), b.prompts_size()) << what;
   ASSERT_GT(a.prompts_size(), 0) << what;
   for (int i = 0; i < a.prompts_size(); ++i) {
     EXPECT_EQ(a.prompts(i).generation(), b.prompts(i).generation()) << what << " prompt " << i;
     EXPECT_EQ(a.prompts(i).candidate(), b.prompts(i).candidate()) << what << " prompt " << i;
-    EXPECT_NEAR(a.prompts(i).scores().at("brightness"), b.prompts(i).scores().at("brightness"), 1e-5) << what << i;
+    EXPECT_NEAR(a.prompts(i).scores().at(score), b.prompts(i).scores().at(score), 1e-5) << what << i;
     EXPECT_EQ(a.prompts(i).nfe(), b.prompts(i).nfe()) << what << " prompt " << i;
     EXPECT_EQ(image_bytes(spec, a.prompts(i)), image_bytes(reference_spec, b.prompts(i))) << what << " prompt " << i;
   }

@@ -47,6 +47,10 @@ class TorchScriptLoader final : public ModuleLoader {
   StatusOr<std::unique_ptr<LoadedModule>> load(const std::string& path, const at::Device& device,
                                                at::ScalarType dtype) const override {
     if (!std::filesystem::is_regular_file(path)) return NotFound("file does not exist");
+    if (std::filesystem::path(path).extension() == ".pt2") {
+      return InvalidArgument("an AOTInductor package (.pt2); this build loads " + loadable_module_formats() +
+                             " only: export the module with torch.jit.script or torch.jit.trace and torch.jit.save");
+    }
     try {
       return std::unique_ptr<LoadedModule>(new TorchScriptModule(torch::jit::load(path, device), dtype));
     } catch (const std::exception& e) {
@@ -57,11 +61,14 @@ class TorchScriptLoader final : public ModuleLoader {
 
 }  // namespace
 
+std::string loadable_module_formats() { return "TorchScript"; }
+
 StatusOr<std::unique_ptr<ModuleLoader>> make_module_loader(proto::ModuleFormat format) {
   if (format == proto::TORCHSCRIPT || format == proto::MODULE_FORMAT_UNSPECIFIED) {
     return std::unique_ptr<ModuleLoader>(new TorchScriptLoader());
   }
-  return InvalidArgument("format: " + proto::ModuleFormat_Name(format) + " is not supported by this build");
+  return InvalidArgument("format: " + proto::ModuleFormat_Name(format) + " is not supported by this build (it loads " +
+                         loadable_module_formats() + ")");
 }
 
 }  // namespace evosearch

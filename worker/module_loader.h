@@ -1,5 +1,7 @@
-// Module loading behind one small interface: TorchScript now, AOTInductor packages (.pt2)
-// next. Everything above it sees named methods that take and return IValues.
+// Module loading behind one small interface. This build loads TorchScript only: AOTInductor
+// packages (.pt2) need LibTorch 2.x, which this machine's Debian packages do not have, so their
+// loader is not written yet (it cannot be built or tested here). Everything above this interface
+// sees named methods that take and return IValues.
 #pragma once
 
 #include <memory>
@@ -31,5 +33,8 @@ class ModuleLoader {
 };
 
 StatusOr<std::unique_ptr<ModuleLoader>> make_module_loader(proto::ModuleFormat format);
+
+// The module formats this build loads, for --version and errors ("TorchScript").
+std::string loadable_module_formats();
 
 }  // namespace evosearch

@@ -4,6 +4,7 @@
 
 #include "cluster/launch.h"
 #include "common/logging.h"
+#include "worker/module_loader.h"
 #include "worker/runtime.h"
 
 namespace evosearch {
@@ -41,7 +42,8 @@ int fail(const Status& status) {
 }
 
 std::string version_text() {
-  return "evosearch 0.1.0 (LibTorch " + torch_version_string() + "; " + build_features() + ")";
+  return "evosearch 0.1.0 (LibTorch " + torch_version_string() + "; " + build_features() +
+         ", module formats: " + loadable_module_formats() + ")";
 }
 
 }  // namespace evosearch

@@ -35,8 +35,12 @@ namespace {
 // Logs why the job failed and what survives, then takes every rank down with it.
 [[noreturn]] void abort_job(const MpiSession& session, const Status& status, const proto::JobSpec& spec) {
   spdlog::error("{}", status.message());
-  spdlog::error("stopping every rank. Each prompt is checkpointed at its last finished generation under {}/state; "
-                "run the same command again to resume", spec.output());
+  if (status.code() == StatusCode::kDataLoss) {  // the message says how to continue (jobs/store_epoch.h)
+    spdlog::error("stopping every rank");
+  } else {
+    spdlog::error("stopping every rank. Each prompt is checkpointed at its last finished generation under {}/state; "
+                  "run the same command again to resume", spec.output());
+  }
   spdlog::default_logger()->flush();
   session.abort(1);
 }
