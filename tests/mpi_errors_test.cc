@@ -3,7 +3,8 @@
 // prompt (its encoder raises, or its reward is NaN in batches that mix prompts) is failed after
 // max_attempts with the embedded run's error and attempts while the others keep the embedded
 // run's answers (exit 3); a reward service that dies mid-job stops the job checkpointed (exit 75),
-// and the same command, with the service back, gives the answers of an uninterrupted run.
+// and the same command, with the service back, gives the answers of an uninterrupted run; one
+// not up at the start ends the job with exit 75 too.
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -126,6 +127,18 @@ TEST_F(MpiErrors, ARewardServiceDyingMidJobStopsCheckpointedAndTheSameCommandRes
   ASSERT_EQ(resumed.code, 0) << resumed.output;
   testing_support::expect_same_answers(spec, straight, "resumed");
   EXPECT_NE(testing_support::read_text((state / "events.log").string()).find("resume"), std::string::npos);
+}
+
+// Not up when the workers open the bundle: exit 75 as in process (nothing is lost by waiting).
+TEST_F(MpiErrors, ARewardServiceNotRunningAtTheStartExits75) {
+  const std::string base = fresh_dir("mpi-reward-service-down");
+  const std::string spec = testing_support::make_service_job(base, testing_support::service_bundle());
+  const CommandResult r = run_shell(mpirun3(spec));
+  EXPECT_EQ(r.code, 75) << r.output;
+  for (const std::string& part : std::vector<std::string>{"reward 'brightness'", "out of reach"}) {
+    EXPECT_NE(r.output.find(part), std::string::npos) << "lacks '" << part << "': " << r.output;
+  }
+  EXPECT_FALSE(fs::exists(base + "/out/results.json"));
 }
 
 }  // namespace
