@@ -91,11 +91,19 @@ Status DistributedExecutor::shutdown() {
 }
 
 Status DistributedExecutor::add_prompt(uint32_t prompt, const std::string& text, uint64_t key) {
-  proto::WorkerCommand c;
-  c.mutable_add_prompt()->set_prompt(prompt);
-  c.mutable_add_prompt()->set_text(text);
-  c.mutable_add_prompt()->set_key(key);
-  return broadcast(c);
+  Setup& setup = setups_[prompt];  // a setup still waiting from an earlier try is replaced: its answers are ignored
+  setup = Setup{};
+  held_.erase(prompt);
+  for (int rank : options_.workers) {
+    setup.pending.push_back(replies_.open());
+    proto::WorkerCommand c;
+    c.mutable_add_prompt()->set_prompt(prompt);
+    c.mutable_add_prompt()->set_text(text);
+    c.mutable_add_prompt()->set_key(key);
+    c.mutable_add_prompt()->set_request(setup.pending.back().id());
+    RETURN_IF_ERROR(send(rank, c));
+  }
+  return Status::Ok();
 }
 
 Status DistributedExecutor::submit(const std::vector<proto::PromptRolloutTask>& tasks) {
@@ -112,7 +120,15 @@ Status DistributedExecutor::submit(const std::vector<proto::PromptRolloutTask>& 
     ++traffic_.dispatch_gaps;
     generation_end_.erase(it);
   }
-  scheduler_.add(tasks);
+  std::vector<proto::PromptRolloutTask> ready;
+  for (const proto::PromptRolloutTask& t : tasks) {
+    if (setups_.count(t.prompt())) {
+      held_[t.prompt()].push_back(t);
+    } else {
+      ready.push_back(t);
+    }
+  }
+  scheduler_.add(ready);
   return Status::Ok();
 }
 
@@ -150,7 +166,7 @@ Status DistributedExecutor::dispatch() {
     for (const proto::PromptRolloutTask& t : b.tasks) *batch->add_tasks() = t;
     RETURN_IF_ERROR(send(b.worker, c));
     health_.batch_started(b.worker, b.tasks.size(), Clock::now());
-    running_[b.worker] = Batch{batch->batch(), std::move(b.tasks)};
+    running_[b.worker] = Batch{batch->batch(), std::move(b.tasks), {}};
   }
   return Status::Ok();
 }
@@ -163,12 +179,18 @@ StatusOr<bool> DistributedExecutor::progress(Backoff& backoff) {
     return false;
   }
   backoff.reset();
-  traffic_.coordinator_bytes_in += static_cast<int64_t>(message->bytes.size());
-  proto::WorkerReport report;
-  if (!report.ParseFromString(message->bytes)) return DataLoss("unreadable report from rank " + std::to_string(message->source));
-  report.set_rank(message->source);
-  RETURN_IF_ERROR(handle(report));
-  RETURN_IF_ERROR(dispatch());  // a worker may have freed up
+  // Every report that has come, before work is handed out: the answers to a burst of AddPrompts
+  // free their prompts' tasks together, so they share batches.
+  while (message) {
+    traffic_.coordinator_bytes_in += static_cast<int64_t>(message->bytes.size());
+    proto::WorkerReport report;
+    if (!report.ParseFromString(message->bytes)) return DataLoss("unreadable report from rank " + std::to_string(message->source));
+    report.set_rank(message->source);
+    RETURN_IF_ERROR(handle(report));
+    ASSIGN_OR_RETURN(message, channel_.try_receive(kReportTag));
+  }
+  RETURN_IF_ERROR(check_setups());
+  RETURN_IF_ERROR(dispatch());  // a worker may have freed up, or a prompt's tasks may be free to run
   return true;
 }
 
@@ -183,7 +205,10 @@ Status DistributedExecutor::handle(const proto::WorkerReport& report) {
     case proto::WorkerReport::kHeartbeat:
       return Status::Ok();
     case proto::WorkerReport::kError:
-      return Internal(health_.describe(rank) + " failed: " + report.error().message());
+      return handle_error(rank, report);
+    case proto::WorkerReport::kAdded:
+      replies_.deliver(report.added().request(), report);
+      return Status::Ok();
     case proto::WorkerReport::kShardWritten:
       replies_.deliver(report.shard_written().request(), report);
       return Status::Ok();
@@ -212,6 +237,7 @@ Status DistributedExecutor::handle_done(int rank, const proto::BatchDone& done) 
   }
   for (int i = 0; i < done.results_size(); ++i) {
     const proto::PromptRolloutTask& t = tasks[i];
+    if (it->second.dropped.count(t.prompt())) continue;  // given up: release_prompt() frees what the worker kept
     for (int step : t.task().keep_steps()) {
       const bool x0 = t.task().score() == proto::SCORE_X0_PREDICTION && step == t.task().end_step();
       placement_.add(t.prompt(), state_ref(t.task().generation(), t.task().candidate(), step), rank, x0);
@@ -226,11 +252,119 @@ Status DistributedExecutor::handle_done(int rank, const proto::BatchDone& done) 
   return Status::Ok();
 }
 
+bool DistributedExecutor::Batch::holds(uint32_t prompt) const {
+  return std::any_of(tasks.begin(), tasks.end(), [&](const proto::PromptRolloutTask& t) { return t.prompt() == prompt; });
+}
+
+Status DistributedExecutor::worker_status(int rank, const proto::WorkerError& error) const {
+  const int32_t code = error.code();
+  if (code == static_cast<int32_t>(StatusCode::kModelError)) return ModelError(error.message());
+  const bool known = code > static_cast<int32_t>(StatusCode::kOk) && code <= static_cast<int32_t>(StatusCode::kModelError);
+  return Status(known ? static_cast<StatusCode>(code) : StatusCode::kInternal,
+                health_.describe(rank) + " failed: " + error.message());
+}
+
+Status DistributedExecutor::handle_error(int rank, const proto::WorkerReport& report) {
+  const proto::WorkerError& error = report.error();
+  Status status = worker_status(rank, error);
+  if (error.batch() != 0) {
+    const auto it = running_.find(rank);
+    if (it == running_.end() || it->second.id != error.batch()) {
+      return Internal(health_.describe(rank) + " reported an error for a batch it was not running: " + error.message());
+    }
+    const Batch batch = std::move(it->second);
+    running_.erase(it);
+    health_.batch_finished(rank, Clock::now());
+    if (status.code() != StatusCode::kModelError) return status;  // the machine's (or a service out of reach): the job stops
+    Failure failure{std::move(status), {}};
+    bool fresh = false;  // some prompt of the batch not given up yet
+    for (const proto::PromptRolloutTask& t : batch.tasks) {
+      if (std::find(failure.prompts.begin(), failure.prompts.end(), t.prompt()) != failure.prompts.end()) continue;
+      failure.prompts.push_back(t.prompt());
+      fresh |= !batch.dropped.count(t.prompt());
+    }
+    // Every prompt of it failed already (in another batch): this error is no news.
+    if (!fresh) return Status::Ok();
+    for (uint32_t p : failure.prompts) {
+      if (!batch.dropped.count(p)) drop_tasks(p);
+    }
+    spdlog::warn("{}: a batch of {} tasks failed: {}", health_.describe(rank), batch.tasks.size(), failure.status.message());
+    failures_.push_back(std::move(failure));
+    return Status::Ok();
+  }
+  // A request's error goes to whoever waits for it (await(), check_setups()); none waits any
+  // more for one of an earlier try of a prompt.
+  if (error.request() != 0) {
+    replies_.deliver(error.request(), report);
+    return Status::Ok();
+  }
+  return status;  // a state move or a shard load: the job stops
+}
+
+Status DistributedExecutor::check_setups() {
+  for (auto it = setups_.begin(); it != setups_.end();) {
+    Setup& setup = it->second;
+    for (auto p = setup.pending.begin(); p != setup.pending.end();) {
+      std::optional<proto::WorkerReport> reply = p->take();
+      if (!reply) {
+        ++p;
+        continue;
+      }
+      if (reply->has_error()) {
+        const Status s = worker_status(reply->rank(), reply->error());
+        if (s.code() != StatusCode::kModelError) return s;
+        if (setup.error.ok()) setup.error = s;
+      }
+      p = setup.pending.erase(p);
+    }
+    if (!setup.pending.empty()) {
+      ++it;
+      continue;
+    }
+    const uint32_t prompt = it->first;
+    if (!setup.error.ok()) {  // its encoder failed: charged as in process, before any of its tasks ran
+      failures_.push_back(Failure{setup.error, {prompt}});
+      held_.erase(prompt);
+      outstanding_.erase(prompt);
+    } else if (const auto held = held_.find(prompt); held != held_.end()) {
+      scheduler_.add(held->second);
+      held_.erase(held);
+    }
+    it = setups_.erase(it);
+  }
+  return Status::Ok();
+}
+
+void DistributedExecutor::drop_tasks(uint32_t prompt) {
+  scheduler_.drop(prompt);
+  held_.erase(prompt);
+  setups_.erase(prompt);
+  for (auto& [rank, batch] : running_) {
+    if (batch.holds(prompt)) batch.dropped.insert(prompt);
+  }
+  finished_.erase(std::remove_if(finished_.begin(), finished_.end(),
+                                 [&](const proto::PromptRolloutResult& r) { return r.prompt() == prompt; }),
+                  finished_.end());
+  outstanding_.erase(prompt);
+  generation_end_.erase(prompt);
+}
+
+bool DistributedExecutor::running_tasks_of(uint32_t prompt) const {
+  return std::any_of(running_.begin(), running_.end(), [&](const auto& r) { return r.second.holds(prompt); });
+}
+
 StatusOr<std::vector<proto::PromptRolloutResult>> DistributedExecutor::wait() {
+  RETURN_IF_ERROR(check_setups());
   RETURN_IF_ERROR(dispatch());
   Backoff backoff;
   while (finished_.empty()) {
-    if (running_.empty() && scheduler_.ready() == 0) return std::vector<proto::PromptRolloutResult>{};
+    if (!failures_.empty()) {
+      Failure failure = std::move(failures_.front());
+      failures_.pop_front();
+      failed_prompts_ = std::move(failure.prompts);
+      return failure.status;
+    }
+    if (running_.empty() && scheduler_.ready() == 0 && held_.empty()) return std::vector<proto::PromptRolloutResult>{};
     // A stop signal abandons the batches in flight (their generations are redone on resume), so
     // stopping never waits for a long batch, or for a worker that hangs.
     if (const int signal = stop_requested()) {
@@ -252,6 +386,7 @@ StatusOr<std::vector<proto::WorkerReport>> DistributedExecutor::await(std::vecto
     for (size_t i = 0; i < pending.size(); ++i) {
       if (replies[i]) continue;
       replies[i] = pending[i].take();
+      if (replies[i] && replies[i]->has_error()) return worker_status(replies[i]->rank(), replies[i]->error());
       left -= replies[i].has_value();
     }
     if (left > 0) RETURN_IF_ERROR(progress(backoff).status());
@@ -326,6 +461,11 @@ Status DistributedExecutor::release_all_but(uint32_t prompt, const std::vector<p
 }
 
 Status DistributedExecutor::release_prompt(uint32_t prompt) {
+  drop_tasks(prompt);
+  // A batch still running for it (given up after an error) keeps states on its worker when it
+  // ends: the Release goes after it, so it frees those too.
+  Backoff backoff;
+  while (running_tasks_of(prompt)) RETURN_IF_ERROR(progress(backoff).status());
   placement_.release_prompt(prompt);
   erase_all_but(checkpointed_, prompt, {});
   erase_all_but(computed_on_, prompt, {});

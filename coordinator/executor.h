@@ -62,10 +62,13 @@ class Executor : public FrameSource {
   // Queues tasks; they run from the next wait() on.
   virtual Status submit(const std::vector<proto::PromptRolloutTask>& tasks) = 0;
   // Blocks until some submitted tasks have finished and returns their results (none only when
-  // nothing is pending). A model error (StatusCode::kModelError) drops every task submitted
-  // before this wait: the job loop charges the prompts they served (coordinator/job_loop.h). The
-  // distributed executor never returns one: a worker's error stops the job.
+  // nothing is pending). A model error (StatusCode::kModelError) drops every task of the prompts
+  // that failed_prompts() names then: the job loop charges them (coordinator/job_loop.h).
   virtual StatusOr<std::vector<proto::PromptRolloutResult>> wait() = 0;
+  // After wait() gave a model error: the prompts of the failed batch, each once, whose tasks it
+  // dropped. In process that is every prompt with tasks pending (one batch); distributed, the
+  // prompts of the worker batch that failed, or the one prompt whose encoder failed.
+  virtual std::vector<uint32_t> failed_prompts() const = 0;
   virtual Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) = 0;
   virtual Status release_prompt(uint32_t prompt) = 0;
   // Checkpoints. Writes the resident states `refs` of `prompt` into shard files where they are

@@ -333,23 +333,25 @@ Status JobLoop::abandon(PromptJob& j) {
 }
 
 Status JobLoop::batch_failed(const Status& error) {
-  // The executor dropped every task submitted before the failed wait(): each prompt with a
-  // generation in flight was in the failed batch.
+  // The executor dropped every task of the failed batch's prompts (in process: every prompt with
+  // a generation in flight). One given up already (an earlier failure of a batch it shared with
+  // these) still counts: the batch was not this prompt's alone.
+  const std::vector<uint32_t> in_batch = executor_.failed_prompts();
   std::vector<PromptJob*> held;
-  size_t in_batch = 0;
-  for (PromptJob* j : std::vector<PromptJob*>(active_)) {
-    if (j->in_flight.empty()) continue;
-    ++in_batch;
-    if (j->lease) {
-      held.push_back(j);
+  for (uint32_t prompt : in_batch) {
+    if (prompt >= jobs_.size()) return Internal("a failed batch with prompt " + std::to_string(prompt) + ", which is not in the suite");
+    PromptJob& j = jobs_[prompt];
+    if (j.in_flight.empty()) continue;
+    if (j.lease) {
+      held.push_back(&j);
     } else {
-      RETURN_IF_ERROR(drop(*j));  // draining: another coordinator has it
+      RETURN_IF_ERROR(drop(j));  // draining: another coordinator has it
     }
   }
-  if (in_batch == 1 && held.size() == 1) return charge(*held.front(), error);
+  if (in_batch.size() == 1 && held.size() == 1) return charge(*held.front(), error);
   if (held.empty()) return Status::Ok();
   spdlog::warn("a rollout batch of {} prompts failed ({}); each is retried alone, from its last checkpoint, before any "
-               "is charged", in_batch, error.message());
+               "is charged", in_batch.size(), error.message());
   for (PromptJob* j : held) {
     RETURN_IF_ERROR(drop(*j));
     suspects_.push_back(j->index);

@@ -17,7 +17,8 @@
 // several prompts in it charges none of them: each is retried alone, from its last checkpoint to
 // its end, one after another, and only a failure alone is charged (a prompt charged once by this
 // run runs alone when claimed again). Every other error (out of memory, a lost worker, the job
-// store, a stop signal) is the machine's and ends the run as before, charging nothing.
+// store, a stop signal) is the machine's and ends the run as before, charging nothing. The same
+// holds on worker ranks: their errors come back with their codes (coordinator/distributed_executor.h).
 //
 // The loop keeps claims, searchers, the executor and checkpoints; the pictures go through an
 // AnswerWriter (coordinator/answer_writer.h), the progress lines, events and totals through a
@@ -91,8 +92,8 @@ class JobLoop {
   // A held prompt from its checkpoint (or its start): a fresh searcher, its condition encoded,
   // its states loaded, its next generation submitted.
   Status resume(PromptJob& j);
-  // A rollout batch failed with a model error: charged to its prompt when it held one, else
-  // every prompt in it is retried alone.
+  // A rollout batch failed with a model error (its prompts: the executor's failed_prompts()):
+  // charged to its prompt when it held one, else every prompt in it is retried alone.
   Status batch_failed(const Status& error);
   // The next suspect, alone, once nothing else is active.
   Status start_solo();

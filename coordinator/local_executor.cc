@@ -1,5 +1,7 @@
 #include "coordinator/local_executor.h"
 
+#include <algorithm>
+
 #include "common/shard_files.h"
 
 namespace evosearch {
@@ -14,7 +16,16 @@ StatusOr<std::vector<proto::PromptRolloutResult>> LocalExecutor::wait() {
   tasks.swap(pending_);
   if (tasks.empty()) return std::vector<proto::PromptRolloutResult>{};
   for (const proto::PromptRolloutTask& t : tasks) traffic_.kept_states += t.task().keep_steps_size();
-  return backend_.run(tasks);
+  auto results = backend_.run(tasks);
+  if (!results.ok()) {  // every pending task was in the failed call
+    failed_prompts_.clear();
+    for (const proto::PromptRolloutTask& t : tasks) {
+      if (std::find(failed_prompts_.begin(), failed_prompts_.end(), t.prompt()) == failed_prompts_.end()) {
+        failed_prompts_.push_back(t.prompt());
+      }
+    }
+  }
+  return results;
 }
 
 StatusOr<std::vector<proto::ShardRef>> LocalExecutor::write_shards(uint32_t prompt,

@@ -19,6 +19,7 @@ class LocalExecutor final : public Executor {
   }
   Status submit(const std::vector<proto::PromptRolloutTask>& tasks) override;
   StatusOr<std::vector<proto::PromptRolloutResult>> wait() override;
+  std::vector<uint32_t> failed_prompts() const override { return failed_prompts_; }
   Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override {
     backend_.release_all_but(prompt, live);
     return Status::Ok();
@@ -47,6 +48,7 @@ class LocalExecutor final : public Executor {
  private:
   Backend& backend_;
   std::vector<proto::PromptRolloutTask> pending_;  // submitted, not yet run
+  std::vector<uint32_t> failed_prompts_;           // the prompts of the last wait() that failed
   TrafficStats traffic_;
 };
 

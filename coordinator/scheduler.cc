@@ -36,6 +36,13 @@ void Scheduler::add(const std::vector<proto::PromptRolloutTask>& tasks) {
   for (const proto::PromptRolloutTask& t : tasks) ready_.push_back(Ready{next_order_++, t});
 }
 
+size_t Scheduler::drop(uint32_t prompt) {
+  const size_t before = ready_.size();
+  ready_.erase(std::remove_if(ready_.begin(), ready_.end(), [&](const Ready& r) { return r.task.prompt() == prompt; }),
+               ready_.end());
+  return before - ready_.size();
+}
+
 SchedulePlan Scheduler::plan(const std::vector<int>& idle, StatePlacement& placement) {
   SchedulePlan plan;
   if (idle.empty() || ready_.empty()) return plan;

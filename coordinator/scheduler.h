@@ -59,6 +59,8 @@ class Scheduler {
   Scheduler(int workers, int batch_size) : workers_(workers), batch_size_(batch_size) {}
 
   void add(const std::vector<proto::PromptRolloutTask>& tasks);
+  // Forgets the ready tasks of `prompt` (it failed, or was given up); how many there were.
+  size_t drop(uint32_t prompt);
   size_t ready() const { return ready_.size(); }
 
   // Hands ready tasks to the free workers `idle` (ranks) and plans the moves their parents need;

@@ -67,7 +67,8 @@ TEST(ComputeThread, RunsCommandsInOrderAndReportsEach) {
     ComputeThread thread(compute);
     proto::WorkerCommand add;
     add.mutable_add_prompt()->set_prompt(3);
-    thread.push(add);  // no report
+    add.mutable_add_prompt()->set_request(9);
+    thread.push(add);
     for (uint64_t b = 1; b <= 5; ++b) thread.push(run_command(b, static_cast<uint32_t>(b)));
     proto::WorkerCommand sample;
     sample.mutable_render()->set_request(77);
@@ -77,17 +78,53 @@ TEST(ComputeThread, RunsCommandsInOrderAndReportsEach) {
     thread.stop();  // drains the queue
     reports = thread.take_reports();
   }
-  ASSERT_EQ(reports.size(), 6u);
+  ASSERT_EQ(reports.size(), 7u);
+  ASSERT_TRUE(reports[0].has_added());
+  EXPECT_EQ(reports[0].added().request(), 9u);
   for (uint64_t b = 1; b <= 5; ++b) {
-    ASSERT_TRUE(reports[b - 1].has_done());
-    EXPECT_EQ(reports[b - 1].done().batch(), b);
-    EXPECT_EQ(reports[b - 1].done().results_size(), static_cast<int>(b));
+    ASSERT_TRUE(reports[b].has_done());
+    EXPECT_EQ(reports[b].done().batch(), b);
+    EXPECT_EQ(reports[b].done().results_size(), static_cast<int>(b));
   }
-  ASSERT_TRUE(reports[5].has_render());
-  EXPECT_EQ(reports[5].render().request(), 77u);
-  EXPECT_EQ(reports[5].render().scores(0), 1.5);
-  EXPECT_EQ(reports[5].render().frames(), 2);
-  EXPECT_EQ(reports[5].render().pixels(), std::string(4, '\x0a') + std::string(4, '\x14'));
+  ASSERT_TRUE(reports[6].has_render());
+  EXPECT_EQ(reports[6].render().request(), 77u);
+  EXPECT_EQ(reports[6].render().scores(0), 1.5);
+  EXPECT_EQ(reports[6].render().frames(), 2);
+  EXPECT_EQ(reports[6].render().pixels(), std::string(4, '\x0a') + std::string(4, '\x14'));
+}
+
+// An error report says what failed (the batch, the request) with its code and prompts, so the
+// coordinator charges a prompt's own error to it as in process (coordinator/distributed_executor.h).
+TEST(ComputeThread, ErrorReportsCarryTheCodeTheBatchAndItsPrompts) {
+  class FailingCompute : public ScriptedCompute {
+   public:
+    Status add_prompt(uint32_t, const std::string&, uint64_t) override { return ModelError("the encoder raised"); }
+    StatusOr<std::vector<proto::PromptRolloutResult>> run(const std::vector<proto::PromptRolloutTask>&) override {
+      return ModelError("reward 'r' contains NaN or infinite values");
+    }
+  } compute;
+  proto::WorkerCommand batch = run_command(12, 3);
+  batch.mutable_run()->mutable_tasks(1)->set_prompt(4);
+  const std::optional<proto::WorkerReport> failed = ComputeThread::execute(compute, batch);
+  ASSERT_TRUE(failed.has_value() && failed->has_error());
+  EXPECT_EQ(failed->error().code(), static_cast<int32_t>(StatusCode::kModelError));
+  EXPECT_EQ(failed->error().message(), "reward 'r' contains NaN or infinite values");
+  EXPECT_EQ(failed->error().batch(), 12u);
+  EXPECT_EQ(failed->error().request(), 0u);
+  ASSERT_EQ(failed->error().prompts_size(), 2);  // each prompt of the batch once
+  EXPECT_EQ(failed->error().prompts(1), 4u);
+
+  proto::WorkerCommand add;
+  add.mutable_add_prompt()->set_prompt(5);
+  add.mutable_add_prompt()->set_request(31);
+  const std::optional<proto::WorkerReport> encoder = ComputeThread::execute(compute, add);
+  ASSERT_TRUE(encoder.has_value() && encoder->has_error());
+  EXPECT_EQ(encoder->error().code(), static_cast<int32_t>(StatusCode::kModelError));
+  EXPECT_EQ(encoder->error().message(), "the encoder raised");
+  EXPECT_EQ(encoder->error().request(), 31u);
+  EXPECT_EQ(encoder->error().batch(), 0u);
+  ASSERT_EQ(encoder->error().prompts_size(), 1);
+  EXPECT_EQ(encoder->error().prompts(0), 5u);
 }
 
 // A generation grid's frames: one command for several states, one reply with each state's frames

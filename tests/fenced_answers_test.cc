@@ -48,6 +48,7 @@ class HookedExecutor final : public Executor {
   }
   Status submit(const std::vector<proto::PromptRolloutTask>& tasks) override { return inner_.submit(tasks); }
   StatusOr<std::vector<proto::PromptRolloutResult>> wait() override { return inner_.wait(); }
+  std::vector<uint32_t> failed_prompts() const override { return inner_.failed_prompts(); }
   Status release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) override {
     return inner_.release_all_but(prompt, live);
   }

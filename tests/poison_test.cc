@@ -20,6 +20,7 @@
 #include "evosearch/job.pb.h"
 #include "evosearch/job_records.pb.h"
 #include "job_results_file.h"
+#include "poison_jobs.h"
 #include "run_evosearch.h"
 #include "tiny_bundle.h"
 
@@ -32,47 +33,14 @@ using testing_support::fresh_dir;
 
 constexpr int kSomePromptsFailed = 3;  // README, "Poison prompts"
 
-const char* const kSearch = R"({"method": "evosearch", "evolution_steps": [0, 4, 8], "population": [4, 3, 3, 3]})";
-
-// The tiny bundle encoder's loop over the prompts, where the bundles below add a line.
-constexpr char kEachPrompt[] = "    for i in range(len(prompts)):";
-
-// The tiny bundle whose encoder raises for the prompt "poison".
-testing_support::TinyBundle raising_encoder() {
-  testing_support::TinyBundle b;
-  b.encoder = testing_support::replaced(b.encoder, kEachPrompt, std::string(kEachPrompt) + R"(
-        assert prompts[i] != "poison", "the encoder cannot read this prompt")");
-  return b;
-}
-
-// The tiny bundle whose reward is NaN for the prompt "poison" (its condition's third entry), so
-// the NaN comes mid-search, in rollout batches that hold the other prompts' candidates too.
-testing_support::TinyBundle nan_reward() {
-  testing_support::TinyBundle b;
-  b.encoder = testing_support::replaced(b.encoder, kEachPrompt, std::string(kEachPrompt) + R"(
-        if prompts[i] == "poison":
-            out[i, 2] = 1.0)");
-  b.reward = R"(
-def forward(self, pixels: Tensor, cond: Tensor) -> Tensor:
-    score = pixels.flatten(1).mean(1) + cond[:, 0]
-    return torch.where(cond[:, 2] > 0.5, score * float("nan"), score)
-
-def features(self, pixels: Tensor) -> Tensor:
-    return pixels.flatten(1)
-)";
-  return b;
-}
-
-// A job folder with `bundle`, the suite `prompts` and a spec (`extra` appended to it).
+// A job folder named `name` with `bundle`, the suite `prompts` and a spec (`extra` appended to it).
 std::string make_job(const std::string& name, const testing_support::TinyBundle& bundle, const std::string& prompts,
                      const std::string& extra = "") {
-  const std::string dir = fresh_dir(name);
-  bundle.write(dir + "/bundle");
-  std::ofstream(dir + "/suite.txt") << prompts;
-  std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 5,
-    "sampler": {"steps": 12}, "batch_size": 8, "batch_size_policy": "fixed", "search": )" << kSearch << extra << "}";
-  return dir + "/job.json";
+  return testing_support::make_poison_job(fresh_dir(name), bundle, prompts, extra);
 }
+
+using testing_support::nan_reward;
+using testing_support::raising_encoder;
 
 std::string out_of(const std::string& spec) { return (fs::path(spec).parent_path() / "out").string(); }
 

@@ -22,6 +22,7 @@
 
 #include "child_process.h"
 #include "job_results_file.h"
+#include "reward_server.h"
 #include "run_evosearch.h"
 #include "skip_or_fail.h"
 #include "tiny_bundle.h"
@@ -36,6 +37,9 @@ using testing_support::fresh_dir;
 using testing_support::replaced;
 using testing_support::run_evosearch;
 using testing_support::TinyBundle;
+using testing_support::RewardServer;
+using testing_support::service_bundle;
+using testing_support::make_service_job;
 
 // tests/text_reward_bundle.h's reward, with the mean taken exactly (in float64) and rounded to
 // float32, as the reference server computes it, so the two agree to the last bit.
@@ -55,48 +59,6 @@ TinyBundle in_process_bundle() {
   return b;
 }
 
-// The same reward as a service on reward.sock in the bundle folder (a relative path).
-TinyBundle service_bundle() {
-  TinyBundle b;
-  b.reward.clear();
-  b.manifest = replaced(b.manifest, R"("file": "rewards/brightness.pt")", R"("service": "unix:reward.sock")");
-  return b;
-}
-
-// The reference server on `socket`, started in the background; stopped with the object.
-class RewardServer {
- public:
-  RewardServer(const std::string& socket, const std::string& extra_args = "") : socket_(socket) {
-    pid_ = testing_support::start_logged("/usr/bin/python3 " EVOSEARCH_SOURCE_DIR "/models/reward_server.py --socket " +
-                                             socket + " " + extra_args,
-                                         socket + ".log");
-    // The server renames its socket into place once it listens.
-    for (int i = 0; i < 3000 && !fs::exists(socket) && !exited(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  ~RewardServer() { stop(); }
-  bool listening() const { return fs::exists(socket_) && !exited_; }
-  std::string log() const { return testing_support::read_text(socket_ + ".log"); }
-  // True once the server process has ended (by itself or killed).
-  bool exited() {
-    int status = 0;
-    if (!exited_ && waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
-    return exited_;
-  }
-  void stop() {
-    if (exited_) return;
-    kill(-pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    exited_ = true;
-  }
-
- private:
-  std::string socket_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-};
-
 class RewardService : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -106,17 +68,6 @@ class RewardService : public ::testing::Test {
     }
   }
 };
-
-// A job folder: `bundle`, a suite with a "bright" prompt (the service's bonus) and job.json.
-std::string make_job(const std::string& dir, const TinyBundle& bundle) {
-  bundle.write(dir + "/bundle");
-  std::ofstream(dir + "/suite.txt") << "a bag\na bright sandal\na dark coat\na plain top\n";
-  std::ofstream(dir + "/job.json")
-      << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 5, "sampler": {"steps": 12},
-            "batch_size": 3, "prompts_in_flight": 2,
-            "search": {"method": "evosearch", "evolution_steps": [0, 4, 8], "population": [6, 4, 4, 4]}})";
-  return dir + "/job.json";
-}
 
 using testing_support::results_of;
 
@@ -134,11 +85,11 @@ testing_support::CommandResult run_job(const std::string& spec) { return run_evo
 
 TEST_F(RewardService, AJobGivesTheAnswersOfTheSameRewardInProcess) {
   const std::string base = fresh_dir("reward-service-same");
-  const std::string local = make_job(base + "/local", in_process_bundle());
+  const std::string local = make_service_job(base + "/local", in_process_bundle());
   const auto a = run_job(local);
   ASSERT_EQ(a.code, 0) << a.output;
 
-  const std::string served = make_job(base + "/served", service_bundle());
+  const std::string served = make_service_job(base + "/served", service_bundle());
   RewardServer server(base + "/served/bundle/reward.sock");
   ASSERT_TRUE(server.listening()) << server.log();
   const auto b = run_job(served);
@@ -154,7 +105,7 @@ TEST_F(RewardService, AJobGivesTheAnswersOfTheSameRewardInProcess) {
 
 TEST_F(RewardService, DyingMidJobStopsCheckpointedAndTheSameCommandResumes) {
   const std::string base = fresh_dir("reward-service-dies");
-  const std::string straight = make_job(base + "/straight", service_bundle());
+  const std::string straight = make_service_job(base + "/straight", service_bundle());
   {
     RewardServer server(base + "/straight/bundle/reward.sock");
     ASSERT_TRUE(server.listening()) << server.log();
@@ -162,7 +113,7 @@ TEST_F(RewardService, DyingMidJobStopsCheckpointedAndTheSameCommandResumes) {
     ASSERT_EQ(r.code, 0) << r.output;
   }
 
-  const std::string spec = make_job(base + "/stopped", service_bundle());
+  const std::string spec = make_service_job(base + "/stopped", service_bundle());
   const std::string socket = base + "/stopped/bundle/reward.sock";
   {
     // Answers the dry run and 7 batches, then dies on receiving the next one, leaving its socket.
@@ -195,7 +146,7 @@ TEST_F(RewardService, DyingMidJobStopsCheckpointedAndTheSameCommandResumes) {
 
 TEST_F(RewardService, NotRunningIsNamedAtTheStart) {
   const std::string base = fresh_dir("reward-service-down");
-  const std::string spec = make_job(base, service_bundle());
+  const std::string spec = make_service_job(base, service_bundle());
   const auto r = run_job(spec);
   EXPECT_EQ(r.code, 75) << r.output;  // retry later: nothing is lost by waiting for the service
   for (const std::string& part : std::vector<std::string>{"reward 'brightness'", "unix:" + base + "/bundle/reward.sock",
@@ -209,10 +160,10 @@ TEST_F(RewardService, NotRunningIsNamedAtTheStart) {
 // is retried alone and failed after max_attempts (exit 3), the others keep their answers.
 TEST_F(RewardService, AnErrorForOnePromptFailsThatPromptOnly) {
   const std::string base = fresh_dir("reward-service-poison");
-  const std::string local = make_job(base + "/local", in_process_bundle());
+  const std::string local = make_service_job(base + "/local", in_process_bundle());
   const auto a = run_job(local);
   ASSERT_EQ(a.code, 0) << a.output;
-  const std::string served = make_job(base + "/served", service_bundle());
+  const std::string served = make_service_job(base + "/served", service_bundle());
   RewardServer failing(base + "/served/bundle/reward.sock", "--fail-on dark");
   ASSERT_TRUE(failing.listening()) << failing.log();
   const auto b = run_job(served);

@@ -101,6 +101,21 @@ TEST(Scheduler, BatchesNeverExceedTheBatchSize) {
   EXPECT_EQ(scheduler.ready(), 14u);
 }
 
+// A failed prompt's queued tasks are forgotten; the others still run.
+TEST(Scheduler, DropForgetsOnlyThatPromptsReadyTasks) {
+  StatePlacement placement;
+  Scheduler scheduler(1, 8);
+  std::vector<proto::PromptRolloutTask> tasks;
+  for (uint32_t c = 0; c < 3; ++c) tasks.push_back(task(c % 2 == 0 ? 4 : 7, 0, c, 0, 50));
+  scheduler.add(tasks);
+  EXPECT_EQ(scheduler.drop(4), 2u);
+  EXPECT_EQ(scheduler.drop(4), 0u);
+  const SchedulePlan plan = scheduler.plan({1}, placement);
+  ASSERT_EQ(plan.batches.size(), 1u);
+  ASSERT_EQ(plan.batches[0].tasks.size(), 1u);
+  EXPECT_EQ(plan.batches[0].tasks[0].prompt(), 7u);
+}
+
 TEST(StatePlacement, ReleaseKeepsOnlyLiveStatesOfThatPrompt) {
   StatePlacement p;
   p.add(0, state_ref(0, 0, 10), 1, false);

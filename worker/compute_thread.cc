@@ -1,5 +1,7 @@
 #include "worker/compute_thread.h"
 
+#include <algorithm>
+
 namespace evosearch {
 namespace {
 
@@ -13,13 +15,16 @@ Status put_frames(const std::vector<Image>& frames, proto::RenderReply* reply) {
   return Status::Ok();
 }
 
-std::optional<proto::WorkerReport> run_command(RolloutCompute& compute, const proto::WorkerCommand& command) {
+proto::WorkerReport run_command(RolloutCompute& compute, const proto::WorkerCommand& command) {
   proto::WorkerReport r;
+  const auto error_report = [&](const Status& s) { return evosearch::error_report(s, command); };
   if (command.has_add_prompt()) {
     const auto& p = command.add_prompt();
+    // The message as in process (no context added): the prompt's recorded error is the same.
     const Status s = compute.add_prompt(p.prompt(), p.text(), p.key());
-    if (!s.ok()) return error_report(s.with_context("prompt " + std::to_string(p.prompt())));
-    return std::nullopt;
+    if (!s.ok()) return error_report(s);
+    r.mutable_added()->set_request(p.request());
+    return r;
   }
   if (command.has_run()) {
     auto results = compute.run({command.run().tasks().begin(), command.run().tasks().end()});
@@ -62,20 +67,51 @@ std::optional<proto::WorkerReport> run_command(RolloutCompute& compute, const pr
 
 }  // namespace
 
-proto::WorkerReport error_report(const Status& status) {
+proto::WorkerReport error_report(const Status& status, uint64_t batch, uint64_t request,
+                                 const std::vector<uint32_t>& prompts) {
   proto::WorkerReport r;
-  r.mutable_error()->set_message(status.to_string());
+  proto::WorkerError* e = r.mutable_error();
+  e->set_message(status.message());
+  e->set_code(static_cast<int32_t>(status.code()));
+  e->set_batch(batch);
+  e->set_request(request);
+  for (uint32_t p : prompts) {
+    if (std::find(e->prompts().begin(), e->prompts().end(), p) == e->prompts().end()) e->add_prompts(p);
+  }
   return r;
+}
+
+proto::WorkerReport error_report(const Status& status, const proto::WorkerCommand& command) {
+  switch (command.command_case()) {
+    case proto::WorkerCommand::kAddPrompt:
+      return error_report(status, 0, command.add_prompt().request(), {command.add_prompt().prompt()});
+    case proto::WorkerCommand::kRun: {
+      std::vector<uint32_t> prompts;
+      for (const proto::PromptRolloutTask& t : command.run().tasks()) prompts.push_back(t.prompt());
+      return error_report(status, command.run().batch(), 0, prompts);
+    }
+    case proto::WorkerCommand::kRender:
+      return error_report(status, 0, command.render().request(), {command.render().prompt()});
+    case proto::WorkerCommand::kTakeFrames:
+      return error_report(status, 0, command.take_frames().request(), {command.take_frames().prompt()});
+    case proto::WorkerCommand::kWriteShard:
+      return error_report(status, 0, command.write_shard().request(), {command.write_shard().prompt()});
+    case proto::WorkerCommand::kLoadShard:
+      return error_report(status, 0, 0, {command.load_shard().prompt()});
+    default:
+      return error_report(status);
+  }
 }
 
 std::optional<proto::WorkerReport> ComputeThread::execute(RolloutCompute& compute,
                                                           const proto::WorkerCommand& command) {
+  // An exception is the machine's (LibTorch's out of memory, a broken invariant), never charged to a prompt.
   try {
     return run_command(compute, command);
   } catch (const std::exception& e) {
-    return error_report(Internal(std::string("the compute thread caught an exception: ") + e.what()));
+    return error_report(Internal(std::string("the compute thread caught an exception: ") + e.what()), command);
   } catch (...) {
-    return error_report(Internal("the compute thread caught an exception of unknown type"));
+    return error_report(Internal("the compute thread caught an exception of unknown type"), command);
   }
 }
 

@@ -32,7 +32,7 @@ class ComputeThread {
   // Communication thread: the reports made so far, oldest first.
   std::vector<proto::WorkerReport> take_reports();
 
-  // What one command produces (a report, or nothing for add_prompt); never throws. Exposed for tests.
+  // What one command produces (its report, or an error report naming it); never throws. Exposed for tests.
   static std::optional<proto::WorkerReport> execute(RolloutCompute& compute, const proto::WorkerCommand& command);
 
  private:
@@ -47,7 +47,11 @@ class ComputeThread {
   std::thread thread_;  // last: starts after the members above exist
 };
 
-// An error report (the coordinator names the rank it came from).
-proto::WorkerReport error_report(const Status& status);
+// An error report (the coordinator names the rank it came from): the status's code and message,
+// and what failed (a batch id, or a request id; 0 for neither) with its prompts.
+proto::WorkerReport error_report(const Status& status, uint64_t batch = 0, uint64_t request = 0,
+                                 const std::vector<uint32_t>& prompts = {});
+// The same for a command that failed: its batch or request, and its prompts.
+proto::WorkerReport error_report(const Status& status, const proto::WorkerCommand& command);
 
 }  // namespace evosearch

@@ -12,13 +12,13 @@ namespace {
 proto::WorkerReport write_one(const ShardWriteFn& write, ShardJob& job) {
   try {
     StatusOr<proto::ShardRef> shard = write(job.output_dir, job.path, job.prompt, std::move(job.states));
-    if (!shard.ok()) return error_report(shard.status().with_context("checkpoint shard"));
+    if (!shard.ok()) return error_report(shard.status().with_context("checkpoint shard"), 0, job.request, {job.prompt});
     proto::WorkerReport r;
     r.mutable_shard_written()->set_request(job.request);
     *r.mutable_shard_written()->mutable_shard() = std::move(*shard);
     return r;
   } catch (const std::exception& e) {
-    return error_report(Internal(std::string("checkpoint shard ") + job.path + ": " + e.what()));
+    return error_report(Internal(std::string("checkpoint shard ") + job.path + ": " + e.what()), 0, job.request, {job.prompt});
   }
 }
 

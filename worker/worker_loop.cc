@@ -63,16 +63,16 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
 
   ComputeThread computer(backend);
   ShardWriter writer(options.write_shard);  // checkpoint I/O: hashing, writing and fsync off this thread
-  Status failure;
-  auto fail = [&](const Status& s) {
-    if (failure.ok()) failure = s;
-    spdlog::error("{}", s.to_string());
-    return report(error_report(s));
+  // Errors go to the coordinator, which decides what they mean (a prompt's own error fails that
+  // prompt, any other stops the job): this rank goes on serving until it is told to stop.
+  auto fail = [&](const proto::WorkerReport& error) {
+    spdlog::error("{}", Status(static_cast<StatusCode>(error.error().code()), error.error().message()).to_string());
+    return report(error);
   };
-  // The compute thread's and the I/O thread's reports; the first error among them is the job's.
+  // The compute thread's and the I/O thread's reports.
   auto send_on = [&](std::vector<proto::WorkerReport> reports) -> Status {
     for (proto::WorkerReport& r : reports) {
-      if (r.has_error() && failure.ok()) failure = Internal(r.error().message());
+      if (r.has_error()) spdlog::warn("reporting: {}", r.error().message());
       RETURN_IF_ERROR(report(std::move(r)));
     }
     return Status::Ok();
@@ -96,7 +96,7 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
     backoff.reset();
     proto::WorkerCommand command;
     if (!command.ParseFromString(message->bytes)) {
-      RETURN_IF_ERROR(fail(DataLoss("unreadable command from rank " + std::to_string(message->source))));
+      RETURN_IF_ERROR(fail(error_report(DataLoss("unreadable command from rank " + std::to_string(message->source)))));
       continue;
     }
     switch (command.command_case()) {
@@ -107,10 +107,10 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
         RETURN_IF_ERROR(send_on(computer.take_reports()));
         RETURN_IF_ERROR(send_on(writer.take_reports()));
         RETURN_IF_ERROR(channel.flush(60));
-        return failure;
+        return Status::Ok();
       case proto::WorkerCommand::kExchange: {
         const Status s = exchange(command.exchange(), plane, backend);
-        if (!s.ok()) RETURN_IF_ERROR(fail(s.with_context("state move round " + std::to_string(command.exchange().round()))));
+        if (!s.ok()) RETURN_IF_ERROR(fail(error_report(s.with_context("state move round " + std::to_string(command.exchange().round())))));
         break;
       }
       case proto::WorkerCommand::kRelease: {
@@ -128,7 +128,7 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
         const auto& w = command.write_shard();
         auto states = backend.export_states(w.prompt(), {w.refs().begin(), w.refs().end()});
         if (!states.ok()) {
-          RETURN_IF_ERROR(fail(states.status().with_context("checkpoint shard")));
+          RETURN_IF_ERROR(fail(error_report(states.status().with_context("checkpoint shard"), command)));
           break;
         }
         writer.push(ShardJob{w.request(), w.prompt(), w.output_dir(), w.path(), std::move(*states)});
@@ -138,7 +138,7 @@ Status serve_worker(MpiChannel& channel, DataPlane& plane, Backend& backend, con
         const auto& l = command.load_shard();
         auto shard = read_shard(l.output_dir(), l.shard(), l.prompt());
         const Status s = shard.ok() ? backend.import_states(l.prompt(), shard->states()) : shard.status();
-        if (!s.ok()) RETURN_IF_ERROR(fail(s));
+        if (!s.ok()) RETURN_IF_ERROR(fail(error_report(s, command)));
         break;
       }
       default:

@@ -16,7 +16,9 @@
 //         queues them for the I/O thread (worker/shard_writer.h), which writes, fsyncs and hashes
 //         the shard in the shared output folder: heartbeats never wait for a disk either.
 //   3. On Shutdown: let the compute and shard queues drain, send their last reports, flush, return.
-// An error in any command is reported to the coordinator (which stops the job) and returned.
+// An error in any command is reported to the coordinator with its code and what it belongs to (the
+// batch or request, its prompts); the coordinator charges a prompt's own error to that prompt and
+// stops the job for any other. The worker goes on serving either way.
 //
 // Threads: this thread uses the backend's ResidentStates side and its counters; the compute
 // thread (worker/compute_thread.h) alone uses its RolloutCompute side; the I/O thread touches no

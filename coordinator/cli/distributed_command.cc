@@ -32,7 +32,7 @@ int run_distributed_job(const CommonOptions&, const RunCommandOptions&) {
 
 namespace {
 
-// Logs why the job failed and what survives, then takes every rank down with it.
+// Logs why the job failed and what survives, then takes every rank down with it (exit 1, or 75).
 [[noreturn]] void abort_job(const MpiSession& session, const Status& status, const proto::JobSpec& spec) {
   spdlog::error("{}", status.message());
   if (status.code() == StatusCode::kDataLoss) {  // the message says how to continue (jobs/store_epoch.h)
@@ -42,7 +42,8 @@ namespace {
                   "run the same command again to resume", spec.output());
   }
   spdlog::default_logger()->flush();
-  session.abort(1);
+  // 75 as in process for what running again resumes (a reward service not up yet at the start).
+  session.abort(status.code() == StatusCode::kUnavailable ? 75 : 1);
 }
 
 }  // namespace
