@@ -10,6 +10,10 @@
 #   evosearch, no retain - EVOSEARCH_RETAIN_MEMORY=0: glibc's allocator defaults, what keeping
 #                          freed memory buys;
 #   python loop          - bench/python_loop.py.
+# Then the ceiling: the guided denoiser alone at its best batch size (bench_throughput --sweep-only,
+# batches 1 to 32, same threads and steps), the fastest any loop over this model could denoise.
+# The loop's NFE/s over that rate says how much room is left above the loop at all: no
+# implementation can beat it by more than 1/that (decode and reward calls are not even counted).
 # Search seconds: results.json wall_seconds plus the batch-size measurement (phases.calibration)
 # for evosearch, the loop's own timer for Python (model loading excluded from both); process
 # seconds and CPU seconds: the whole process, from bash's time. The ratio is python / evosearch
@@ -43,6 +47,8 @@ while [[ $# -gt 0 ]]; do
   shift 2
 done
 [[ -x $BUILD/evosearch ]] || { echo "$0: $BUILD/evosearch is not built (ninja -C $BUILD evosearch)" >&2; exit 1; }
+[[ -x $BUILD/bench/bench_throughput ]] ||
+  { echo "$0: $BUILD/bench/bench_throughput is not built (ninja -C $BUILD bench_throughput)" >&2; exit 1; }
 "$PY" -c 'import torch' 2>/dev/null || { echo "$0: $PY has no torch (apt-get install python3-torch)" >&2; exit 1; }
 
 scratch=$(mktemp -d /tmp/evosearch-compare-python.XXXXXX)
@@ -60,7 +66,7 @@ read -r S K < <("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))["searc
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "compare_python_loop: $(wc -l < "$scratch/prompts.txt") prompts of $demo, S $S, K $K, $threads threads, $(nproc) cores"
 TIMEFORMAT='%3R %3U %3S'
-rows=()
+rows=() ceilings=()
 
 # One evosearch run: NAME BUNDLE STEPS POLICY [ENV...]; appends a row "name nfe search process cpu batch".
 run_evosearch() {
@@ -108,13 +114,24 @@ for bundle in ${bundles//,/ }; do
     search=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_seconds"])' "$scratch/$bundle-python.json")
     rows+=("$bundle|python loop|$last_nfe|$search|$proc|$(awk "BEGIN {print $user + $sys}")|-|$round")
   done
+  ceiling_steps=$steps
+  [[ $ceiling_steps -gt 0 ]] ||
+    ceiling_steps=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["defaults"]["steps"])' \
+      "$root/models/$bundle/manifest.json")
+  "$BUILD/bench/bench_throughput" "$root/models/$bundle" --sweep-only --steps "$ceiling_steps" --threads "$threads" \
+      --batches 1,2,4,8,12,16,24,32 --json "$scratch/$bundle-ceiling.json" > "$scratch/$bundle-ceiling.log" 2>&1 ||
+    { cat "$scratch/$bundle-ceiling.log" >&2; exit 1; }
+  ceilings+=("$bundle|$("$PY" -c 'import json,sys; j=json.load(open(sys.argv[1]))
+print(j["best_sample_steps_per_second"], int(j["best_batch"]))' "$scratch/$bundle-ceiling.json" | tr ' ' '|')")
   echo "$bundle: load average after $(load)"
 done
 
-"$PY" - "$json" "${rows[@]}" <<'PY'
+"$PY" - "$json" "${#ceilings[@]}" "${ceilings[@]}" "${rows[@]}" <<'PY'
 import json, sys
 from statistics import median
-out, rows = sys.argv[1], [r.split("|") for r in sys.argv[2:]]
+out, n_ceilings = sys.argv[1], int(sys.argv[2])
+ceilings = {c[0]: (float(c[1]), int(c[2])) for c in (a.split("|") for a in sys.argv[3:3 + n_ceilings])}
+rows = [r.split("|") for r in sys.argv[3 + n_ceilings:]]
 runs = {}  # (bundle, name) -> the rounds' rows, in order
 for r in rows:
     runs.setdefault((r[0], r[1]), []).append(r)
@@ -137,6 +154,14 @@ for (bundle, name), rounds in runs.items():
                                           "process_cpu_seconds": cpu, "python_over_this_search": ratio_search,
                                           "python_over_this_process": ratio_proc,
                                           "python_over_this_search_per_round": per_round}
+for bundle, (rate, batch) in ceilings.items():
+    python = runs[(bundle, "python loop")]
+    loop_rate = int(python[0][2]) / median(float(r[3]) for r in python)
+    print(f"{bundle}: the denoiser alone, best {rate:.1f} guided NFE/s at batch {batch}; the python loop "
+          f"{loop_rate:.1f} NFE/s = {loop_rate / rate:.2f} of it, so at most {rate / loop_rate:.2f}x the loop is possible")
+    table[bundle]["ceiling"] = {"denoiser_best_nfe_per_second": rate, "best_batch": batch,
+                                "python_loop_nfe_per_second": loop_rate, "python_loop_share": loop_rate / rate,
+                                "at_most_over_python": rate / loop_rate}
 if out:
     json.dump(table, open(out, "w"), indent=2)
 PY

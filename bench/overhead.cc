@@ -10,11 +10,13 @@
 
 #include "bench_common.h"
 #include "common/logging.h"
+#include "worker/allocator.h"
 #include "worker/runtime.h"
 
 using namespace evosearch;
 
 int main(int argc, char** argv) {
+  configure_allocator();  // as evosearch run does: freed memory kept for reuse
   std::string bundle_dir = bench::source_path("models/fashion-flow"), suite = bench::source_path("examples/fashion-holdout.txt");
   std::string device = "cpu";
   CLI::App app{"bench_overhead: share of evosearch run's wall time outside model calls, and batched execution against "

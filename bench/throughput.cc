@@ -15,10 +15,11 @@
 //
 //   build/bench/bench_throughput BUNDLE [--device cpu|cuda] [--prompts N] [--batch B]
 //       [--batches 1,2,4,8,16,32] [--steps T] [--in-flight P] [--threads N] [--seconds S]
-//       [--suite FILE] [--no-sweep] [--json FILE]
+//       [--suite FILE] [--no-sweep | --sweep-only] [--json FILE]
 //
 // --batch is the end-to-end batch_size (default: the sweep's best); --no-sweep runs only the
-// end-to-end job (bench_memory runs it so, in a child process); --json writes every number.
+// end-to-end job (bench_memory runs it so, in a child process), --sweep-only only the denoiser
+// alone (bench/compare_python_loop.sh's ceiling); --json writes every number.
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@
 #include "coordinator/job_spec.h"
 #include "jobs/prompt_suite.h"
 #include "worker/guidance.h"
+#include "worker/allocator.h"
 #include "worker/runtime.h"
 #include "worker/schedule.h"
 
@@ -61,6 +63,7 @@ struct Options {
   int prompts = 8, batch = 0, steps = 50, in_flight = 8, threads = 0;
   double seconds = 1.0;  // timed calls per batch size last at least this long
   bool sweep = true;
+  bool run = true;  // false: the sweep only (compare_python_loop.sh's ceiling)
 };
 
 Options parse(int argc, char** argv) {
@@ -80,11 +83,15 @@ Options parse(int argc, char** argv) {
       ->capture_default_str()
       ->check(finite_positive());
   bench::flags::suite(app, o.suite);
-  bool no_sweep = false;
+  bool no_sweep = false, sweep_only = false;
   app.add_flag("--no-sweep", no_sweep, "run only the end-to-end job (bench_memory runs it so)");
+  app.add_flag("--sweep-only", sweep_only,
+               "time the denoiser alone and stop (bench/compare_python_loop.sh takes its best as a ceiling)");
   bench::flags::json(app, o.json);
   bench::flags::parse(app, argc, argv);
   o.sweep = !no_sweep;
+  o.run = !sweep_only;
+  if (no_sweep && sweep_only) bench::flags::refuse(app, "--sweep-only", "and --no-sweep leave nothing to run");
   if (no_sweep && o.batch == 0) bench::flags::refuse(app, "--no-sweep", "needs --batch (there is no sweep to pick it)");
   return o;
 }
@@ -260,6 +267,7 @@ void write_json(const std::string& path, const google::protobuf::Struct& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  configure_allocator();  // as evosearch run does: freed memory kept for reuse
   const Options o = parse(argc, argv);
   bench::check(setup_logging("warn", {}));
   set_compute_threads(o.threads);
@@ -306,6 +314,13 @@ int main(int argc, char** argv) {
     }
     fields["best_batch"].set_number_value(s.best_batch);
     fields["best_sample_steps_per_second"].set_number_value(s.best.wall);
+    fields["best_sample_steps_per_cpu_second"].set_number_value(s.best.cpu);
+  }
+  if (!o.run) {
+    fields["load_average_end"].set_string_value(load_average());
+    if (!o.json.empty()) write_json(o.json, out);
+    fs::remove_all(scratch);
+    return 0;
   }
 
   spec.set_batch_size(o.batch > 0 ? o.batch : s.best_batch);
