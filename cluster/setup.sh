@@ -17,8 +17,10 @@ EVOSEARCH_PACKAGES=(
   libhiredis-dev libssl-dev
 )
 # Only the test command needs these (the report page's browser test; openssl makes the
-# throwaway CA of the rediss:// tests; python3-protobuf runs the reference reward server).
-EVOSEARCH_TEST_PACKAGES=(chromium ffmpeg openssl python3-protobuf)
+# throwaway CA of the rediss:// tests; python3-protobuf runs the reference reward server;
+# python3-torch exports the Wan 2.1 bundles of the WanModel, WanBundle, MpiWan and
+# BenchmarkBundle tests with /usr/bin/python3).
+EVOSEARCH_TEST_PACKAGES=(chromium ffmpeg openssl python3-protobuf python3-torch)
 
 evosearch_log() { printf '\033[1m[evosearch setup]\033[0m %s\n' "$*" >&2; }
 
