@@ -3,12 +3,15 @@
 # modules (bench/python_loop.py: one prompt at a time, each generation one batch), on the demo's
 # job (examples/fashion-evosearch.json: its suite and schedule) for each bundle, side by side in
 # one run. Per bundle, one after the other:
-#   evosearch            - `evosearch run` as shipped: batch size measured (batch_size_policy auto,
-#                          up to 32), freed memory retained;
+#   evosearch, first run - `evosearch run` as shipped, the first job on this machine with this
+#                          bundle: the batch size measured (batch_size_policy auto, up to 32) and
+#                          kept in an empty profile cache (EVOSEARCH_CACHE_DIR), freed memory retained;
+#   evosearch            - as shipped, any later job: the batch size read from the profile the first
+#                          run kept (no measurement);
 #   evosearch, fixed 32  - the batch size pinned at the bound (batch_size_policy fixed): what the
 #                          measurement buys;
 #   evosearch, no retain - EVOSEARCH_RETAIN_MEMORY=0: glibc's allocator defaults, what keeping
-#                          freed memory buys;
+#                          freed memory buys (batch size measured, no profile);
 #   python loop          - bench/python_loop.py.
 # Then the ceiling: the guided denoiser alone at its best batch size (bench_throughput --sweep-only,
 # batches 1 to 32, same threads and steps), the fastest any loop over this model could denoise.
@@ -23,8 +26,8 @@
 #   bash bench/compare_python_loop.sh [--bundles fashion-flow,fashion-ddpm] [--threads N] [--prompts N]
 #        [--repeat R] [--json OUT]
 #
-# With --repeat R, the four runs of a bundle are repeated R times, interleaved (all four, then all
-# four again), and the table gives each run's median, with the range of the per-round ratios: on a
+# With --repeat R, the five runs of a bundle are repeated R times, interleaved (all five, then all
+# five again), and the table gives each run's median, with the range of the per-round ratios: on a
 # shared machine one slow moment then moves one round, not one side of the comparison.
 #
 # T: the bundle's default steps, but 20 for fashion-ddpm (its default 50 makes the run long); the
@@ -86,11 +89,17 @@ print(json.dumps(spec))
 PY
   { time env "$@" "$BUILD/evosearch" run "$scratch/$tag.json" --restart --threads "$threads" --log-level info \
       > "$scratch/$tag.log" 2>&1; } 2> "$scratch/$tag.time" || { cat "$scratch/$tag.log" >&2; exit 1; }
-  read -r nfe search batch < <("$PY" -c '
+  read -r nfe search batch source < <("$PY" -c '
 import json, sys
 t = json.load(open(sys.argv[1]))["totals"]
-print(t["nfe"], t["wall_seconds"] + t.get("phases", {}).get("calibration", 0), t.get("batch_size", {}).get("chosen", 0))' \
+print(t["nfe"], t["wall_seconds"] + t.get("phases", {}).get("calibration", 0), t.get("batch_size", {}).get("chosen", 0),
+      t.get("batch_size", {}).get("source", "-").replace(" ", "-"))' \
       "$scratch/$tag/results.json")
+  local expected=measured
+  [[ $name == evosearch ]] && expected=cached-profile
+  [[ $policy == fixed ]] && expected=fixed
+  [[ $source == "$expected" ]] ||
+    { echo "$0: the '$name' run's batch size came from '$source', not '$expected' ($scratch/$tag.log)" >&2; exit 1; }
   read -r proc user sys < "$scratch/$tag.time"
   rows+=("$bundle|$name|$nfe|$search|$proc|$(awk "BEGIN {print $user + $sys}")|$batch|$round")
   last_nfe=$nfe
@@ -101,9 +110,11 @@ for bundle in ${bundles//,/ }; do
   [[ $bundle == fashion-ddpm ]] && steps=20
   echo "$bundle: load average before $(load)"
   for ((round = 1; round <= repeat; ++round)); do
-    run_evosearch "evosearch" "$bundle" $steps auto
-    run_evosearch "evosearch, fixed 32" "$bundle" $steps fixed
-    run_evosearch "evosearch, no retain" "$bundle" $steps auto EVOSEARCH_RETAIN_MEMORY=0
+    cache=$scratch/cache-$bundle-$round
+    run_evosearch "evosearch, first run" "$bundle" $steps auto EVOSEARCH_CACHE_DIR="$cache"
+    run_evosearch "evosearch" "$bundle" $steps auto EVOSEARCH_CACHE_DIR="$cache"
+    run_evosearch "evosearch, fixed 32" "$bundle" $steps fixed EVOSEARCH_CACHE_DIR=off
+    run_evosearch "evosearch, no retain" "$bundle" $steps auto EVOSEARCH_CACHE_DIR=off EVOSEARCH_RETAIN_MEMORY=0
     py_steps=()
     [[ $steps -gt 0 ]] && py_steps=(--steps "$steps")
     { time "$PY" "$root/bench/python_loop.py" "$root/models/$bundle" "$scratch/prompts.txt" "${py_steps[@]}" \

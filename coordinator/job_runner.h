@@ -29,6 +29,9 @@ struct RunOptions {
   // kept in the job record for resumes). Unset: the spec's batch_size, "fixed".
   proto::BatchSizeChoice batch_size;
   double calibration_seconds = 0;  // measuring it (totals.phases.calibration)
+  // Where measured batch sizes are kept for later jobs (coordinator/batch_profile.h; `evosearch
+  // run` sets batch_profile_folder()). Empty: none read or written.
+  std::string batch_profiles;
   // Tests: wraps each job store object below its retries, `user` saying whose it is ("loop", or
   // "keeper": the lease keeper's): a layer that loses replies, say. Empty: none.
   std::function<std::unique_ptr<JobStore>(std::unique_ptr<JobStore> store, const std::string& user)> store_layer;

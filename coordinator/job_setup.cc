@@ -1,14 +1,22 @@
 #include "coordinator/job_setup.h"
 
+#include <sys/stat.h>
+
+#include <filesystem>
+
 #include <google/protobuf/util/message_differencer.h>
 
 #include "cluster/signals.h"
+#include "common/checksum.h"
 #include "common/logging.h"
+#include "coordinator/batch_profile.h"
 #include "coordinator/job_spec.h"
 #include "coordinator/local_executor.h"
 #include "coordinator/memory_estimate.h"
 #include "jobs/job_identity.h"
 #include "jobs/job_store.h"
+#include "worker/allocator.h"
+#include "worker/runtime.h"
 
 namespace evosearch {
 namespace {
@@ -62,13 +70,42 @@ int stored_batch_size(const proto::JobSpec& spec, const RunOptions& options) {
   return size >= 1 && size <= spec.batch_size() ? size : 0;
 }
 
+// Everything that decides what a calibration measures: the device (and threads), the denoiser's
+// file (by size and modification time: hashing a large model's weights would cost more than
+// measuring), the manifest (latent and condition shapes), the precision, whether guidance doubles
+// each call, the bound, how freed memory is kept, and the LibTorch and calibration versions.
+BatchProfileKey batch_profile_key(const proto::JobSpec& spec, Bundle& bundle, double guidance) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string dir = fs::weakly_canonical(bundle.dir(), ec).string();
+  const std::string denoiser = bundle.dir() + "/" + bundle.manifest().denoiser();
+  struct stat file {};
+  const bool found = ::stat(denoiser.c_str(), &file) == 0;
+  const auto manifest = sha256_file_hex(bundle.dir() + "/manifest.json");
+  return {
+      {"bundle", ec ? bundle.dir() : dir},
+      {"denoiser", bundle.manifest().denoiser() + ", " +
+                       (found ? std::to_string(file.st_size) + " bytes, modified " +
+                                    std::to_string(file.st_mtim.tv_sec) + "." + std::to_string(file.st_mtim.tv_nsec)
+                              : std::string("not found"))},
+      {"manifest", manifest.ok() ? *manifest : "unreadable"},
+      {"device", device_description(bundle.device())},
+      {"dtype", bundle.dtype()},
+      {"guidance", guidance == 1 ? "off (one call per candidate)" : "on (two calls per candidate)"},
+      {"max_batch", std::to_string(spec.batch_size())},
+      {"memory", allocator_retains_memory() ? "retained" : "returned"},
+      {"libtorch", torch_version_string()},
+      {"calibration", std::to_string(kBatchCalibrationVersion)},
+  };
+}
+
 }  // namespace
 
 StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options,
                                                    double& calibration_seconds, const BatchTimer& timer) {
   calibration_seconds = 0;
   proto::BatchSizeChoice choice;
-  if (spec.batch_size_policy() != "auto") {
+  if (spec.batch_size_policy() == "fixed" || spec.batch_size_policy().empty()) {
     choice.set_chosen(spec.batch_size());
     choice.set_source("fixed");
     return choice;
@@ -80,12 +117,22 @@ StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, B
                  spec.batch_size());
     return choice;
   }
+  const double guidance = guidance_scale(spec, bundle.manifest());
+  const BatchProfileKey key = batch_profile_key(spec, bundle, guidance);
+  if (!options.batch_profiles.empty() && spec.batch_size_policy() == "auto") {
+    if (std::optional<proto::BatchSizeChoice> cached = read_batch_profile(options.batch_profiles, key)) {
+      spdlog::info("batch size {}: measured by an earlier job on this device with this bundle (profile {}; "
+                   "batch_size_policy measure measures again)",
+                   cached->chosen(), cached->profile());
+      return *cached;
+    }
+  }
   ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
   ASSIGN_OR_RETURN(const Schedule schedule, make_schedule(bundle.manifest(), sampler));
   BatchCalibrationOptions calibration;
   calibration.max_batch = spec.batch_size();
   const StatusOr<BatchCalibration> calibrated = calibrate_batch_size(
-      timer ? timer : denoiser_timer(bundle, schedule, guidance_scale(spec, bundle.manifest())), calibration);
+      timer ? timer : denoiser_timer(bundle, schedule, guidance), calibration);
   if (!calibrated.ok()) {
     // The job's own calls meet the same fault and name it with its prompt and step.
     spdlog::warn("batch size {} (batch_size as given): measuring failed: {}", spec.batch_size(),
@@ -108,6 +155,17 @@ StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, B
   spdlog::info("batch size {}: the fastest up to {} on {} (NFE/s by batch size: {}; measured in {:.2f} s; "
                "batch_size_policy fixed uses batch_size as given)",
                measured.chosen, spec.batch_size(), bundle.device().str(), rates, measured.seconds);
+  if (!options.batch_profiles.empty()) {
+    const StatusOr<std::string> saved = write_batch_profile(options.batch_profiles, key, choice);
+    if (saved.ok()) {
+      choice.set_profile(*saved);
+      spdlog::info("batch size {} kept for later jobs on this device with this bundle: {}", measured.chosen, *saved);
+    } else {
+      spdlog::warn("batch-size profile not kept ({}); later jobs measure again (EVOSEARCH_CACHE_DIR chooses the "
+                   "folder, off keeps none)",
+                   saved.status().message());
+    }
+  }
   return choice;
 }
 

@@ -23,8 +23,10 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
 
 // The batch size an embedded run uses (JobSpec.batch_size_policy): the spec's batch_size when
 // "fixed" (or unset, in a spec built in code); for "auto", the size the stored job was created
-// with when this run resumes it, else the fastest size up to batch_size measured on `bundle`
-// (worker/batch_calibration.h). `timer` replaces the denoiser's timing (tests).
+// with when this run resumes it, else the one a profile in options.batch_profiles keeps for this
+// device, bundle and settings (coordinator/batch_profile.h), else the fastest size up to
+// batch_size measured on `bundle` (worker/batch_calibration.h) and kept there; "measure" skips
+// the profile. `timer` replaces the denoiser's timing (tests).
 StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options,
                                                    double& calibration_seconds, const BatchTimer& timer = {});
 

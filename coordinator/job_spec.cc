@@ -78,9 +78,12 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
                            std::to_string(spec.batch_size()));
   }
   if (spec.batch_size_policy().empty()) spec.set_batch_size_policy("auto");
-  if (spec.batch_size_policy() != "auto" && spec.batch_size_policy() != "fixed") {
+  if (spec.batch_size_policy() != "auto" && spec.batch_size_policy() != "measure" &&
+      spec.batch_size_policy() != "fixed") {
     return InvalidArgument(origin + ": batch_size_policy: unknown '" + spec.batch_size_policy() +
-                           "'; expected auto (measure the fastest size up to batch_size) or fixed (exactly batch_size)");
+                           "'; expected auto (the fastest size up to batch_size: from the batch-size profile cache, "
+                           "else measured), measure (measured now, even when a profile is cached) or fixed "
+                           "(exactly batch_size)");
   }
   if (spec.device().empty()) spec.set_device("auto");
   if (spec.prompts_in_flight() < 0) return InvalidArgument(origin + ": prompts_in_flight: expected a positive number");

@@ -1,5 +1,10 @@
 // Choosing the batch size from measured throughput (worker/batch_calibration.h), with fake
-// timings, and how a job spec's batch_size_policy picks it (coordinator/job_setup.h).
+// timings, how a job spec's batch_size_policy picks it (coordinator/job_setup.h), and the
+// batch-size profile cache that keeps a measurement for later jobs (coordinator/batch_profile.h).
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <utility>
@@ -7,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/atomic_file.h"
+#include "coordinator/batch_profile.h"
 #include "coordinator/job_setup.h"
 #include "coordinator/job_spec.h"
 #include "tiny_bundle.h"
@@ -202,6 +209,161 @@ TEST_F(BatchSizePolicy, TheDenoiserTimerRunsTheBundlesModel) {
     ASSERT_TRUE(seconds.ok()) << seconds.status().to_string();
     EXPECT_GE(*seconds, 0);
   }
+}
+
+// --- The batch-size profile cache ---------------------------------------------------------------
+
+class BatchProfile : public BatchSizePolicy {
+ protected:
+  RunOptions with_cache() const {
+    RunOptions options;
+    options.batch_profiles = dir_ + "/cache";
+    return options;
+  }
+  std::vector<std::string> profiles() const {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/cache/batch-sizes", ec)) {
+      files.push_back(entry.path().string());
+    }
+    return files;
+  }
+  // The fastest per NFE at 4 (see AutoMeasuresWithinTheBound).
+  std::map<int, double> timings_ = {{1, 0.01}, {2, 0.01}, {4, 0.01}, {6, 0.03}};
+};
+
+TEST_F(BatchProfile, AMeasurementIsKeptAndTheNextJobUsesItWithoutMeasuring) {
+  FakeTimer first(timings_);
+  double seconds = -1;
+  const auto measured = choose_batch_size(spec(""), *bundle_, with_cache(), seconds, first.timer());
+  ASSERT_TRUE(measured.ok()) << measured.status().to_string();
+  EXPECT_EQ(measured->source(), "measured");
+  EXPECT_EQ(measured->chosen(), 4);
+  ASSERT_EQ(profiles().size(), 1u);
+  EXPECT_EQ(measured->profile(), profiles()[0]);
+
+  FakeTimer second;  // any call fails: nothing may be measured
+  const auto cached = choose_batch_size(spec(""), *bundle_, with_cache(), seconds, second.timer());
+  ASSERT_TRUE(cached.ok()) << cached.status().to_string();
+  EXPECT_TRUE(second.calls.empty());
+  EXPECT_EQ(seconds, 0);
+  EXPECT_EQ(cached->source(), "cached profile");
+  EXPECT_EQ(cached->chosen(), 4);
+  EXPECT_EQ(cached->profile(), profiles()[0]);
+  ASSERT_EQ(cached->rates_size(), measured->rates_size());  // what was measured, for results.json
+  EXPECT_DOUBLE_EQ(cached->rates(2).nfe_per_second(), 400);
+
+  // Without a cache folder nothing is read.
+  FakeTimer third(timings_);
+  const auto uncached = choose_batch_size(spec(""), *bundle_, RunOptions{}, seconds, third.timer());
+  ASSERT_TRUE(uncached.ok());
+  EXPECT_EQ(uncached->source(), "measured");
+  EXPECT_TRUE(uncached->profile().empty());
+}
+
+TEST_F(BatchProfile, OtherSettingsOrAChangedModelAreMeasuredAgain) {
+  FakeTimer first(timings_);
+  double seconds = -1;
+  ASSERT_TRUE(choose_batch_size(spec(""), *bundle_, with_cache(), seconds, first.timer()).ok());
+
+  // Another bound, guidance off, and a model re-exported (its file changed): each a new profile.
+  for (const std::string& extra : {std::string(R"(, "batch_size": 5)"), std::string(R"(, "sampler": {"guidance_scale": 1})")}) {
+    FakeTimer again({{1, 0.01}, {2, 0.01}, {4, 0.01}, {5, 0.03}, {6, 0.03}});
+    const auto choice = choose_batch_size(spec(extra), *bundle_, with_cache(), seconds, again.timer());
+    ASSERT_TRUE(choice.ok()) << extra;
+    EXPECT_EQ(choice->source(), "measured") << extra;
+    EXPECT_FALSE(again.calls.empty()) << extra;
+  }
+  EXPECT_EQ(profiles().size(), 3u);
+  const std::string denoiser = dir_ + "/bundle/" + bundle_->manifest().denoiser();
+  std::filesystem::last_write_time(denoiser, std::filesystem::last_write_time(denoiser) + std::chrono::seconds(5));
+  FakeTimer after(timings_);
+  const auto choice = choose_batch_size(spec(""), *bundle_, with_cache(), seconds, after.timer());
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->source(), "measured");
+  EXPECT_EQ(profiles().size(), 4u);
+}
+
+TEST_F(BatchProfile, MeasurePolicyMeasuresAgainAndRenewsTheProfile) {
+  FakeTimer first(timings_);
+  double seconds = -1;
+  const auto kept = choose_batch_size(spec(""), *bundle_, with_cache(), seconds, first.timer());
+  ASSERT_TRUE(kept.ok());
+  // The device got faster at 6 since: "measure" sees it and keeps the new choice for "auto".
+  FakeTimer faster({{1, 0.01}, {2, 0.01}, {4, 0.01}, {6, 0.001}});
+  const auto renewed = choose_batch_size(spec(R"(, "batch_size_policy": "measure")"), *bundle_, with_cache(), seconds,
+                                         faster.timer());
+  ASSERT_TRUE(renewed.ok()) << renewed.status().to_string();
+  EXPECT_EQ(renewed->source(), "measured");
+  EXPECT_EQ(renewed->chosen(), 6);
+  EXPECT_FALSE(faster.calls.empty());
+  FakeTimer none;
+  const auto cached = choose_batch_size(spec(""), *bundle_, with_cache(), seconds, none.timer());
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cached->source(), "cached profile");
+  EXPECT_EQ(cached->chosen(), 6);
+  EXPECT_EQ(profiles().size(), 1u);
+}
+
+TEST_F(BatchProfile, ABrokenOrForeignProfileIsMeasuredAgainAndReplaced) {
+  FakeTimer first(timings_);
+  double seconds = -1;
+  const auto kept = choose_batch_size(spec(""), *bundle_, with_cache(), seconds, first.timer());
+  ASSERT_TRUE(kept.ok());
+  const std::string path = kept->profile();
+  const auto original = read_file(path);
+  ASSERT_TRUE(original.ok());
+
+  std::string other_key = *original;  // a profile for another device under this key's name
+  const size_t device = other_key.find("\"device\": \"");
+  ASSERT_NE(device, std::string::npos) << other_key;
+  other_key.insert(device + 11, "another ");
+  std::string unmeasured = *original;  // a chosen size that was never measured
+  const size_t chosen = unmeasured.find("\"chosen\": 4");
+  ASSERT_NE(chosen, std::string::npos) << unmeasured;
+  unmeasured.replace(chosen, 12, "\"chosen\": 3");
+  for (const std::string& bytes : {std::string("{\"key\": [oops"), other_key, unmeasured}) {
+    ASSERT_TRUE(write_file_atomic(path, bytes).ok());
+    FakeTimer again(timings_);
+    const auto choice = choose_batch_size(spec(""), *bundle_, with_cache(), seconds, again.timer());
+    ASSERT_TRUE(choice.ok()) << bytes;
+    EXPECT_EQ(choice->source(), "measured") << bytes;
+    EXPECT_EQ(choice->chosen(), 4);
+    const auto replaced = read_file(path);
+    ASSERT_TRUE(replaced.ok());
+    EXPECT_EQ(replaced->find("another"), std::string::npos);
+    FakeTimer none;
+    EXPECT_EQ(choose_batch_size(spec(""), *bundle_, with_cache(), seconds, none.timer())->source(), "cached profile");
+  }
+}
+
+TEST_F(BatchProfile, AFolderThatCannotBeWrittenCostsOnlyTheProfile) {
+  std::ofstream(dir_ + "/cache") << "a file where the folder should be";
+  FakeTimer first(timings_);
+  double seconds = -1;
+  const auto choice = choose_batch_size(spec(""), *bundle_, with_cache(), seconds, first.timer());
+  ASSERT_TRUE(choice.ok()) << choice.status().to_string();
+  EXPECT_EQ(choice->source(), "measured");
+  EXPECT_EQ(choice->chosen(), 4);
+  EXPECT_TRUE(choice->profile().empty());
+}
+
+TEST(BatchProfileFolder, ComesFromTheEnvironmentInOrder) {
+  const auto with_env = [](const char* cache, const char* xdg, const char* home) {
+    const auto set = [](const char* name, const char* value) { value ? setenv(name, value, 1) : unsetenv(name); };
+    set("EVOSEARCH_CACHE_DIR", cache);
+    set("XDG_CACHE_HOME", xdg);
+    set("HOME", home);
+    return batch_profile_folder();
+  };
+  const char* home = std::getenv("HOME");
+  const std::string saved_home = home ? home : "";
+  EXPECT_EQ(with_env("/c", "/x", "/h"), "/c");
+  EXPECT_EQ(with_env("off", "/x", "/h"), "");
+  EXPECT_EQ(with_env(nullptr, "/x", "/h"), "/x/evosearch");
+  EXPECT_EQ(with_env(nullptr, nullptr, "/h"), "/h/.cache/evosearch");
+  EXPECT_EQ(with_env(nullptr, nullptr, nullptr), "");
+  with_env(nullptr, nullptr, saved_home.empty() ? nullptr : saved_home.c_str());
 }
 
 }  // namespace

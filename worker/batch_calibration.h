@@ -15,6 +15,10 @@
 
 namespace evosearch {
 
+// Raised whenever the way sizes are measured or chosen changes, so that batch-size profiles kept
+// by an earlier version (coordinator/batch_profile.h) are measured again.
+constexpr int kBatchCalibrationVersion = 1;
+
 struct BatchRate {
   int batch = 0;
   double nfe_per_second = 0;  // candidates denoised per second: batch / the best call's seconds

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include <ATen/Context.h>
@@ -10,6 +11,10 @@
 #include <torch/cuda.h>
 
 #include "worker/allocator.h"
+
+#ifdef EVOSEARCH_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
 
 namespace evosearch {
 
@@ -87,6 +92,34 @@ std::string runtime_summary(const at::Device& device) {
   return "LibTorch " + torch_version_string() + ", device " + device.str() + ", " +
          std::to_string(at::get_num_threads()) + " compute threads, freed memory " +
          (allocator_retains_memory() ? "retained" : "returned to the system");
+}
+
+namespace {
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    const size_t start = colon == std::string::npos ? colon : line.find_first_not_of(' ', colon + 1);
+    if (start != std::string::npos) return line.substr(start);
+  }
+  return "unknown CPU";
+}
+
+}  // namespace
+
+std::string device_description(const at::Device& device) {
+#ifdef EVOSEARCH_WITH_CUDA
+  if (device.is_cuda()) {
+    const cudaDeviceProp* properties = at::cuda::getDeviceProperties(device.has_index() ? device.index() : 0);
+    return std::string("cuda: ") + properties->name + ", " + std::to_string(properties->totalGlobalMem >> 20) + " MiB";
+  }
+#endif
+  if (device.is_cpu()) {
+    return "cpu: " + cpu_model_name() + ", " + std::to_string(at::get_num_threads()) + " compute threads";
+  }
+  return device.str();
 }
 
 }  // namespace evosearch

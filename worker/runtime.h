@@ -19,4 +19,9 @@ int set_compute_threads(int threads);
 // A line describing the build: torch version, CUDA, BLAS threads.
 std::string runtime_summary(const at::Device& device);
 
+// What decides how fast a model runs here, for telling one machine's measurements from another's
+// (a home folder is often shared by a cluster's different nodes): on the CPU its model name (from
+// /proc/cpuinfo) and the compute threads; on CUDA the GPU's name and memory.
+std::string device_description(const at::Device& device);
+
 }  // namespace evosearch

@@ -129,7 +129,7 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   // Workers may differ (devices, hosts), and each builds its backend from the spec: distributed
   // runs use batch_size as given, whatever batch_size_policy says.
   run.batch_size.set_chosen(spec->batch_size());
-  run.batch_size.set_source(spec->batch_size_policy() == "auto" ? "distributed" : "fixed");
+  run.batch_size.set_source(spec->batch_size_policy() == "fixed" ? "fixed" : "distributed");
   auto results = run_job(*spec, *manifest, sampler->steps, executor, run);
   if (!results.ok() && results.status().code() != StatusCode::kUnavailable) abort_job(*session, results.status(), *spec);
   if (const Status s = executor.shutdown(); !s.ok()) abort_job(*session, s, *spec);

@@ -53,7 +53,9 @@ int main(int argc, char** argv) {
   CLI::App* run_cmd = app.add_subcommand(
       "run", "Search every prompt of a suite (EvoSearch, best-of-n, particles or none) and write images + results.json.\n"
              "Job spec fields: proto/job.proto; examples: examples/*.json.\n"
-             "On a cluster: mpirun -n N evosearch run SPEC (or srun --mpi=pmix): rank 0 coordinates, the others run rollouts.");
+             "On a cluster: mpirun -n N evosearch run SPEC (or srun --mpi=pmix): rank 0 coordinates, the others run rollouts.\n"
+             "The batch size measured at a job's start (batch_size_policy auto) is kept for later jobs on this device with\n"
+             "this bundle in $EVOSEARCH_CACHE_DIR (default $XDG_CACHE_HOME/evosearch or ~/.cache/evosearch; off: none).");
   run_cmd->add_option("spec", run.spec, "job spec (.json)")->required();
   run_cmd->add_flag("--restart", run.restart, "start over: discard the progress and outputs already in the output folder (needed when they came from another spec)");
   run_cmd->add_flag("--coordinator-computes", run.coordinator_computes,

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cluster/launch.h"
+#include "coordinator/batch_profile.h"
 #include "coordinator/cli/command_setup.h"
 #include "coordinator/cli/job_store_choice.h"
 #include "coordinator/job_setup.h"
@@ -15,6 +16,7 @@ RunOptions run_options(const RunCommandOptions& options) {
   run.job_store = options.job_store;
   run.lease_seconds = options.lease_seconds;
   run.store_timeout = options.store_timeout;
+  run.batch_profiles = batch_profile_folder();
   return run;
 }
 
