@@ -211,7 +211,11 @@ def parse_args():
     p.add_argument("--size", help="WIDTH*HEIGHT of the video, multiples of 16 (default: the scale's)")
     p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"], help="the manifest's dtype")
     p.add_argument("--shift", type=float, default=5.0, help="flow shift (generate.py's default for t2v: 5.0)")
-    p.add_argument("--attention-block", type=int, default=1024, help="queries per attention block")
+    p.add_argument("--attention", default="auto", choices=["auto", "sdpa", "blocked"],
+                   help="auto: F.scaled_dot_product_attention where this torch has it (>= 2.0: flash or "
+                        "memory-efficient kernels on CUDA), else blocked (the [L, L] scores in blocks of "
+                        "--attention-block queries); the weights and the answers' layout do not depend on it")
+    p.add_argument("--attention-block", type=int, default=1024, help="queries per attention block (blocked)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
 
@@ -245,7 +249,11 @@ def main():
         embeddings = random_text_embeddings(prompts + [args.null_prompt], text_len, text_dim)
     conditions = condition_parts(embeddings, args.null_prompt, text_len, text_dim)
 
-    model = wan_model.build(args.scale, attention_block=args.attention_block)
+    attention = wan_model.default_attention() if args.attention == "auto" else args.attention
+    try:
+        model = wan_model.build(args.scale, attention_block=args.attention_block, attention=attention)
+    except ValueError as e:  # sdpa asked of a torch without it
+        raise SystemExit(f"--attention {args.attention}: {e}")
     if args.weights:
         load_weights(model, args.weights)
         weights = f"weights from {os.path.basename(args.weights)}"
@@ -267,7 +275,8 @@ def main():
 
     c = config
     described = (f"Wan 2.1 T2V transformer ({args.scale}: dim {c['dim']}, {c['num_layers']} layers, {c['num_heads']} "
-                 f"heads, FFN {c['ffn_dim']}, text {text_len} x {text_dim}; {params:,} parameters), {weights}")
+                 f"heads, FFN {c['ffn_dim']}, text {text_len} x {text_dim}; {params:,} parameters, {attention} attention, "
+                 f"exported with torch {torch.__version__}), {weights}")
     manifest = {
         "name": f"wan21-t2v-{args.scale}",
         "description": described + ". Decoder: NOT the Wan VAE, a fixed random projection to RGB with the VAE's "

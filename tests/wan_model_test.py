@@ -293,6 +293,34 @@ class Forward(unittest.TestCase):
                 wan_model.build("tiny", attention="sdpa")
         self.assertIn("has no F.scaled_dot_product_attention", str(refused.exception))
 
+    def test_export_attention_option_writes_either_path_with_the_same_weights(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            suite = os.path.join(tmp, "suite.txt")
+            with open(suite, "w") as f:
+                f.write("a cat\n")
+            weights = os.path.join(tmp, "w.pt")
+            torch.save(self.model.state_dict(), weights)
+            outputs = {}
+            real = getattr(torch.nn.functional, "scaled_dot_product_attention", None)
+            for kind in ("blocked", "sdpa"):
+                out = os.path.join(tmp, kind)
+                with sdpa_as(real or reference_sdpa):
+                    self.assertEqual(export("--scale", "tiny", "--out", out, "--weights", weights, "--attention", kind,
+                                            "--random-text-embeddings", suite), "")
+                    with open(os.path.join(out, "manifest.json")) as f:
+                        self.assertIn(f"{kind} attention", json.load(f)["description"])
+                    x, t, tokens, mask = inputs(batch=2, frames=3, height=6, width=8)
+                    with torch.no_grad():
+                        outputs[kind] = torch.jit.load(os.path.join(out, "denoiser.pt"))(x, t, tokens, mask)
+            scale = outputs["blocked"].abs().max().item()
+            self.assertGreater(scale, 0.1)
+            self.assertLess((outputs["sdpa"] - outputs["blocked"]).abs().max().item(), 1e-5 * scale)
+            with sdpa_as(None):
+                refused = export("--scale", "tiny", "--out", os.path.join(tmp, "none"), "--attention", "sdpa",
+                                 "--random-text-embeddings", suite)
+            self.assertIn("--attention sdpa", refused)
+            self.assertIn("has no F.scaled_dot_product_attention", refused)
+
     def test_the_official_model_gives_the_same_output(self):
         source = os.environ.get("EVOSEARCH_WAN_SOURCE")
         if not source:
