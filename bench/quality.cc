@@ -11,8 +11,10 @@
 // earlier benchmarks), `evosearch` (planned from the budget alone), `particles`. Rows at equal
 // model calls (denoiser + decoder + reward; budget x (T + 2), one sample's calls), all planned
 // from the budget alone: `best-of-n@calls`, `evosearch@calls`, `particles@calls`,
-// `lookahead@calls` (evosearch-lookahead). After each budget, per-prompt paired wins of
-// lookahead@calls (seed means) against the other rows.
+// `lookahead@calls` (evosearch-lookahead). Rows at equal measured model time ("@seconds": budget x
+// one sample's seconds, the denoiser, decoder and guidance reward timed once per bundle on the
+// device, planned as `evosearch run` plans search.model_seconds_budget). After each budget,
+// per-prompt paired wins of lookahead@calls (seed means) against the other rows.
 //
 //   build/bench/bench_quality [--bundles fashion-flow,fashion-ddpm] [--budgets 5,20,50]
 //                             [--suite FILE] [--device D] [--threads N] [--methods ROW,ROW,...]
@@ -35,6 +37,8 @@
 #include "common/logging.h"
 #include "coordinator/job_spec.h"
 #include "coordinator/search/planner.h"
+#include "worker/allocator.h"
+#include "worker/call_costs.h"
 #include "media/image_io.h"
 #include "worker/runtime.h"
 
@@ -186,14 +190,31 @@ struct Row {
   std::map<std::string, std::vector<double>> per_prompt;
 };
 
-// The search spec of one row at `budget` x one sample.
+bool ends_with(const std::string& text, const std::string& end) {
+  return text.size() > end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+// The search spec of one row at `budget` x one sample. "@seconds" rows are planned as
+// `evosearch run` plans model_seconds_budget, at the bundle's `costs` measured once (so both seeds
+// and every method pay the same prices).
 void set_row(proto::SearchSpec* s, const std::string& row, int budget, int steps,
-             const std::optional<LookaheadRules>& look_rules, const std::optional<EvoRules>& evo_rules) {
-  const bool calls = row.size() > 6 && row.substr(row.size() - 6) == "@calls";
-  const std::string method = calls ? row.substr(0, row.size() - 6) : row;
+             const std::optional<LookaheadRules>& look_rules, const std::optional<EvoRules>& evo_rules,
+             const CallCosts& costs) {
+  const bool calls = ends_with(row, "@calls"), seconds = ends_with(row, "@seconds");
+  const std::string method = row.substr(0, row.find('@'));
   s->set_method(method == "lookahead" ? "evosearch-lookahead" : method == "evosearch-hand" ? "evosearch" : method);
   if (method == "none") return;
   if (method == "evosearch-hand") return set_hand_schedule(s, budget, steps);
+  if (seconds) {
+    s->set_model_seconds_budget(budget * (steps * costs.seconds_per_nfe + costs.seconds_per_decode +
+                                          costs.seconds_per_reward));
+    proto::SearchPlan* prices = s->mutable_plan();
+    prices->set_seconds_per_nfe(costs.seconds_per_nfe);
+    prices->set_seconds_per_decode(costs.seconds_per_decode);
+    prices->set_seconds_per_reward(costs.seconds_per_reward);
+    prices->set_measured_batch(costs.batch);
+    return;  // planned by the run, as a spec file's would be
+  }
   const Budget b{calls, int64_t{budget} * (steps + (calls ? 2 : 0))};
   if (calls) {
     s->set_model_calls_budget(b.amount);
@@ -213,12 +234,14 @@ void set_row(proto::SearchSpec* s, const std::string& row, int budget, int steps
   bench::check(plan_search(*s, steps));  // what `evosearch run` does with a budget-only spec
 }
 
-// The rows --methods may name: a method at equal NFE, or at equal model calls with "@calls".
+// The rows --methods may name: a method at equal NFE, at equal model calls with "@calls", or at
+// equal measured model time with "@seconds".
 std::vector<std::string> known_rows() {
   std::vector<std::string> rows{"none", "evosearch-hand"};
   for (const char* m : {"best-of-n", "evosearch", "particles", "lookahead"}) {
     rows.push_back(m);
     rows.push_back(std::string(m) + "@calls");
+    rows.push_back(std::string(m) + "@seconds");
   }
   return rows;
 }
@@ -247,12 +270,14 @@ int main(int argc, char** argv) {
   bench::flags::device(app, device);
   bench::flags::threads(app, threads);
   bench::flags::word_list(app, "--methods", methods, "rows: none, best-of-n, evosearch-hand, evosearch, particles, "
-                                                     "lookahead; @calls for equal model calls")
+                                                     "lookahead; @calls for equal model calls, @seconds for equal "
+                                                     "measured model time")
       ->check(CLI::IsMember(known_rows()));
   add_rules(app, "--lookahead-rules", look_rules, read_lookahead_rules,
             "plan lookahead rows with these LookaheadRules (k=v,...; lists separated by ':')");
   add_rules(app, "--evo-rules", evo_rules, read_evo_rules, "plan evosearch rows with these EvoRules (k=v,...)");
   bench::flags::parse(app, argc, argv);
+  configure_allocator();  // as evosearch run does: freed memory kept for reuse
   bench::check(setup_logging("warn", {}));
   set_compute_threads(threads);
   auto dev = choose_device(device);
@@ -264,6 +289,29 @@ int main(int argc, char** argv) {
     auto bundle = Bundle::open(dir, *dev);
     bench::check(bundle.status());
     const int steps = (*bundle)->manifest().defaults().steps();
+    // The call costs "@seconds" rows are planned with, measured once per bundle at the job's batch size.
+    CallCosts costs;
+    if (std::any_of(methods.begin(), methods.end(), [](const std::string& m) { return ends_with(m, "@seconds"); })) {
+      const proto::JobSpec probe = bench::job(dir, suite, scratch, name + "-costs");
+      auto sampler = sampler_config(probe, (*bundle)->manifest());
+      bench::check(sampler.status());
+      auto schedule = make_schedule((*bundle)->manifest(), *sampler);
+      bench::check(schedule.status());
+      auto measured = measure_call_costs(**bundle, *schedule, (*bundle)->manifest().defaults().guidance_scale(),
+                                         probe.batch_size());
+      bench::check(measured.status());
+      // In whole microseconds, the planner's unit, so that a budget of N samples buys N samples.
+      const auto micro = [](double seconds) { return std::round(seconds * 1e6) / 1e6; };
+      costs = *measured;
+      costs.seconds_per_nfe = micro(costs.seconds_per_nfe);
+      costs.seconds_per_decode = micro(costs.seconds_per_decode);
+      costs.seconds_per_reward = micro(costs.seconds_per_reward);
+      std::printf("%s: call costs at batch %d: %.4g ms per NFE, %.4g ms per decode, %.4g ms per reward call; one "
+                  "sample %.4g ms (the @seconds rows' unit)\n",
+                  name.c_str(), costs.batch, 1e3 * costs.seconds_per_nfe, 1e3 * costs.seconds_per_decode,
+                  1e3 * costs.seconds_per_reward,
+                  1e3 * (steps * costs.seconds_per_nfe + costs.seconds_per_decode + costs.seconds_per_reward));
+    }
     std::vector<std::string> metrics;  // guidance reward first, then the others in manifest order
     for (const auto& r : (*bundle)->manifest().rewards()) {
       if (r.guidance()) metrics.insert(metrics.begin(), r.name());
@@ -282,7 +330,7 @@ int main(int argc, char** argv) {
         for (uint64_t seed : {1, 2}) {
           proto::JobSpec spec = bench::job(dir, suite, scratch, name + "-" + method + "-" + budget_text + "-" + std::to_string(seed));
           spec.set_seed(seed);
-          set_row(spec.mutable_search(), method, budget, steps, look_rules, evo_rules);
+          set_row(spec.mutable_search(), method, budget, steps, look_rules, evo_rules, costs);
           auto r = bench::run(spec, **bundle);
           bench::check(r.status());
           features.push_back(answer_features(**bundle, *r, spec.output()));

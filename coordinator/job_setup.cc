@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <optional>
 
 #include <google/protobuf/util/message_differencer.h>
 
@@ -16,6 +17,7 @@
 #include "jobs/job_identity.h"
 #include "jobs/job_store.h"
 #include "worker/allocator.h"
+#include "worker/call_costs.h"
 #include "worker/runtime.h"
 
 namespace evosearch {
@@ -99,7 +101,66 @@ BatchProfileKey batch_profile_key(const proto::JobSpec& spec, Bundle& bundle, do
   };
 }
 
+// The stored record's spec when this run resumes that job (nullopt: a new job, --restart, or a
+// store that cannot be read now: opening it later reports what is wrong).
+std::optional<proto::JobSpec> stored_spec(const proto::JobSpec& spec, const RunOptions& options) {
+  if (options.restart) return std::nullopt;
+  auto store = open_job_store(options.job_store.empty() ? spec.job_store() : options.job_store, spec.output(), spec.name());
+  if (!store.ok()) return std::nullopt;
+  auto stored = (*store)->job();
+  if (!stored.ok()) return std::nullopt;
+  return stored->spec();
+}
+
+// The search without what the planner chose (the fields its plan names, and the plan).
+proto::SearchSpec unplanned(const proto::SearchSpec& search) {
+  proto::SearchSpec s = search;
+  const google::protobuf::Descriptor* d = s.GetDescriptor();
+  for (const std::string& field : search.plan().fields()) {
+    if (const google::protobuf::FieldDescriptor* f = d->FindFieldByName(field)) s.GetReflection()->ClearField(&s, f);
+  }
+  s.clear_plan();
+  return s;
+}
+
 }  // namespace
+
+Status plan_seconds_budget(proto::JobSpec& spec, const proto::BundleManifest& manifest, Bundle* bundle,
+                           const RunOptions& options, int batch) {
+  proto::SearchSpec& search = *spec.mutable_search();
+  if (!(search.model_seconds_budget() > 0) || !needs_plan(search)) return Status::Ok();
+  // Costs already in the plan were set in code (a benchmark comparing methods at the same
+  // prices): a spec file's plan is cleared when it is read.
+  proto::SearchPlan measured;
+  if (search.plan().seconds_per_nfe() > 0) {
+    measured = search.plan();
+  } else if (const std::optional<proto::JobSpec> stored = stored_spec(spec, options);
+             stored && stored->search().plan().seconds_per_nfe() > 0) {
+    // The same job only: everything else equal once what the planner chose is taken out.
+    proto::JobSpec ours = answer_spec(spec), theirs = *stored;
+    *ours.mutable_search() = unplanned(ours.search());
+    *theirs.mutable_search() = unplanned(theirs.search());
+    if (google::protobuf::util::MessageDifferencer::Equals(ours, theirs)) {
+      measured = stored->search().plan();
+      spdlog::info("model_seconds_budget: planning with the call costs this job was created with (measured at batch "
+                   "{}), so the resumed search is the same",
+                   measured.measured_batch());
+    }
+  }
+  if (!(measured.seconds_per_nfe() > 0) && bundle) {
+    ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle->manifest()));
+    ASSIGN_OR_RETURN(const Schedule schedule, make_schedule(bundle->manifest(), sampler));
+    ASSIGN_OR_RETURN(const CallCosts costs,
+                     measure_call_costs(*bundle, schedule, guidance_scale(spec, bundle->manifest()), batch));
+    measured.set_seconds_per_nfe(costs.seconds_per_nfe);
+    measured.set_seconds_per_decode(costs.seconds_per_decode);
+    measured.set_seconds_per_reward(costs.seconds_per_reward);
+    measured.set_measured_batch(costs.batch);
+  }
+  *search.mutable_plan() = measured;
+  ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, manifest));
+  return plan_search(search, sampler.steps);
+}
 
 StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options,
                                                    double& calibration_seconds, const BatchTimer& timer) {
@@ -174,12 +235,14 @@ StatusOr<proto::JobResults> run_embedded_job(const proto::JobSpec& spec, Bundle&
   // In one process a stop signal abandons the batch at once (its generation is redone on resume).
   RunOptions with_choice = options;
   ASSIGN_OR_RETURN(with_choice.batch_size, choose_batch_size(spec, bundle, options, with_choice.calibration_seconds));
+  proto::JobSpec planned = spec;
+  RETURN_IF_ERROR(plan_seconds_budget(planned, bundle.manifest(), &bundle, options, with_choice.batch_size.chosen()));
   ASSIGN_OR_RETURN(std::unique_ptr<TorchBackend> backend,
-                   make_torch_backend(spec, bundle, [] { return stop_requested() != 0; }, 1,
+                   make_torch_backend(planned, bundle, [] { return stop_requested() != 0; }, 1,
                                       with_choice.batch_size.chosen()));
   LocalExecutor executor(*backend);
   with_choice.pixel_shape = bundle.pixel_shape();
-  return run_job(spec, bundle.manifest(), sampler.steps, executor, with_choice);
+  return run_job(planned, bundle.manifest(), sampler.steps, executor, with_choice);
 }
 
 }  // namespace evosearch

@@ -30,6 +30,15 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
 StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options,
                                                    double& calibration_seconds, const BatchTimer& timer = {});
 
+// search.model_seconds_budget: plans the search (coordinator/job_spec.h plan_search) from the
+// call costs the stored job was planned with when this run resumes it, so a resume anywhere runs
+// the same search; else from costs measured now on `bundle` at `batch` (worker/call_costs.h).
+// Costs already in spec.search.plan (set in code; a spec file's plan is cleared) are used as given.
+// Without a bundle (a distributed coordinator) a new job is refused, naming what to do. Nothing
+// for other budgets.
+Status plan_seconds_budget(proto::JobSpec& spec, const proto::BundleManifest& manifest, Bundle* bundle,
+                           const RunOptions& options, int batch);
+
 // The whole job in this process (the embedded default).
 StatusOr<proto::JobResults> run_embedded_job(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options);
 

@@ -1,10 +1,12 @@
 #include "coordinator/job_spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <optional>
 
 #include <google/protobuf/util/json_util.h>
+#include <spdlog/fmt/fmt.h>
 
 #include "coordinator/search/best_of_n_searcher.h"
 #include "coordinator/search/budget.h"
@@ -102,8 +104,11 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
     return InvalidArgument(origin + ": search.method: unknown '" + m +
                            "'; expected evosearch, evosearch-lookahead, best-of-n, particles or none");
   }
-  if (s->nfe_budget() < 0 || s->model_calls_budget() < 0 || (s->nfe_budget() > 0 && s->model_calls_budget() > 0)) {
-    return InvalidArgument(origin + ": search.nfe_budget, search.model_calls_budget: expected at most one, positive");
+  const int budgets = (s->nfe_budget() != 0) + (s->model_calls_budget() != 0) + (s->model_seconds_budget() != 0);
+  if (s->nfe_budget() < 0 || s->model_calls_budget() < 0 || !(s->model_seconds_budget() >= 0) ||
+      !std::isfinite(s->model_seconds_budget()) || budgets > 1) {
+    return InvalidArgument(origin + ": search.nfe_budget, search.model_calls_budget, search.model_seconds_budget: "
+                           "expected at most one, positive");
   }
   s->clear_plan();
   return spec;
@@ -120,7 +125,8 @@ StatusOr<proto::JobSpec> load_job_spec(const std::string& path) {
   // Absolute paths, so the same spec run from another folder is recognised as the same job.
   ASSIGN_OR_RETURN(proto::JobSpec spec, parse_job_spec(text, path, fs::absolute(path).parent_path().string()));
   // The spec as run names the planned schedule; the step count it depends on may be the bundle's.
-  if (needs_plan(spec.search())) {
+  // A budget in seconds is planned when the job starts, from costs measured on its device.
+  if (needs_plan(spec.search()) && !(spec.search().model_seconds_budget() > 0)) {
     ASSIGN_OR_RETURN(const proto::BundleManifest manifest, load_manifest(spec.bundle()));
     RETURN_IF_ERROR(plan_job_spec(spec, manifest).with_context(path));
   }
@@ -214,7 +220,7 @@ std::string join(const std::vector<int>& v) {
 
 bool needs_plan(const proto::SearchSpec& s) {
   const std::string& m = s.method();
-  const bool budget = s.nfe_budget() > 0 || s.model_calls_budget() > 0;
+  const bool budget = s.nfe_budget() > 0 || s.model_calls_budget() > 0 || s.model_seconds_budget() > 0;
   const bool schedule = !s.evolution_steps().empty() || !s.population().empty();
   if (m == "evosearch") return budget && !schedule;
   if (m == "evosearch-lookahead") return !schedule && s.screened().empty() && s.lookahead_steps().empty();
@@ -227,7 +233,26 @@ Status plan_search(proto::SearchSpec& s, int steps) {
   if (!needs_plan(s)) return Status::Ok();
   proto::SearchPlan plan;
   Budget budget;
-  if (s.model_calls_budget() > 0) {
+  if (s.model_seconds_budget() > 0) {
+    // In microseconds, each call kind at the cost measured on the device (the caller's plan fields).
+    const proto::SearchPlan& measured = s.plan();
+    if (!(measured.seconds_per_nfe() > 0)) {
+      return FailedPrecondition(
+          "search.model_seconds_budget: planned from the model's call costs, measured on the device when `evosearch "
+          "run` first starts the job in one process (and kept in its job record); a distributed run can resume such "
+          "a job but not start one: start it in one process, or give model_calls_budget");
+    }
+    plan.set_seconds_per_nfe(measured.seconds_per_nfe());
+    plan.set_seconds_per_decode(measured.seconds_per_decode());
+    plan.set_seconds_per_reward(measured.seconds_per_reward());
+    plan.set_measured_batch(measured.measured_batch());
+    plan.set_budget("model_seconds_budget");
+    const auto micros = [](double seconds) { return static_cast<int64_t>(std::llround(seconds * 1e6)); };
+    budget.amount = micros(s.model_seconds_budget());
+    budget.per_nfe = std::max<int64_t>(1, micros(measured.seconds_per_nfe()));
+    budget.per_decode = micros(measured.seconds_per_decode());
+    budget.per_reward = micros(measured.seconds_per_reward());
+  } else if (s.model_calls_budget() > 0) {
     plan.set_budget("model_calls_budget");
     budget = Budget{true, s.model_calls_budget()};
   } else if (s.nfe_budget() > 0) {
@@ -282,6 +307,18 @@ Status plan_search(proto::SearchSpec& s, int steps) {
   plan.set_rounded(rounding(plan.requested(), plan.used()));
   plan.set_nfe(cost.nfe);
   plan.set_model_calls(cost.model_calls());
+  if (budget.weighted()) {
+    plan.set_requested_seconds(s.model_seconds_budget());
+    plan.set_used_seconds(static_cast<double>(plan.used()) / 1e6);
+    plan.set_summary(fmt::format(
+        "planned {} for model_seconds_budget {:g} s: {}; about {:.4g} s of model time per prompt (rounded {}; {} NFE, "
+        "{} model calls; measured at batch {}: {:.4g} ms per NFE, {:.4g} ms per decode, {:.4g} ms per reward call)",
+        s.method(), plan.requested_seconds(), schedule, plan.used_seconds(), plan.rounded(), cost.nfe,
+        cost.model_calls(), plan.measured_batch(), 1e3 * plan.seconds_per_nfe(), 1e3 * plan.seconds_per_decode(),
+        1e3 * plan.seconds_per_reward()));
+    *s.mutable_plan() = plan;
+    return Status::Ok();
+  }
   const std::string unit = budget.model_calls ? " model calls" : " NFE";
   plan.set_summary("planned " + s.method() + " for " + plan.budget() + " " + std::to_string(plan.requested()) + ": " +
                    schedule + "; uses " + std::to_string(plan.used()) + unit + " per prompt (rounded " + plan.rounded() +

@@ -48,7 +48,9 @@ StatusOr<SearchSize> search_size(const proto::SearchSpec& spec, int steps) {
   proto::SearchSpec s = spec;  // sized as it will run: planned when the spec leaves sizes open
   RETURN_IF_ERROR(plan_search(s, steps));
   const std::string& m = s.method();
-  const std::string budget_field = s.model_calls_budget() > 0 ? "search.model_calls_budget" : "search.nfe_budget";
+  const std::string budget_field = s.model_seconds_budget() > 0  ? "search.model_seconds_budget"
+                                   : s.model_calls_budget() > 0 ? "search.model_calls_budget"
+                                                                : "search.nfe_budget";
   if (m == "evosearch" || m == "evosearch-lookahead") {
     ASSIGN_OR_RETURN(const EvoSearchConfig evo, evosearch_config(s, steps));
     // Generation g keeps its candidates' states at every later evolution step and at T

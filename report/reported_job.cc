@@ -343,6 +343,10 @@ std::vector<Row> settings_rows(const proto::JobResults& r) {
       rows.push_back({"Model-call budget", format_count(s.model_calls_budget()),
                       "per prompt: denoiser, decoder and reward calls"});
     }
+    if (s.model_seconds_budget() > 0) {
+      rows.push_back({"Model-time budget", number(s.model_seconds_budget()) + " s",
+                      "per prompt: seconds of model time at the call costs measured on the device"});
+    }
     if (s.has_plan()) rows.push_back({"Planned from the budget", s.plan().summary()});
     for (const proto::MethodSetting& setting : r.method_description().settings()) {
       rows.push_back({setting.label(), setting.value(), setting.doc()});

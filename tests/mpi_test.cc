@@ -1,6 +1,8 @@
 // The distributed job under mpirun: the same answers as the embedded run with 1, 2 and 3 worker
 // ranks (shared memory, and the TCP transport), with rank 0 computing too, and a dead or hung
-// worker ends the job quickly with its rank named, after which the same command resumes.
+// worker ends the job quickly with its rank named, after which the same command resumes. A job
+// with a budget in seconds started in one process resumes under mpirun with the plan it was
+// created with.
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "evosearch/job.pb.h"
+#include "evosearch/job_records.pb.h"
 #include "common/atomic_file.h"
 #include "distributed_jobs.h"
 #include "run_evosearch.h"
@@ -176,6 +179,54 @@ TEST_F(Mpi, DeadWorkerStopsTheJobAndTheSameCommandResumes) {
   ASSERT_EQ(again.code, 0) << again.output;
   EXPECT_NE(again.output.find("resuming"), std::string::npos) << again.output;
   expect_same_answers(spec, reference, "after a worker died");
+}
+
+TEST_F(Mpi, ASecondsBudgetJobStartedInOneProcessResumesWithItsPlan) {
+  const char* search = R"({"method": "evosearch", "model_seconds_budget": 0.2})";
+  const std::string base = testing_support::fresh_dir("mpi-seconds");
+  // Under mpirun a new job cannot be planned: rank 0 has no model to time, and workers may differ.
+  const std::string fresh = make_job(base + "/fresh", search, true);
+  const CommandResult refused = run_shell(mpirun(3, "") + " run " + fresh + " --threads 1");
+  EXPECT_NE(refused.code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("search.model_seconds_budget"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("start it in one process"), std::string::npos) << refused.output;
+  EXPECT_FALSE(fs::exists(fs::path(fresh).parent_path() / "out" / "results.json"));
+
+  // Started in one process and stopped after its first checkpoint (SIGTERM: exit 75)...
+  const std::string spec = make_job(base + "/resumed", search, true);
+  const std::string log = base + "/embedded.log";
+  const pid_t embedded = start("exec " + std::string(EVOSEARCH_BINARY) + " run " + spec + " --threads 1", log);
+  const fs::path state = fs::path(spec).parent_path() / "out" / "state";
+  bool checkpointed = false;
+  for (int i = 0; i < 3000 && !checkpointed; ++i) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(state, ec)) checkpointed |= entry.path().extension() == ".ckpt";
+    if (!checkpointed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(checkpointed) << read_text(log);
+  kill(embedded, SIGTERM);
+  double took = 0;
+  const int stopped = wait_for(embedded, 60, took);
+  ASSERT_TRUE(stopped == 75 || stopped == 0) << stopped << "\n" << read_text(log);
+  // The job record keeps the plan and the costs it was made with.
+  const auto record = read_file((state / "job.json").string());
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  proto::JobRecord stored;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*record, &stored).ok()) << *record;
+  const std::string planned = stored.spec().search().plan().summary();
+  EXPECT_GT(stored.spec().search().plan().seconds_per_nfe(), 0);
+
+  // ...then resumed on 3 ranks: the plan from the job record, not refused as another job.
+  const CommandResult resumed = run_shell(mpirun(3, "") + " run " + spec + " --threads 1");
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("planning with the call costs this job was created with"), std::string::npos)
+      << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming"), std::string::npos) << resumed.output;
+  const proto::JobResults results = results_of(spec);
+  EXPECT_EQ(results.spec().search().plan().budget(), "model_seconds_budget");
+  EXPECT_EQ(results.spec().search().plan().summary(), planned);
+  EXPECT_GT(results.spec().search().population_size(), 0);
+  EXPECT_EQ(results.prompts_size(), 6);
 }
 
 TEST_F(Mpi, HungWorkerIsDetectedByTimeout) {

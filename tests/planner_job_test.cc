@@ -70,5 +70,57 @@ TEST(PlannedJob, TwoBudgetsAreRefused) {
   EXPECT_NE(r.output.find("search.model_calls_budget"), std::string::npos) << r.output;
 }
 
+TEST(PlannedJob, ASecondsBudgetIsPlannedFromMeasuredCostsKeptForResumes) {
+  const std::string spec = make_job("planned-seconds", R"({"method": "evosearch", "model_seconds_budget": 0.05})");
+  const auto r = testing_support::run_evosearch("run " + spec + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const proto::JobResults results = read_results(spec);
+  const proto::SearchPlan& plan = results.spec().search().plan();
+  EXPECT_EQ(plan.budget(), "model_seconds_budget");
+  EXPECT_GT(plan.seconds_per_nfe(), 0);
+  EXPECT_GT(plan.seconds_per_decode(), 0);
+  EXPECT_GT(plan.seconds_per_reward(), 0);
+  EXPECT_GE(plan.measured_batch(), 1);
+  EXPECT_DOUBLE_EQ(plan.requested_seconds(), 0.05);
+  EXPECT_GT(plan.used_seconds(), 0);
+  EXPECT_NEAR(plan.used_seconds(), 1e-6 * plan.used(), 1e-9);
+  // What it planned is what it costs at the measured prices, in the budget unless the smallest
+  // search is larger.
+  const double priced = plan.seconds_per_nfe() * plan.nfe() +
+                        (plan.seconds_per_decode() + plan.seconds_per_reward()) * (plan.model_calls() - plan.nfe()) / 2;
+  EXPECT_NEAR(plan.used_seconds(), priced, 2e-6 * plan.model_calls());
+  if (plan.rounded() != "up") {
+    EXPECT_LE(plan.used_seconds(), 0.05 + 1e-9);
+  }
+  EXPECT_GT(results.spec().search().population_size(), 0);
+  EXPECT_NE(r.output.find("planned evosearch for model_seconds_budget 0.05 s"), std::string::npos) << r.output;
+  EXPECT_EQ(results.totals().nfe(), 2 * plan.nfe());  // two prompts, each the planned search
+
+  // Running it again is the same job: planned with the kept costs (a fresh measurement would
+  // differ), not refused as another job.
+  const auto again = testing_support::run_evosearch("run " + spec + " --threads 1");
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("planning with the call costs this job was created with"), std::string::npos)
+      << again.output;
+  EXPECT_EQ(read_results(spec).spec().search().plan().seconds_per_nfe(), plan.seconds_per_nfe());
+
+  // Another budget is another job.
+  std::ofstream(spec) << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 3,
+    "sampler": {"steps": 12}, "batch_size": 5, "search": {"method": "evosearch", "model_seconds_budget": 0.08}})";
+  const auto other = testing_support::run_evosearch("run " + spec + " --threads 1");
+  EXPECT_EQ(other.code, 1) << other.output;
+  EXPECT_NE(other.output.find("model_seconds_budget"), std::string::npos) << other.output;
+}
+
+TEST(PlannedJob, ASecondsBudgetWithAnotherBudgetOrNotPositiveIsRefused) {
+  for (const std::string& search : {std::string(R"({"model_seconds_budget": 2, "nfe_budget": 10})"),
+                                    std::string(R"({"model_seconds_budget": -1})")}) {
+    const std::string spec = make_job("planned-seconds-bad", search);
+    const auto r = testing_support::run_evosearch("run " + spec);
+    EXPECT_EQ(r.code, 1) << search;
+    EXPECT_NE(r.output.find("search.model_seconds_budget"), std::string::npos) << r.output;
+  }
+}
+
 }  // namespace
 }  // namespace evosearch

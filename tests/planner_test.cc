@@ -1,4 +1,6 @@
 // The planner: costs as the backend counts them, schedules that fit a budget, and specs filled in.
+#include <tuple>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -66,6 +68,55 @@ TEST(Planner, SchedulesFitTheBudgetAndAreValid) {
       }
     }
   }
+}
+
+// A budget in measured time: each call kind weighs what it costs (microseconds here).
+TEST(Planner, WeightedBudgetsChargeEachCallKindItsCost) {
+  for (int steps : {20, 50}) {
+    for (const auto& [nfe, decode, reward] : {std::tuple<int64_t, int64_t, int64_t>{1000, 0, 0}, {1000, 5000, 2000},
+                                              {400, 40000, 9000}, {250000, 30000, 1000}}) {
+      Budget b;
+      b.per_nfe = nfe;
+      b.per_decode = decode;
+      b.per_reward = reward;
+      const int64_t sample = steps * nfe + decode + reward;  // one full rollout, decoded and scored
+      for (int64_t multiple : {5, 20, 50}) {
+        b.amount = multiple * sample + 7;
+        EvoSearchConfig base;
+        base.steps = steps;
+        const EvoSearchConfig evo = plan_evosearch(b, base);
+        EXPECT_TRUE(validate(evo).ok()) << validate(evo).to_string();
+        const SearchCost cost = evosearch_cost(evo);
+        EXPECT_EQ(b.of(cost), nfe * cost.nfe + decode * cost.decode_calls + reward * cost.reward_calls);
+        EXPECT_LE(b.of(cost), b.amount) << multiple << "x";
+        EXPECT_GT(b.of(cost), b.amount - sample);
+        EXPECT_EQ(plan_best_of_n(b, steps), multiple);
+        const LookaheadConfig look = plan_lookahead(b, base);
+        EXPECT_TRUE(validate(look).ok()) << validate(look).to_string();
+        EXPECT_LE(b.of(lookahead_cost(look)), b.amount) << multiple << "x, " << decode << " per decode";
+        ParticleConfig p;
+        p.steps = steps;
+        p.particles = plan_particles(b, p);
+        // Particles score at every resampling step: one may cost more than the budget (rounded up).
+        if (p.particles > 1) {
+          EXPECT_LE(b.of(particle_cost(p)), b.amount);
+        }
+        p.particles += 1;
+        EXPECT_GT(b.of(particle_cost(p)), b.amount);  // one more would not fit
+      }
+    }
+  }
+  // Free scoring plans as an NFE budget does; costly scoring buys fewer of the methods that score
+  // often (evosearch-lookahead screens on decoded x0 predictions).
+  EvoSearchConfig base;
+  base.steps = 30;
+  Budget free_scoring{false, 0, 1000, 0, 0};
+  free_scoring.amount = 1000 * 3000;
+  EXPECT_EQ(plan_evosearch(free_scoring, base).population, plan_evosearch(Budget{false, 3000}, base).population);
+  Budget costly = free_scoring;
+  costly.per_decode = 20000;
+  const LookaheadConfig cheap = plan_lookahead(free_scoring, base), dear = plan_lookahead(costly, base);
+  EXPECT_LT(lookahead_cost(dear).decode_calls, lookahead_cost(cheap).decode_calls);
 }
 
 TEST(Planner, EvoSearchFollowsThePapersFindings) {

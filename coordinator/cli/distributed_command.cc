@@ -59,6 +59,15 @@ int run_distributed_job(const CommonOptions& common, const RunCommandOptions& op
   std::vector<int> workers;
   for (int r = options.coordinator_computes ? 0 : 1; r < session->size(); ++r) workers.push_back(r);
   const bool computes = rank != 0 || options.coordinator_computes;
+  // A budget in seconds: every rank plans the search a one-process run planned when it created
+  // the job, from the costs its record keeps (no rank measures: the workers may differ).
+  if (spec->search().model_seconds_budget() > 0) {
+    auto manifest = load_manifest(spec->bundle());
+    const Status planned = manifest.ok() ? plan_seconds_budget(*spec, *manifest, nullptr, run_options(options),
+                                                               spec->batch_size())
+                                         : manifest.status();
+    if (!planned.ok()) abort_job(*session, planned, *spec);
+  }
 
   CommonOptions effective = common;
   if (effective.device.empty()) effective.device = spec->device();

@@ -7,9 +7,6 @@
 namespace evosearch {
 namespace {
 
-// Decoder and reward calls per scored rollout, when the budget counts them.
-int64_t scoring(const Budget& b) { return b.model_calls ? 2 : 0; }
-
 int clamp_count(int64_t n) { return static_cast<int>(std::clamp<int64_t>(n, 1, std::numeric_limits<int>::max())); }
 
 // round(f * T) for each fraction, kept strictly increasing, at least `from` and below T.
@@ -51,7 +48,7 @@ SearchCost particle_cost(const ParticleConfig& c) {
   return SearchCost{int64_t{c.particles} * c.steps, c.particles * segments, c.particles * segments};
 }
 
-int plan_best_of_n(const Budget& b, int steps) { return clamp_count(b.amount / (steps + scoring(b))); }
+int plan_best_of_n(const Budget& b, int steps) { return clamp_count(b.amount / (steps * b.step() + b.scoring())); }
 
 int plan_particles(const Budget& b, ParticleConfig base) {
   base.particles = 1;
@@ -60,14 +57,14 @@ int plan_particles(const Budget& b, ParticleConfig base) {
 
 EvoSearchConfig plan_evosearch(const Budget& b, EvoSearchConfig c, const EvoRules& rules) {
   const int T = c.steps;
-  const int64_t per_sample = T + scoring(b);
+  const int64_t per_sample = T * b.step() + b.scoring();
   const int64_t samples = b.amount / per_sample;
   const std::vector<int> all_steps = steps_at(rules.evolution_fractions, T, 0);
   // As many evolution steps as the budget affords with two children each; none: Best-of-N.
   for (size_t n = samples < rules.min_samples ? 0 : all_steps.size(); n > 0; --n) {
     c.evolution_steps.assign(all_steps.begin(), all_steps.begin() + static_cast<std::ptrdiff_t>(n));
     int64_t per_child = 0;  // one child in every generation
-    for (int s : c.evolution_steps) per_child += T - s + scoring(b);
+    for (int s : c.evolution_steps) per_child += (T - s) * b.step() + b.scoring();
     const int64_t k_init = std::max<int64_t>(2, static_cast<int64_t>(rules.initial_share * b.amount) / per_sample);
     const int64_t k = std::max<int64_t>(2, (b.amount - k_init * per_sample) / per_child);
     c.population.assign(n + 1, clamp_count(k));
@@ -86,20 +83,20 @@ EvoSearchConfig plan_evosearch(const Budget& b, EvoSearchConfig c, const EvoRule
 
 LookaheadConfig plan_lookahead(const Budget& b, EvoSearchConfig base, const LookaheadRules& rules) {
   const int T = base.steps;
-  const int64_t s = scoring(b);
+  const int64_t s = b.scoring(), step = b.step();
   LookaheadConfig c;
   c.evo = base;
   const int L0 = T <= 1 ? 0 : std::clamp(static_cast<int>(std::lround(rules.lookahead_fraction * T)), 1, T - 1);
   const std::vector<int> later = steps_at(rules.evolution_fractions, T, L0);
-  const int64_t screen0 = L0 + 1 + s;
-  const int64_t per0 = rules.initial_ratio * screen0 + (T - L0 - 1 + s);
+  const int64_t screen0 = (L0 + 1) * step + s;
+  const int64_t per0 = rules.initial_ratio * screen0 + ((T - L0 - 1) * step + s);
   const int64_t k0 = std::max<int64_t>(1, static_cast<int64_t>(rules.initial_share * b.amount) / per0);
   const int64_t rest = b.amount - k0 * per0;
   // As many later generations as can each afford at least one child.
   std::vector<int64_t> k;
   for (size_t n = later.size(); n > 0 && k.empty(); --n) {
     for (size_t g = 0; g < n; ++g) {
-      const int64_t per = rules.ratio * (1 + s) + (T - later[g] - 1 + s);
+      const int64_t per = rules.ratio * (step + s) + ((T - later[g] - 1) * step + s);
       k.push_back(rest / static_cast<int64_t>(n) / per);
     }
     if (*std::min_element(k.begin(), k.end()) < 1) k.clear();

@@ -30,10 +30,20 @@ SearchCost evosearch_cost(const EvoSearchConfig& config);
 SearchCost lookahead_cost(const LookaheadConfig& config);
 SearchCost particle_cost(const ParticleConfig& config);
 
+// A budget per prompt: in NFE, in model calls, or (per_nfe > 0) weighted, each call kind costing
+// its own amount (model_seconds_budget: microseconds measured on the device).
 struct Budget {
-  bool model_calls = false;  // false: NFE
+  bool model_calls = false;  // false: NFE (unless weighted)
   int64_t amount = 0;
-  int64_t of(const SearchCost& cost) const { return model_calls ? cost.model_calls() : cost.nfe; }
+  int64_t per_nfe = 0, per_decode = 0, per_reward = 0;  // weighted when per_nfe > 0
+  bool weighted() const { return per_nfe > 0; }
+  // What one denoising step of one candidate costs, and one scored rollout's decode and reward.
+  int64_t step() const { return weighted() ? per_nfe : 1; }
+  int64_t scoring() const { return weighted() ? per_decode + per_reward : model_calls ? 2 : 0; }
+  int64_t of(const SearchCost& cost) const {
+    if (weighted()) return per_nfe * cost.nfe + per_decode * cost.decode_calls + per_reward * cost.reward_calls;
+    return model_calls ? cost.model_calls() : cost.nfe;
+  }
 };
 
 // EvoSearch rules, after the paper's findings (a large initial population matters most;
