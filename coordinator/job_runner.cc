@@ -155,7 +155,9 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
     batch.set_source("fixed");
   }
   // Kept with a new job so a resume runs at the same size (the store keeps the first record).
-  if (batch.source() == "measured" || batch.source() == "job record") record.set_batch_size(batch.chosen());
+  if (batch.source() == "measured" || batch.source() == "cached profile" || batch.source() == "job record") {
+    record.set_batch_size(batch.chosen());
+  }
   std::vector<std::string> texts;
   for (const PromptEntry& e : suite) texts.push_back(e.text);
 
@@ -171,6 +173,7 @@ StatusOr<proto::JobResults> run_job(const proto::JobSpec& spec, const proto::Bun
   if (options.restart) RETURN_IF_ERROR(remove_outputs(spec.output(), earlier_outputs));
   RETURN_IF_ERROR(store->open(record, texts, options.restart));
   RETURN_IF_ERROR(take_back_stale_leases(*store, file_store));
+  if (options.on_accepted) options.on_accepted(batch);
   install_stop_signals();
   spdlog::info("job {} ({}): {} prompts, method {}, {} steps, batch {}, {} worker{}; this run is {}", spec.name(),
                store->describe(), suite.size(), spec.search().method(), steps, batch.chosen(), executor.workers(),

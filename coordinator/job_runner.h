@@ -19,6 +19,9 @@
 
 namespace evosearch {
 
+// Keeps a batch-size choice for later jobs, setting its `profile` (coordinator/job_setup.h).
+using BatchProfileWrite = std::function<void(proto::BatchSizeChoice& choice)>;
+
 struct RunOptions {
   bool restart = false;        // discard the job's earlier progress and the files it wrote
   std::string job_store;       // overrides the spec's job_store ("" keeps it)
@@ -32,6 +35,10 @@ struct RunOptions {
   // Where measured batch sizes are kept for later jobs (coordinator/batch_profile.h; `evosearch
   // run` sets batch_profile_folder()). Empty: none read or written.
   std::string batch_profiles;
+  // Called once with the run's batch-size choice when the job is accepted (its record stored or
+  // matched, the output folder locked), before any rollout: a run refused before that writes
+  // nothing outside its job (the batch-size profile waits for this). Empty: none.
+  BatchProfileWrite on_accepted;
   // Tests: wraps each job store object below its retries, `user` saying whose it is ("loop", or
   // "keeper": the lease keeper's): a layer that loses replies, say. Empty: none.
   std::function<std::unique_ptr<JobStore>(std::unique_ptr<JobStore> store, const std::string& user)> store_layer;

@@ -163,7 +163,8 @@ Status plan_seconds_budget(proto::JobSpec& spec, const proto::BundleManifest& ma
 }
 
 StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options,
-                                                   double& calibration_seconds, const BatchTimer& timer) {
+                                                   double& calibration_seconds, const BatchTimer& timer,
+                                                   BatchProfileWrite* deferred) {
   calibration_seconds = 0;
   proto::BatchSizeChoice choice;
   if (spec.batch_size_policy() == "fixed" || spec.batch_size_policy().empty()) {
@@ -217,14 +218,21 @@ StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, B
                "batch_size_policy fixed uses batch_size as given)",
                measured.chosen, spec.batch_size(), bundle.device().str(), rates, measured.seconds);
   if (!options.batch_profiles.empty()) {
-    const StatusOr<std::string> saved = write_batch_profile(options.batch_profiles, key, choice);
-    if (saved.ok()) {
-      choice.set_profile(*saved);
-      spdlog::info("batch size {} kept for later jobs on this device with this bundle: {}", measured.chosen, *saved);
+    BatchProfileWrite keep = [folder = options.batch_profiles, key](proto::BatchSizeChoice& kept) {
+      const StatusOr<std::string> saved = write_batch_profile(folder, key, kept);
+      if (saved.ok()) {
+        kept.set_profile(*saved);
+        spdlog::info("batch size {} kept for later jobs on this device with this bundle: {}", kept.chosen(), *saved);
+      } else {
+        spdlog::warn("batch-size profile not kept ({}); later jobs measure again (EVOSEARCH_CACHE_DIR chooses the "
+                     "folder, off keeps none)",
+                     saved.status().message());
+      }
+    };
+    if (deferred) {
+      *deferred = std::move(keep);
     } else {
-      spdlog::warn("batch-size profile not kept ({}); later jobs measure again (EVOSEARCH_CACHE_DIR chooses the "
-                   "folder, off keeps none)",
-                   saved.status().message());
+      keep(choice);
     }
   }
   return choice;
@@ -234,7 +242,9 @@ StatusOr<proto::JobResults> run_embedded_job(const proto::JobSpec& spec, Bundle&
   ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle.manifest()));
   // In one process a stop signal abandons the batch at once (its generation is redone on resume).
   RunOptions with_choice = options;
-  ASSIGN_OR_RETURN(with_choice.batch_size, choose_batch_size(spec, bundle, options, with_choice.calibration_seconds));
+  // A measured size is kept for later jobs only once this job is accepted: a refused run writes nothing.
+  ASSIGN_OR_RETURN(with_choice.batch_size, choose_batch_size(spec, bundle, options, with_choice.calibration_seconds, {},
+                                                             &with_choice.on_accepted));
   proto::JobSpec planned = spec;
   RETURN_IF_ERROR(plan_seconds_budget(planned, bundle.manifest(), &bundle, options, with_choice.batch_size.chosen()));
   ASSIGN_OR_RETURN(std::unique_ptr<TorchBackend> backend,

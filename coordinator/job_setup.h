@@ -26,9 +26,12 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
 // with when this run resumes it, else the one a profile in options.batch_profiles keeps for this
 // device, bundle and settings (coordinator/batch_profile.h), else the fastest size up to
 // batch_size measured on `bundle` (worker/batch_calibration.h) and kept there; "measure" skips
-// the profile. `timer` replaces the denoiser's timing (tests).
+// the profile. `timer` replaces the denoiser's timing (tests). With `deferred`, a measured size is
+// not kept at once: `*deferred` is set to the write (RunOptions::on_accepted), for when the job
+// is accepted.
 StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, Bundle& bundle, const RunOptions& options,
-                                                   double& calibration_seconds, const BatchTimer& timer = {});
+                                                   double& calibration_seconds, const BatchTimer& timer = {},
+                                                   BatchProfileWrite* deferred = nullptr);
 
 // search.model_seconds_budget: plans the search (coordinator/job_spec.h plan_search) from the
 // call costs the stored job was planned with when this run resumes it, so a resume anywhere runs

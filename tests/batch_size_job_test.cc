@@ -104,6 +104,12 @@ TEST(BatchSizeJob, ANewJobWithTheSameBundleUsesTheKeptMeasurement) {
   EXPECT_EQ(results.totals().batch_size().rates_size(), measured.rates_size());
   EXPECT_EQ(results.totals().phases().calibration(), 0);
   EXPECT_NE(second.output.find("measured by an earlier job"), std::string::npos) << second.output;
+  // Its record keeps the size, so its resumes use it whatever the profile says later.
+  const auto record = read_file((dir / "other" / "state" / "job.json").string());
+  ASSERT_TRUE(record.ok());
+  proto::JobRecord stored;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*record, &stored).ok()) << *record;
+  EXPECT_EQ(stored.batch_size(), measured.chosen());
 
   // "measure" measures again (and renews the profile); EVOSEARCH_CACHE_DIR=off neither reads
   // nor keeps one.

@@ -35,7 +35,9 @@ namespace {
 // Logs why the job failed and what survives, then takes every rank down with it (exit 1, or 75).
 [[noreturn]] void abort_job(const MpiSession& session, const Status& status, const proto::JobSpec& spec) {
   spdlog::error("{}", status.message());
-  if (status.code() == StatusCode::kDataLoss) {  // the message says how to continue (jobs/store_epoch.h)
+  // The message says how to continue: a store that lost data (jobs/store_epoch.h), or a job refused
+  // before it started (nothing to resume).
+  if (status.code() == StatusCode::kDataLoss || status.code() == StatusCode::kFailedPrecondition) {
     spdlog::error("stopping every rank");
   } else {
     spdlog::error("stopping every rank. Each prompt is checkpointed at its last finished generation under {}/state; "
