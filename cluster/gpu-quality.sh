@@ -20,7 +20,10 @@
 #
 # $OUT gets summary.txt (the tables as they finish) and logs.tar.gz. Settings (environment): PY
 # (python with torch; default /opt/torch/.venv/bin/python3), DEVICE (cuda), BUILD (build-gpu),
-# EXTRA_INCLUDE (.device/include), BUDGET (seconds for everything, default 540).
+# EXTRA_INCLUDE (.device/include), BUDGET (seconds for everything, default 540), METHODS (the
+# tables' rows, bench_quality --methods; default its own list; for example
+# METHODS=best-of-n@calls,lookahead@calls,best-of-n@seconds,lookahead@seconds,particles@seconds
+# compares at equal measured model time on the GPU, where a decode's price differs most).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -103,8 +106,10 @@ run_table() {
   local name=$1
   shift
   mkdir -p "$logs/tmp-$name"
+  local methods=()
+  [[ -n ${METHODS:-} ]] && methods=(--methods "$METHODS")
   TMPDIR=$logs/tmp-$name timeout --kill-after=10 "$(left)" stdbuf -oL "$BUILD/bench/bench_quality" --device "$DEVICE" \
-    --threads "${THREADS:-2}" "$@" \
+    --threads "${THREADS:-2}" "${methods[@]}" "$@" \
     > "$logs/$name.log" 2>&1
   echo "$name: exit $? after $((SECONDS - t_start)) s" >> "$logs/exits.txt"
 }
