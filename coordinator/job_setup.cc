@@ -57,17 +57,23 @@ StatusOr<std::unique_ptr<TorchBackend>> make_torch_backend(const proto::JobSpec&
 
 namespace {
 
-// The batch size the stored job was created with, when this run resumes that job (0: none). A
-// store that cannot be read now says nothing: the run measures, and opening the store later
-// reports what is wrong with it.
-int stored_batch_size(const proto::JobSpec& spec, const RunOptions& options) {
-  if (options.restart) return 0;
+// The record of the job this run would resume (nullopt: a new job, --restart, or a store that
+// cannot be read now: the run goes on as for a new job, and opening the store later reports what
+// is wrong with it).
+std::optional<proto::JobRecord> stored_record(const proto::JobSpec& spec, const RunOptions& options) {
+  if (options.restart) return std::nullopt;
   auto store = open_job_store(options.job_store.empty() ? spec.job_store() : options.job_store, spec.output(), spec.name());
-  if (!store.ok()) return 0;
+  if (!store.ok()) return std::nullopt;
   auto stored = (*store)->job();
-  if (!stored.ok()) return 0;
+  if (!stored.ok()) return std::nullopt;
+  return std::move(*stored);
+}
+
+// The batch size the stored job was created with, when this run resumes that job (0: none).
+int stored_batch_size(const proto::JobSpec& spec, const RunOptions& options) {
+  const std::optional<proto::JobRecord> stored = stored_record(spec, options);
   // Only the same job's choice: another spec in the same place is a new job (or refused later).
-  if (!google::protobuf::util::MessageDifferencer::Equals(stored->spec(), answer_spec(spec))) return 0;
+  if (!stored || !google::protobuf::util::MessageDifferencer::Equals(stored->spec(), answer_spec(spec))) return 0;
   const int size = stored->batch_size();
   return size >= 1 && size <= spec.batch_size() ? size : 0;
 }
@@ -101,17 +107,6 @@ BatchProfileKey batch_profile_key(const proto::JobSpec& spec, Bundle& bundle, do
   };
 }
 
-// The stored record's spec when this run resumes that job (nullopt: a new job, --restart, or a
-// store that cannot be read now: opening it later reports what is wrong).
-std::optional<proto::JobSpec> stored_spec(const proto::JobSpec& spec, const RunOptions& options) {
-  if (options.restart) return std::nullopt;
-  auto store = open_job_store(options.job_store.empty() ? spec.job_store() : options.job_store, spec.output(), spec.name());
-  if (!store.ok()) return std::nullopt;
-  auto stored = (*store)->job();
-  if (!stored.ok()) return std::nullopt;
-  return stored->spec();
-}
-
 // The search without what the planner chose (the fields its plan names, and the plan).
 proto::SearchSpec unplanned(const proto::SearchSpec& search) {
   proto::SearchSpec s = search;
@@ -134,31 +129,29 @@ Status plan_seconds_budget(proto::JobSpec& spec, const proto::BundleManifest& ma
   proto::SearchPlan measured;
   if (search.plan().seconds_per_nfe() > 0) {
     measured = search.plan();
-  } else if (const std::optional<proto::JobSpec> stored = stored_spec(spec, options);
-             stored && stored->search().plan().seconds_per_nfe() > 0) {
+  } else if (const std::optional<proto::JobRecord> stored = stored_record(spec, options);
+             stored && stored->spec().search().plan().seconds_per_nfe() > 0) {
     // The same job only: everything else equal once what the planner chose is taken out.
-    proto::JobSpec ours = answer_spec(spec), theirs = *stored;
+    proto::JobSpec ours = answer_spec(spec), theirs = stored->spec();
     *ours.mutable_search() = unplanned(ours.search());
     *theirs.mutable_search() = unplanned(theirs.search());
     if (google::protobuf::util::MessageDifferencer::Equals(ours, theirs)) {
-      measured = stored->search().plan();
+      measured = stored->spec().search().plan();
       spdlog::info("model_seconds_budget: planning with the call costs this job was created with (measured at batch "
                    "{}), so the resumed search is the same",
                    measured.measured_batch());
     }
   }
+  ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, manifest));
   if (!(measured.seconds_per_nfe() > 0) && bundle) {
-    ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, bundle->manifest()));
-    ASSIGN_OR_RETURN(const Schedule schedule, make_schedule(bundle->manifest(), sampler));
-    ASSIGN_OR_RETURN(const CallCosts costs,
-                     measure_call_costs(*bundle, schedule, guidance_scale(spec, bundle->manifest()), batch));
+    ASSIGN_OR_RETURN(const Schedule schedule, make_schedule(manifest, sampler));
+    ASSIGN_OR_RETURN(const CallCosts costs, measure_call_costs(*bundle, schedule, guidance_scale(spec, manifest), batch));
     measured.set_seconds_per_nfe(costs.seconds_per_nfe);
     measured.set_seconds_per_decode(costs.seconds_per_decode);
     measured.set_seconds_per_reward(costs.seconds_per_reward);
     measured.set_measured_batch(costs.batch);
   }
   *search.mutable_plan() = measured;
-  ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, manifest));
   return plan_search(search, sampler.steps);
 }
 
@@ -180,7 +173,7 @@ StatusOr<proto::BatchSizeChoice> choose_batch_size(const proto::JobSpec& spec, B
     return choice;
   }
   const double guidance = guidance_scale(spec, bundle.manifest());
-  const BatchProfileKey key = batch_profile_key(spec, bundle, guidance);
+  const BatchProfileKey key = options.batch_profiles.empty() ? BatchProfileKey() : batch_profile_key(spec, bundle, guidance);
   if (!options.batch_profiles.empty() && spec.batch_size_policy() == "auto") {
     if (std::optional<proto::BatchSizeChoice> cached = read_batch_profile(options.batch_profiles, key)) {
       spdlog::info("batch size {}: measured by an earlier job on this device with this bundle (profile {}; "

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "worker/guidance.h"
+#include "worker/batch_calibration.h"
 #include "worker/torch_compat.h"
 
 namespace evosearch {
@@ -14,53 +15,54 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The fastest of `repetitions` timed calls after a warm-up; `call` returns its output, read on
-// the host so that the device's queued work is counted.
-template <typename Call>
-StatusOr<double> fastest(int repetitions, Call&& call) {
+// The fastest of `repetitions` timed calls after a warm-up; `time_call` returns one call's seconds.
+StatusOr<double> fastest(int repetitions, const std::function<StatusOr<double>()>& time_call) {
   double best = std::numeric_limits<double>::infinity();
   for (int i = 0; i <= repetitions; ++i) {
-    const auto start = Clock::now();
-    ASSIGN_OR_RETURN(const at::Tensor out, call());
-    out.flatten()[0].item<float>();  // waits for the device
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    ASSIGN_OR_RETURN(const double seconds, time_call());
     if (i > 0) best = std::min(best, seconds);
   }
   return best;
 }
 
+// The seconds of `call`, its output read on the host so that the device's queued work counts.
+StatusOr<double> seconds_of(const std::function<StatusOr<at::Tensor>()>& call) {
+  const auto start = Clock::now();
+  ASSIGN_OR_RETURN(const at::Tensor out, call());
+  out.flatten()[0].item<float>();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 StatusOr<CallCosts> measure_at(Bundle& bundle, const Schedule& schedule, double guidance_scale, int batch,
                                int repetitions) {
   c10::InferenceMode guard;
-  ASSIGN_OR_RETURN(const at::Tensor encoded, bundle.encode({bundle.manifest().null_prompt()}));
-  const at::Tensor null_cond = encoded[0];
-  std::vector<int64_t> shape = bundle.latent_shape();
-  shape.insert(shape.begin(), batch);
-  // Values do not matter for the time; a constant leaves every generator untouched.
-  const at::Tensor x = at::full(shape, 0.5, at::TensorOptions().device(bundle.device()));
-  const at::Tensor cond = null_cond.unsqueeze(0).expand({batch, -1}).contiguous();
-  const std::vector<std::string> texts(static_cast<size_t>(batch), bundle.manifest().null_prompt());
   CallCosts costs;
   costs.batch = batch;
   try {
-    const DenoiseFn model = guided_denoiser(bundle, schedule, cond, null_cond, guidance_scale);
-    ASSIGN_OR_RETURN(const double denoise, fastest(repetitions, [&]() -> StatusOr<at::Tensor> {
-                       return model(x, schedule.steps() / 2);
-                     }));
+    // The denoiser as the batch-size calibration times it (guidance included, the middle step).
+    const BatchTimer time_denoiser = denoiser_timer(bundle, schedule, guidance_scale);
+    ASSIGN_OR_RETURN(const double denoise, fastest(repetitions, [&] { return time_denoiser(batch); }));
+    ASSIGN_OR_RETURN(const at::Tensor encoded, bundle.encode({bundle.manifest().null_prompt()}));
+    const at::Tensor cond = encoded.expand({batch, -1}).contiguous();
+    const std::vector<std::string> texts(static_cast<size_t>(batch), bundle.manifest().null_prompt());
+    std::vector<int64_t> shape = bundle.latent_shape();
+    shape.insert(shape.begin(), batch);
+    // Values do not matter for the time; a constant leaves every generator untouched.
+    const at::Tensor x = at::full(shape, 0.5, at::TensorOptions().device(bundle.device()));
     at::Tensor pixels;
-    ASSIGN_OR_RETURN(const double decode, fastest(repetitions, [&]() -> StatusOr<at::Tensor> {
-                       ASSIGN_OR_RETURN(pixels, bundle.decode(x));
-                       return pixels;
+    ASSIGN_OR_RETURN(const double decode, fastest(repetitions, [&] {
+                       return seconds_of([&]() -> StatusOr<at::Tensor> {
+                         ASSIGN_OR_RETURN(pixels, bundle.decode(x));
+                         return pixels;
+                       });
                      }));
-    ASSIGN_OR_RETURN(const double reward, fastest(repetitions, [&]() -> StatusOr<at::Tensor> {
-                       return bundle.score(bundle.guidance_reward(), pixels, cond, texts);
+    ASSIGN_OR_RETURN(const double reward, fastest(repetitions, [&] {
+                       return seconds_of([&] { return bundle.score(bundle.guidance_reward(), pixels, cond, texts); });
                      }));
     costs.seconds_per_nfe = denoise / batch;
     costs.seconds_per_decode = decode / batch;
     costs.seconds_per_reward = reward / batch;
     return costs;
-  } catch (const ModuleCallError& e) {
-    return e.status();
   } catch (const std::exception& e) {
     return Internal("LibTorch raised: " + short_torch_error(e));
   }
