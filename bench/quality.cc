@@ -13,12 +13,18 @@
 // from the budget alone: `best-of-n@calls`, `evosearch@calls`, `particles@calls`,
 // `lookahead@calls` (evosearch-lookahead). Rows at equal measured model time ("@seconds": budget x
 // one sample's seconds, the denoiser, decoder and guidance reward timed once per bundle on the
-// device, planned as `evosearch run` plans search.model_seconds_budget). After each budget,
-// per-prompt paired wins of lookahead@calls (seed means) against the other rows.
+// device, planned as `evosearch run` plans search.model_seconds_budget). After each budget, the
+// --reference row (lookahead@calls) against every other row, paired over prompts (seed means):
+// prompts won, mean difference and the exact two-sided Wilcoxon signed-rank p, "better" or
+// "worse" at p < 0.05, else "level"; whether the reference meets the goal (from 20x: above
+// Best-of-N, EvoSearch and particles of its budget kind on the guidance reward and the evaluator,
+// and not worse than Best-of-N on the other metrics; below 20x: not worse than Best-of-N on any);
+// and every row that raises the guidance reward over Best-of-N of its kind while lowering another
+// metric (reward hacking).
 //
 //   build/bench/bench_quality [--bundles fashion-flow,fashion-ddpm] [--budgets 5,20,50]
 //                             [--suite FILE] [--device D] [--threads N] [--methods ROW,ROW,...]
-//                             [--lookahead-rules k=v,...] [--evo-rules k=v,...]
+//                             [--lookahead-rules k=v,...] [--evo-rules k=v,...] [--reference ROW]
 //   build/bench/bench_quality --bundles fashion-video --suite examples/fashion-video-holdout.json
 //
 // --lookahead-rules / --evo-rules plan those rows with other planner rules (tuning; fields of
@@ -34,6 +40,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "paired_stats.h"
 #include "common/logging.h"
 #include "coordinator/job_spec.h"
 #include "coordinator/search/planner.h"
@@ -85,6 +92,7 @@ std::string read_lookahead_rules(const std::string& text, LookaheadRules& r) {
     if (k == "lookahead_fraction") return read_number(v, r.lookahead_fraction);
     if (k == "evolution_fractions") return read_fractions(v, r.evolution_fractions);
     if (k == "ratio") return read_number(v, r.ratio);
+    if (k == "later_lookahead_fraction") return read_number(v, r.later_lookahead_fraction);
     return false;
   });
 }
@@ -246,6 +254,91 @@ std::vector<std::string> known_rows() {
   return rows;
 }
 
+// The row of `method` with the same budget kind as `row` ("@calls", "@seconds" or none), if run.
+const Row* same_kind(const std::vector<Row>& rows, const std::string& method, const std::string& row) {
+  const size_t at = row.find('@');
+  const std::string name = method + (at == std::string::npos ? "" : row.substr(at));
+  for (const Row& r : rows) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+std::string p_text(double p) {
+  char text[32];
+  std::snprintf(text, sizeof text, p < 0.001 ? "p=%.1e" : "p=%.3f", p);
+  return text;
+}
+
+// After each budget: the reference row against every other row on every metric (prompts won,
+// mean difference, the exact Wilcoxon signed-rank p over prompts and its verdict); whether the
+// reference meets the goal bench/RESULTS.md states at this budget; and every row that raises the guidance reward
+// over Best-of-N of its budget kind while another metric falls (reward hacking).
+void print_paired(const std::vector<Row>& rows, const std::string& reference, const std::vector<std::string>& metrics,
+                  int budget) {
+  const auto compare = [](const Row& a, const Row& b, const std::string& m) {
+    return bench::compare_paired(a.per_prompt.at(m), b.per_prompt.at(m));
+  };
+  const auto ref = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == reference; });
+  if (ref != rows.end()) {
+    for (const Row& other : rows) {
+      if (&other == &*ref) continue;
+      std::printf("    paired, %s vs %-18s", reference.c_str(), other.name.c_str());
+      for (const auto& m : metrics) {
+        const bench::PairedComparison c = compare(*ref, other, m);
+        std::printf("  %s %d/%d %+.4f %s %s", m.c_str(), c.wins, c.n, c.mean_difference, p_text(c.p_value).c_str(),
+                    bench::verdict(c).c_str());
+      }
+      std::printf("\n");
+    }
+    // The goal: above Best-of-N, EvoSearch and particles on the guidance reward and the evaluator,
+    // and no worse than Best-of-N on the content metric (from 20x); no worse than Best-of-N on any
+    // metric (below 20x).
+    std::vector<std::string> missed;
+    const Row* best_of_n = same_kind(rows, "best-of-n", reference);
+    for (const char* method : {"best-of-n", "evosearch", "particles"}) {
+      const Row* other = same_kind(rows, method, reference);
+      if (other == &*ref) continue;
+      if (other == nullptr) {
+        missed.push_back(std::string("no ") + method + " row");
+        continue;
+      }
+      for (size_t i = 0; i < metrics.size(); ++i) {
+        const std::string v = bench::verdict(compare(*ref, *other, metrics[i]));
+        const bool above_needed = budget >= 20 && i < 2;
+        const bool not_worse_needed = other == best_of_n && (budget < 20 || i >= 2);
+        if ((above_needed && v != "better") || (not_worse_needed && v == "worse")) {
+          missed.push_back(other->name + " " + metrics[i] + " " + v);
+        }
+      }
+    }
+    std::string why;
+    for (const auto& m : missed) why += (why.empty() ? " (" : "; ") + m;
+    std::printf("    goal at %dx: %s %s%s\n", budget, reference.c_str(), missed.empty() ? "met" : "not met",
+                missed.empty() ? "" : (why + ")").c_str());
+  }
+  int hacking = 0;
+  for (const Row& r : rows) {
+    const Row* best_of_n = same_kind(rows, "best-of-n", r.name);
+    if (best_of_n == nullptr || best_of_n == &r || r.name == "none") continue;
+    const bench::PairedComparison guidance = compare(r, *best_of_n, metrics[0]);
+    if (bench::verdict(guidance) != "better") continue;
+    for (size_t i = 1; i < metrics.size(); ++i) {
+      const bench::PairedComparison c = compare(r, *best_of_n, metrics[i]);
+      if (bench::verdict(c) != "worse") continue;
+      ++hacking;
+      std::printf("    reward hacking at %dx: %s raises %s over %s (%s) and lowers %s (%+.4f, %s)\n", budget,
+                  r.name.c_str(), metrics[0].c_str(), best_of_n->name.c_str(), p_text(guidance.p_value).c_str(),
+                  metrics[i].c_str(), c.mean_difference, p_text(c.p_value).c_str());
+    }
+  }
+  if (hacking == 0) {
+    std::printf("    reward hacking at %dx: none (no row above Best-of-N of its kind on %s and below it on another "
+                "metric, p < 0.05)\n",
+                budget, metrics[0].c_str());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -256,6 +349,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> methods{"none",      "best-of-n",       "evosearch-hand",  "evosearch",
                                    "particles", "best-of-n@calls", "evosearch@calls", "particles@calls",
                                    "lookahead@calls"};
+  std::string reference = "lookahead@calls";
   std::optional<LookaheadRules> look_rules;
   std::optional<EvoRules> evo_rules;
   CLI::App app{"bench_quality: search methods against each other at equal budgets on a held-out prompt suite"};
@@ -273,6 +367,10 @@ int main(int argc, char** argv) {
                                                      "lookahead; @calls for equal model calls, @seconds for equal "
                                                      "measured model time")
       ->check(CLI::IsMember(known_rows()));
+  app.add_option("--reference", reference,
+                 "the row every other row is compared with, paired over prompts (exact Wilcoxon signed-rank)")
+      ->check(CLI::IsMember(known_rows()))
+      ->capture_default_str();
   add_rules(app, "--lookahead-rules", look_rules, read_lookahead_rules,
             "plan lookahead rows with these LookaheadRules (k=v,...; lists separated by ':')");
   add_rules(app, "--evo-rules", evo_rules, read_evo_rules, "plan evosearch rows with these EvoRules (k=v,...)");
@@ -284,6 +382,8 @@ int main(int argc, char** argv) {
   bench::check(dev.status());
   const std::string scratch = (std::filesystem::temp_directory_path() / "evosearch-bench-quality").string();
   std::printf("bench/quality: suite %s, %s\n", suite.c_str(), runtime_summary(*dev).c_str());
+  std::printf("paired lines: prompts won, mean difference, exact two-sided Wilcoxon signed-rank p over prompts (seed "
+              "means); better or worse at p < 0.05, else level\n");
   for (const std::string& name : bundles) {
     const std::string dir = bench::source_path("models/" + name);
     auto bundle = Bundle::open(dir, *dev);
@@ -366,20 +466,7 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
         rows.push_back(std::move(row));
       }
-      // Paired wins: on how many prompts (seed means) lookahead@calls is above each other row.
-      const auto look = std::find_if(rows.begin(), rows.end(), [](const Row& r) { return r.name == "lookahead@calls"; });
-      if (look == rows.end()) continue;
-      for (const Row& other : rows) {
-        if (&other == &*look) continue;
-        std::printf("    paired wins, lookahead@calls vs %-16s", other.name.c_str());
-        for (const auto& m : metrics) {
-          int wins = 0;
-          const auto &a = look->per_prompt.at(m), &b = other.per_prompt.at(m);
-          for (size_t p = 0; p < a.size(); ++p) wins += a[p] > b[p];
-          std::printf("  %s %d/%zu", m.c_str(), wins, a.size());
-        }
-        std::printf("\n");
-      }
+      print_paired(rows, reference, metrics, budget);
       std::fflush(stdout);
     }
   }

@@ -1,9 +1,9 @@
 // The planner: costs as the backend counts them, schedules that fit a budget, and specs filled in.
-#include <tuple>
-
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <tuple>
 
 #include "coordinator/job_spec.h"
 #include "coordinator/search/planner.h"
@@ -55,10 +55,20 @@ TEST(Planner, SchedulesFitTheBudgetAndAreValid) {
           EXPECT_LE(b.of(evosearch_cost(evo)), b.amount) << multiple << "x";
           EXPECT_GT(b.of(evosearch_cost(evo)), b.amount - sample);  // nothing a sample could use is left
         }
-        const LookaheadConfig look = plan_lookahead(b, base);
-        EXPECT_TRUE(validate(look).ok()) << validate(look).to_string() << " at " << multiple << "x";
-        if (multiple >= 5) {
-          EXPECT_LE(b.of(lookahead_cost(look)), b.amount) << multiple << "x";
+        for (double later_lookahead : {0.0, 0.1, 0.3}) {
+          LookaheadRules rules;
+          rules.later_lookahead_fraction = later_lookahead;
+          const LookaheadConfig look = plan_lookahead(b, base, rules);
+          EXPECT_TRUE(validate(look).ok()) << validate(look).to_string() << " at " << multiple << "x";
+          if (multiple >= 5) {
+            EXPECT_LE(b.of(lookahead_cost(look)), b.amount) << multiple << "x";
+          }
+          // Later generations look ahead as asked, up to the next evolution step.
+          for (size_t g = 1; g < look.lookahead_steps.size(); ++g) {
+            const int start = look.evo.evolution_steps[g - 1];
+            const int next = g < look.evo.evolution_steps.size() ? look.evo.evolution_steps[g] : steps - 1;
+            EXPECT_EQ(look.lookahead_steps[g], std::min<int>(std::lround(later_lookahead * steps), next - start));
+          }
         }
         EXPECT_EQ(b.of(best_of_n_cost(plan_best_of_n(b, steps), steps)), multiple * sample);
         ParticleConfig p;

@@ -92,11 +92,18 @@ LookaheadConfig plan_lookahead(const Budget& b, EvoSearchConfig base, const Look
   const int64_t per0 = rules.initial_ratio * screen0 + ((T - L0 - 1) * step + s);
   const int64_t k0 = std::max<int64_t>(1, static_cast<int64_t>(rules.initial_share * b.amount) / per0);
   const int64_t rest = b.amount - k0 * per0;
+  // Later generations' look-ahead: up to the next evolution step (before T for the last).
+  const int L = static_cast<int>(std::lround(rules.later_lookahead_fraction * T));
+  const auto later_steps = [&](size_t g, size_t n) {
+    const int next = g + 1 < n ? later[g + 1] : T - 1;
+    return std::clamp(L, 0, next - later[g]);
+  };
   // As many later generations as can each afford at least one child.
   std::vector<int64_t> k;
   for (size_t n = later.size(); n > 0 && k.empty(); --n) {
     for (size_t g = 0; g < n; ++g) {
-      const int64_t per = rules.ratio * (step + s) + ((T - later[g] - 1) * step + s);
+      const int Lg = later_steps(g, n);
+      const int64_t per = rules.ratio * ((Lg + 1) * step + s) + ((T - later[g] - Lg - 1) * step + s);
       k.push_back(rest / static_cast<int64_t>(n) / per);
     }
     if (*std::min_element(k.begin(), k.end()) < 1) k.clear();
@@ -105,10 +112,10 @@ LookaheadConfig plan_lookahead(const Budget& b, EvoSearchConfig base, const Look
   c.evo.population = {clamp_count(k0)};
   c.screened = {clamp_count(rules.initial_ratio * k0)};
   c.lookahead_steps = {L0};
-  for (int64_t kg : k) {
-    c.evo.population.push_back(clamp_count(kg));
-    c.screened.push_back(clamp_count(rules.ratio * kg));
-    c.lookahead_steps.push_back(0);
+  for (size_t g = 0; g < k.size(); ++g) {
+    c.evo.population.push_back(clamp_count(k[g]));
+    c.screened.push_back(clamp_count(rules.ratio * k[g]));
+    c.lookahead_steps.push_back(later_steps(g, k.size()));
   }
   // An elite needs a second child beside it in every later generation.
   c.evo.elites = k.empty() || *std::min_element(k.begin(), k.end()) >= 2 ? 1 : 0;

@@ -59,7 +59,8 @@ struct EvoRules {
 
 // evosearch-lookahead rules: generation 0 screens `initial_ratio` noises per child it rolls
 // out, each after `lookahead_fraction` of T; later generations start at `evolution_fractions`
-// of T and screen `ratio` children per child at the evolution step itself (L = 0).
+// of T and screen `ratio` children per child after `later_lookahead_fraction` of T (at most up
+// to the next evolution step; 0: on the x0 prediction at the evolution step itself).
 // `initial_share` of the budget goes to generation 0, the rest evenly to the others (a
 // generation that cannot afford one child is dropped); what is left over screens more noises.
 struct LookaheadRules {
@@ -68,6 +69,7 @@ struct LookaheadRules {
   double lookahead_fraction = 0.3;
   std::vector<double> evolution_fractions = {0.4, 0.6, 0.8};
   int ratio = 3;
+  double later_lookahead_fraction = 0;
 };
 
 // The schedules (at least the smallest one when the budget is below it). `base` carries the
