@@ -4,8 +4,8 @@
 # LibTorch, then runs the held-out quality tables of the three bundled models side by side on the
 # GPU (each its own process and scratch folder):
 #   fashion-video  examples/fashion-video-holdout.json  budgets VIDEO_BUDGETS (5,20,50)
-#   fashion-ddpm   examples/fashion-holdout.txt         budgets DDPM_BUDGETS  (5,20,50)
-#   fashion-flow   examples/fashion-holdout.txt         budgets FLOW_BUDGETS  (20,50)
+#   fashion-ddpm   IMAGE_SUITE (examples/fashion-holdout.txt)  budgets DDPM_BUDGETS  (5,20,50)
+#   fashion-flow   IMAGE_SUITE (examples/fashion-holdout.txt)  budgets FLOW_BUDGETS  (20,50)
 # On a 2-core CPU the video table alone takes hours; on one H100/H200 the three take minutes.
 # models/evaluate.py (the figures of models/README.md) runs beside them on the GPU, with the
 # Fashion-MNIST test split that --prepare copies. When the machine has MPI, bench_scaling --video --workers SCALING_WORKERS (16,8,4,2,1) runs at
@@ -23,7 +23,9 @@
 # EXTRA_INCLUDE (.device/include), BUDGET (seconds for everything, default 540), METHODS (the
 # tables' rows, bench_quality --methods; default its own list; for example
 # METHODS=best-of-n@calls,lookahead@calls,best-of-n@seconds,lookahead@seconds,particles@seconds
-# compares at equal measured model time on the GPU, where a decode's price differs most).
+# compares at equal measured model time on the GPU, where a decode's price differs most),
+# IMAGE_SUITE (the image tables' prompts; IMAGE_SUITE=examples/fashion-holdout-36.txt gives the
+# paired tests three times the prompts, at three times the time: pair it with fewer budgets).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -114,8 +116,8 @@ run_table() {
   echo "$name: exit $? after $((SECONDS - t_start)) s" >> "$logs/exits.txt"
 }
 run_table video --bundles fashion-video --suite examples/fashion-video-holdout.json --budgets "${VIDEO_BUDGETS:-5,20,50}" &
-run_table ddpm --bundles fashion-ddpm --suite examples/fashion-holdout.txt --budgets "${DDPM_BUDGETS:-5,20,50}" &
-run_table flow --bundles fashion-flow --suite examples/fashion-holdout.txt --budgets "${FLOW_BUDGETS:-20,50}" &
+run_table ddpm --bundles fashion-ddpm --suite "${IMAGE_SUITE:-examples/fashion-holdout.txt}" --budgets "${DDPM_BUDGETS:-5,20,50}" &
+run_table flow --bundles fashion-flow --suite "${IMAGE_SUITE:-examples/fashion-holdout.txt}" --budgets "${FLOW_BUDGETS:-20,50}" &
 mkdir -p "$logs/evaluate"
 (
   FASHION_DIR=$root/.device/fashion-mnist EVO_DEVICE=$DEVICE timeout --kill-after=10 "$(left)" "$PY" models/evaluate.py \
