@@ -20,7 +20,14 @@
 // above every other search method of its budget kind on the guidance reward and the evaluator, and
 // not worse than Best-of-N on the other metrics; below 20x: not worse than Best-of-N on any);
 // and every row that raises the guidance reward over Best-of-N of its kind while lowering another
-// metric (reward hacking).
+// metric (reward hacking). Rows with one budget for the whole suite ("@suite":
+// search.suite_model_calls_budget = budget x (T + 2) x the suite's prompts, shared out after every
+// prompt's first generation): `evosearch@suite`, `lookahead@suite`, each followed by a "suite
+// budget" line against the same method's "@calls" row (the same calls split evenly): model calls
+// per prompt, each metric's mean, prompts won and the paired test. Under each evosearch@calls and
+// lookahead@calls row, a "climb signal" line: over prompts and seeds, the correlation of the rise
+// after the second evolution generation with the rise in it (what a suite budget shares by) and
+// with the spread of the first generation's rewards.
 //
 //   build/bench/bench_quality [--bundles fashion-flow,fashion-ddpm] [--budgets 5,20,50]
 //                             [--suite FILE] [--device D] [--threads N] [--methods ROW,ROW,...]
@@ -44,6 +51,7 @@
 #include "common/logging.h"
 #include "coordinator/job_spec.h"
 #include "coordinator/search/planner.h"
+#include "jobs/prompt_suite.h"
 #include "worker/allocator.h"
 #include "worker/call_costs.h"
 #include "media/image_io.h"
@@ -196,6 +204,7 @@ std::map<uint32_t, at::Tensor> answer_features(Bundle& bundle, const proto::JobR
 struct Row {
   std::string name;
   std::map<std::string, std::vector<double>> per_prompt;
+  double calls = 0;  // model calls per prompt
 };
 
 bool ends_with(const std::string& text, const std::string& end) {
@@ -205,10 +214,16 @@ bool ends_with(const std::string& text, const std::string& end) {
 // The search spec of one row at `budget` x one sample. "@seconds" rows are planned as
 // `evosearch run` plans model_seconds_budget, at the bundle's `costs` measured once (so both seeds
 // and every method pay the same prices).
+// "@suite" rows: the same model calls for the whole suite of `prompts` (suite_model_calls_budget).
 void set_row(proto::SearchSpec* s, const std::string& row, int budget, int steps,
              const std::optional<LookaheadRules>& look_rules, const std::optional<EvoRules>& evo_rules,
-             const CallCosts& costs) {
+             const CallCosts& costs, uint32_t prompts) {
   const bool calls = ends_with(row, "@calls"), seconds = ends_with(row, "@seconds");
+  if (ends_with(row, "@suite")) {
+    s->set_method(row.substr(0, row.find('@')) == "lookahead" ? "evosearch-lookahead" : "evosearch");
+    s->set_suite_model_calls_budget(int64_t{budget} * (steps + 2) * prompts);
+    return bench::check(plan_search(*s, steps, prompts));
+  }
   const std::string method = row.substr(0, row.find('@'));
   s->set_method(method == "lookahead" ? "evosearch-lookahead" : method == "evosearch-hand" ? "evosearch" : method);
   if (method == "none") return;
@@ -251,6 +266,8 @@ std::vector<std::string> known_rows() {
     rows.push_back(std::string(m) + "@calls");
     rows.push_back(std::string(m) + "@seconds");
   }
+  rows.push_back("evosearch@suite");
+  rows.push_back("lookahead@suite");
   return rows;
 }
 
@@ -262,6 +279,48 @@ const Row* same_kind(const std::vector<Row>& rows, const std::string& method, co
     if (r.name == name) return &r;
   }
   return nullptr;
+}
+
+double correlation(const std::vector<double>& x, const std::vector<double>& y) {
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    mx += x[i] / x.size();
+    my += y[i] / y.size();
+  }
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : 0;
+}
+
+// What a suite budget could share by, seen in runs split evenly (an EvoSearch or lookahead row
+// with at least three evolution generations): over prompts and seeds, how the rise of the best
+// reward in the second evolution generation (the suite budget's climb) and the spread of the first
+// generation's rewards go with the rise after the second generation.
+void print_climb_signal(const std::string& row, const std::vector<proto::JobResults>& runs) {
+  const bool lookahead = runs[0].spec().search().method() == "evosearch-lookahead";
+  const size_t per = lookahead ? 2 : 1;  // searcher generations per evolution generation
+  const size_t kept = 2 * per;
+  std::vector<double> climb, spread, later;
+  for (const proto::JobResults& r : runs) {
+    for (const proto::PromptOutcome& p : r.prompts()) {
+      const auto& h = p.generations();
+      if (static_cast<size_t>(h.size()) <= kept) return;
+      climb.push_back(h[kept - 1].best_so_far() - h[kept - per - 1].best_so_far());
+      std::vector<double> first(h[per - 1].fitness().begin(), h[per - 1].fitness().end());
+      double mean = 0, var = 0;
+      for (double f : first) mean += f / first.size();
+      for (double f : first) var += (f - mean) * (f - mean) / first.size();
+      spread.push_back(std::sqrt(var));
+      later.push_back(h[h.size() - 1].best_so_far() - h[kept - 1].best_so_far());
+    }
+  }
+  std::printf("    climb signal, %s: over %zu prompt-seeds, the rise after the second evolution generation goes with "
+              "the rise in it at r = %.2f, with the spread of the first generation's rewards at r = %.2f\n",
+              row.c_str(), climb.size(), correlation(climb, later), correlation(spread, later));
 }
 
 std::string p_text(double p) {
@@ -338,6 +397,25 @@ void print_paired(const std::vector<Row>& rows, const std::vector<std::string>& 
                 "metric, p < 0.05)\n",
                 budget, metrics[0].c_str());
   }
+  // A suite budget against the same calls split evenly: the method's "@calls" row.
+  for (const Row& r : rows) {
+    if (!ends_with(r.name, "@suite")) continue;
+    const Row* even = same_kind(rows, r.name.substr(0, r.name.find('@')), "@calls");
+    if (even == nullptr) continue;
+    std::printf("    suite budget at %dx: %s vs %s, model calls per prompt %.0f vs %.0f;", budget, r.name.c_str(),
+                even->name.c_str(), r.calls, even->calls);
+    for (const auto& m : metrics) {
+      const bench::PairedComparison c = compare(r, *even, m);
+      double mean = 0, even_mean = 0;
+      for (size_t p = 0; p < r.per_prompt.at(m).size(); ++p) {
+        mean += r.per_prompt.at(m)[p] / r.per_prompt.at(m).size();
+        even_mean += even->per_prompt.at(m)[p] / even->per_prompt.at(m).size();
+      }
+      std::printf("  %s %.4f vs %.4f %d/%d %s %s", m.c_str(), mean, even_mean, c.wins, c.n, p_text(c.p_value).c_str(),
+                  bench::verdict(c).c_str());
+    }
+    std::printf("\n");
+  }
 }
 
 }  // namespace
@@ -366,7 +444,9 @@ int main(int argc, char** argv) {
   bench::flags::threads(app, threads);
   bench::flags::word_list(app, "--methods", methods, "rows: none, best-of-n, evosearch-hand, evosearch, particles, "
                                                      "lookahead; @calls for equal model calls, @seconds for equal "
-                                                     "measured model time")
+                                                     "measured model time; evosearch@suite and lookahead@suite for "
+                                                     "the same model calls as one budget for the whole suite "
+                                                     "(compared with their @calls rows)")
       ->check(CLI::IsMember(known_rows()));
   bench::flags::word_list(app, "--reference", references,
                           "rows compared with every other row, paired over prompts (exact Wilcoxon signed-rank), "
@@ -382,6 +462,9 @@ int main(int argc, char** argv) {
   auto dev = choose_device(device);
   bench::check(dev.status());
   const std::string scratch = (std::filesystem::temp_directory_path() / "evosearch-bench-quality").string();
+  auto entries = read_prompt_suite(suite);
+  bench::check(entries.status());
+  const uint32_t prompt_count = static_cast<uint32_t>(entries->size());
   std::printf("bench/quality: suite %s, %s\n", suite.c_str(), runtime_summary(*dev).c_str());
   std::printf("paired lines: prompts won, mean difference, exact two-sided Wilcoxon signed-rank p over prompts (seed "
               "means); better or worse at p < 0.05, else level\n");
@@ -431,7 +514,7 @@ int main(int argc, char** argv) {
         for (uint64_t seed : {1, 2}) {
           proto::JobSpec spec = bench::job(dir, suite, scratch, name + "-" + method + "-" + budget_text + "-" + std::to_string(seed));
           spec.set_seed(seed);
-          set_row(spec.mutable_search(), method, budget, steps, look_rules, evo_rules, costs);
+          set_row(spec.mutable_search(), method, budget, steps, look_rules, evo_rules, costs, prompt_count);
           auto r = bench::run(spec, **bundle);
           bench::check(r.status());
           features.push_back(answer_features(**bundle, *r, spec.output()));
@@ -454,6 +537,7 @@ int main(int argc, char** argv) {
         const double nfe = double(runs[0].totals().nfe()) / runs[0].prompts_size();
         const double rewards = double(runs[0].totals().reward_calls()) / runs[0].prompts_size();
         const double calls = nfe + rewards + double(runs[0].totals().decode_calls()) / runs[0].prompts_size();
+        row.calls = calls;
         std::printf("%-13s %5dx %-16s %7.0f %7.0f %7.0f", name.c_str(), method == "none" ? 1 : budget, method.c_str(), nfe,
                     rewards, calls);
         for (const auto& m : metrics) {
@@ -465,6 +549,9 @@ int main(int argc, char** argv) {
         const proto::SearchSpec& planned = runs[0].spec().search();
         if (planned.has_plan()) std::printf("    %s\n", planned.plan().summary().c_str());
         std::fflush(stdout);
+        if (ends_with(method, "@calls") && (method.rfind("evosearch", 0) == 0 || method.rfind("lookahead", 0) == 0)) {
+          print_climb_signal(method, runs);
+        }
         rows.push_back(std::move(row));
       }
       print_paired(rows, references, metrics, budget);

@@ -10,6 +10,7 @@
 #include "common/shard_files.h"
 #include "common/stopwatch.h"
 #include "coordinator/job_spec.h"
+#include "coordinator/search/suite_budget.h"
 
 namespace evosearch {
 namespace {
@@ -81,6 +82,13 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
     RETURN_IF_ERROR(start_solo());
     if (active_.empty()) {
       if (!suspects_.empty()) continue;
+      if (std::any_of(jobs_.begin(), jobs_.end(), [](const PromptJob& j) { return j.parked; })) {
+        RETURN_IF_ERROR(unpark());
+        if (active_.empty() && std::any_of(jobs_.begin(), jobs_.end(), [](const PromptJob& j) { return j.parked; })) {
+          std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));  // others' kept generations
+        }
+        continue;
+      }
       ASSIGN_OR_RETURN(const bool complete, job_complete());
       if (complete) break;
       std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));  // others hold the rest
@@ -125,6 +133,8 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
 Status JobLoop::claim_prompts() {
   // Suspects run alone: nothing new starts until they have.
   if (stop_requested() || active_.size() >= in_flight_limit() || solo_ || !suspects_.empty()) return Status::Ok();
+  if (suite_shares_) RETURN_IF_ERROR(unpark());  // parked prompts first: their leases are held already
+  if (active_.size() >= in_flight_limit() || solo_ || !suspects_.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(const std::vector<proto::Lease> leases,
                    store_.claim(options_.owner, static_cast<int>(in_flight_limit() - active_.size()), options_.lease_seconds));
   for (const proto::Lease& lease : leases) {
@@ -158,12 +168,23 @@ Status JobLoop::begin(const proto::Lease& lease) {
 }
 
 Status JobLoop::resume(PromptJob& j) {
-  // A fresh searcher: this run may have held the prompt before and lost it.
-  ASSIGN_OR_RETURN(j.searcher, make_searcher(spec_.search(), options_.steps, SearchKey{spec_.seed(), j.key}));
   j.history.clear();
   j.committed_shards.clear();
-  RETURN_IF_ERROR(executor_.add_prompt(j.index, j.entry.text, j.key));
   ASSIGN_OR_RETURN(const std::optional<proto::CheckpointRecord> checkpoint, store_.load_checkpoint(j.index));
+  // A fresh searcher: this run may have held the prompt before and lost it. With a suite budget,
+  // past its kept generations: the plan of its share, once the shares are known.
+  if (suite_budget() && checkpoint && checkpoint->generation() >= suite_barrier(spec_.search())) {
+    if (!suite_shares_) {
+      j.parked = true;  // the shares are computed when this run is idle (unpark)
+      return Status::Ok();
+    }
+    const int64_t share = (*suite_shares_)[j.index];
+    if (share <= 0) return Internal("prompt " + std::to_string(j.index) + " has no suite budget share");
+    ASSIGN_OR_RETURN(j.searcher, make_suite_searcher(spec_.search(), options_.steps, SearchKey{spec_.seed(), j.key}, share));
+  } else {
+    ASSIGN_OR_RETURN(j.searcher, make_searcher(spec_.search(), options_.steps, SearchKey{spec_.seed(), j.key}));
+  }
+  RETURN_IF_ERROR(executor_.add_prompt(j.index, j.entry.text, j.key));
   if (checkpoint) {
     RETURN_IF_ERROR(j.searcher->restore(checkpoint->snapshot()).with_context("prompt " + std::to_string(j.index)));
     RETURN_IF_ERROR(executor_.load_shards(j.index, spec_.output(), checkpoint->shards()));
@@ -176,8 +197,75 @@ Status JobLoop::resume(PromptJob& j) {
     RETURN_IF_ERROR(store_.log_event("run " + options_.owner + " resumed prompt " + std::to_string(j.index) +
                                      " at generation " + std::to_string(j.searcher->generation())));
   }
+  if (j.searcher->done()) return finish(j);  // a suite budget share with no later generation
   active_.push_back(&j);
   return start_generation(j);
+}
+
+Status JobLoop::park(PromptJob& j) {
+  spdlog::info("prompt {} '{}': first two evolution generations done; it waits for every prompt's before the suite "
+               "budget is shared out", j.index, j.entry.text);
+  j.parked = true;  // resumed from the checkpoint just committed by unpark(), with its share
+  return executor_.release_prompt(j.index);
+}
+
+Status JobLoop::try_share_suite_budget() {
+  ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> records, store_.prompts());
+  const uint32_t barrier = suite_barrier(spec_.search());
+  for (const proto::PromptRecord& r : records) {
+    if (r.status() != proto::PROMPT_DONE && r.status() != proto::PROMPT_FAILED && r.generation() < barrier) {
+      return Status::Ok();  // not every prompt has run its kept generations yet
+    }
+  }
+  // Each prompt's climb: how much its best rose in its last kept generation (best_so_far after
+  // each searcher generation; evosearch-lookahead's roll-outs are its odd ones).
+  const uint32_t per_generation = barrier / kSuiteKeptGenerations;  // searcher generations per evolution generation
+  const uint32_t before = barrier - per_generation - 1;               // the one before the last kept generation
+  std::vector<std::optional<double>> climb(jobs_.size());
+  for (uint32_t p = 0; p < jobs_.size(); ++p) {
+    // The checkpoint first: a prompt that finishes meanwhile drops it as its outcome is saved
+    // (one step), so the outcome read after it is there.
+    std::vector<proto::GenerationRecord> history;
+    ASSIGN_OR_RETURN(const std::optional<proto::CheckpointRecord> checkpoint, store_.load_checkpoint(p));
+    if (checkpoint) {
+      history.assign(checkpoint->history().begin(), checkpoint->history().end());
+    } else {
+      ASSIGN_OR_RETURN(const std::optional<proto::PromptOutcome> outcome, store_.load_outcome(p));
+      if (outcome) history.assign(outcome->generations().begin(), outcome->generations().end());
+    }
+    if (history.size() < barrier) continue;  // failed before: no share
+    climb[p] = history[barrier - 1].best_so_far() - history[before].best_so_far();
+  }
+  ASSIGN_OR_RETURN(const int64_t head_cost, suite_head_cost(spec_.search(), options_.steps));
+  std::vector<int64_t> shares = share_suite_budget(spec_.search().suite_model_calls_budget(), head_cost, climb);
+  int64_t least = 0, most = 0, total = 0;
+  for (int64_t s : shares) {
+    if (s <= 0) continue;
+    least = least == 0 ? s : std::min(least, s);
+    most = std::max(most, s);
+    total += s;
+  }
+  const std::string what = "suite budget " + std::to_string(spec_.search().suite_model_calls_budget()) +
+                           ": every prompt ran its first two evolution generations (" + std::to_string(head_cost) +
+                           " model calls each); shares from " + std::to_string(least) + " to " + std::to_string(most) +
+                           " model calls per prompt, " + std::to_string(total) + " in all";
+  spdlog::info("{}", what);
+  RETURN_IF_ERROR(store_.log_event("run " + options_.owner + ": " + what));
+  suite_shares_ = std::move(shares);
+  return Status::Ok();
+}
+
+Status JobLoop::unpark() {
+  if (!suite_shares_) RETURN_IF_ERROR(try_share_suite_budget());
+  if (!suite_shares_) return Status::Ok();
+  for (PromptJob& j : jobs_) {
+    if (!j.parked) continue;
+    if (active_.size() >= in_flight_limit() || solo_ || !suspects_.empty() || stop_requested()) break;
+    j.parked = false;
+    if (!j.lease) continue;  // lost meanwhile
+    RETURN_IF_ERROR(charged_or(j, resume(j)));
+  }
+  return Status::Ok();
 }
 
 Status JobLoop::start_generation(PromptJob& j) {
@@ -231,6 +319,7 @@ Status JobLoop::complete_generation(PromptJob& j) {
   if (j.searcher->done()) return finish(j);
   RETURN_IF_ERROR(checkpoint(j));
   if (!j.lease) return Status::Ok();  // lost while checkpointing
+  if (suite_budget() && generation + 1 == suite_barrier(spec_.search())) return park(j);
   return stop_requested() ? Status::Ok() : start_generation(j);
 }
 
@@ -324,6 +413,7 @@ Status JobLoop::abandon(PromptJob& j) {
   spdlog::warn("prompt {}: this run's lease was lost; it stops working on it", j.index);
   keeper_.drop(j.index);
   j.lease.reset();
+  j.parked = false;
   if (!j.in_flight.empty()) {
     j.draining = true;  // its results still come back; then its states are freed
     return Status::Ok();
@@ -408,6 +498,7 @@ Status JobLoop::drop(PromptJob& j) {
   j.in_flight.clear();
   j.collected.clear();
   j.draining = false;
+  j.parked = false;
   if (solo_ == &j) solo_ = nullptr;
   active_.erase(std::remove(active_.begin(), active_.end(), &j), active_.end());
   return executor_.release_prompt(j.index);

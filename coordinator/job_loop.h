@@ -20,6 +20,12 @@
 // store, a stop signal) is the machine's and ends the run as before, charging nothing. The same
 // holds on worker ranks: their errors come back with their codes (coordinator/distributed_executor.h).
 //
+// A budget for the whole suite (search.suite_model_calls_budget, coordinator/search/suite_budget.h):
+// a prompt that finished its first two evolution generations is checkpointed and parked (its
+// lease kept, its states freed) until every prompt of the job has; then the shares are computed
+// from the stored generations (the same in every coordinator and on every resume) and each
+// prompt goes on from its checkpoint with its own plan.
+//
 // The loop keeps claims, searchers, the executor and checkpoints; the pictures go through an
 // AnswerWriter (coordinator/answer_writer.h), the progress lines, events and totals through a
 // ProgressReporter (coordinator/progress_reporter.h). One thread: the caller's.
@@ -85,6 +91,7 @@ class JobLoop {
     std::vector<proto::GenerationRecord> history;
     bool draining = false;  // lease lost: let its generation in flight finish, then drop it
     bool finished = false;
+    bool parked = false;    // suite budget: held, waiting for every prompt's kept generations
   };
 
   Status claim_prompts();
@@ -104,6 +111,15 @@ class JobLoop {
   // Stops working on `j` in this run (its states freed, its generation in flight dropped).
   Status drop(PromptJob& j);
   Status start_generation(PromptJob& j);
+  // Suite budget: `j` finished its kept generations (checkpointed): its states are freed and it
+  // waits, lease held, for the shares. (No prompt gets there once they are known: they are
+  // computed only when every prompt has.)
+  bool suite_budget() const { return spec_.search().suite_model_calls_budget() > 0; }
+  Status park(PromptJob& j);
+  // The shares, once every prompt of the job has its kept generations stored (else left unset).
+  Status try_share_suite_budget();
+  // Parked prompts resumed with their shares, up to the in-flight limit.
+  Status unpark();
   Status complete_generation(PromptJob& j);
   Status checkpoint(PromptJob& j);
   Status finish(PromptJob& j);
@@ -126,6 +142,7 @@ class JobLoop {
   std::deque<uint32_t> suspects_;    // held prompts of a failed mixed batch, waiting to run alone
   PromptJob* solo_ = nullptr;        // the suspect running alone (nothing else runs meanwhile)
   std::set<uint32_t> charged_;       // prompts this run charged: they run alone when claimed again
+  std::optional<std::vector<int64_t>> suite_shares_;  // suite budget: each prompt's model calls, once known
   std::vector<proto::PromptOutcome> outcomes_;  // found by this run, by prompt
   AnswerWriter answers_;
   ProgressReporter progress_;

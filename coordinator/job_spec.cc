@@ -14,8 +14,10 @@
 #include "coordinator/search/lookahead_searcher.h"
 #include "coordinator/search/particle_searcher.h"
 #include "coordinator/search/planner.h"
+#include "coordinator/search/suite_budget.h"
 #include "coordinator/yaml_to_json.h"
 #include "common/atomic_file.h"
+#include "jobs/prompt_suite.h"
 #include "worker/manifest.h"
 #include "worker/model_dtype.h"
 
@@ -104,11 +106,24 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
     return InvalidArgument(origin + ": search.method: unknown '" + m +
                            "'; expected evosearch, evosearch-lookahead, best-of-n, particles or none");
   }
-  const int budgets = (s->nfe_budget() != 0) + (s->model_calls_budget() != 0) + (s->model_seconds_budget() != 0);
+  const int budgets = (s->nfe_budget() != 0) + (s->model_calls_budget() != 0) + (s->model_seconds_budget() != 0) +
+                      (s->suite_model_calls_budget() != 0);
   if (s->nfe_budget() < 0 || s->model_calls_budget() < 0 || !(s->model_seconds_budget() >= 0) ||
-      !std::isfinite(s->model_seconds_budget()) || budgets > 1) {
-    return InvalidArgument(origin + ": search.nfe_budget, search.model_calls_budget, search.model_seconds_budget: "
-                           "expected at most one, positive");
+      !std::isfinite(s->model_seconds_budget()) || s->suite_model_calls_budget() < 0 || budgets > 1) {
+    return InvalidArgument(origin + ": search.nfe_budget, search.model_calls_budget, search.model_seconds_budget, "
+                           "search.suite_model_calls_budget: expected at most one, positive");
+  }
+  if (s->suite_model_calls_budget() > 0) {
+    if (m != "evosearch" && m != "evosearch-lookahead") {
+      return InvalidArgument(origin + ": search.suite_model_calls_budget: method '" + m +
+                             "' cannot take it; expected evosearch or evosearch-lookahead (the budget is shared out "
+                             "after every prompt's first evolution generation), or a per-prompt budget");
+    }
+    if (!s->evolution_steps().empty() || !s->population().empty() || !s->screened().empty() ||
+        !s->lookahead_steps().empty() || s->has_elites()) {
+      return InvalidArgument(origin + ": search.suite_model_calls_budget: plans the schedule itself; leave "
+                             "evolution_steps, population, elites, screened and lookahead_steps unset");
+    }
   }
   s->clear_plan();
   return spec;
@@ -220,7 +235,8 @@ std::string join(const std::vector<int>& v) {
 
 bool needs_plan(const proto::SearchSpec& s) {
   const std::string& m = s.method();
-  const bool budget = s.nfe_budget() > 0 || s.model_calls_budget() > 0 || s.model_seconds_budget() > 0;
+  const bool budget = s.nfe_budget() > 0 || s.model_calls_budget() > 0 || s.model_seconds_budget() > 0 ||
+                      s.suite_model_calls_budget() > 0;
   const bool schedule = !s.evolution_steps().empty() || !s.population().empty();
   if (m == "evosearch") return budget && !schedule;
   if (m == "evosearch-lookahead") return !schedule && s.screened().empty() && s.lookahead_steps().empty();
@@ -229,11 +245,17 @@ bool needs_plan(const proto::SearchSpec& s) {
   return false;
 }
 
-Status plan_search(proto::SearchSpec& s, int steps) {
+Status plan_search(proto::SearchSpec& s, int steps, uint32_t prompts) {
   if (!needs_plan(s)) return Status::Ok();
   proto::SearchPlan plan;
   Budget budget;
-  if (s.model_seconds_budget() > 0) {
+  if (s.suite_model_calls_budget() > 0) {
+    if (prompts == 0) return Internal("search.suite_model_calls_budget: planned without the suite's prompt count");
+    plan.set_budget("suite_model_calls_budget");
+    plan.set_suite_budget(s.suite_model_calls_budget());
+    plan.set_suite_prompts(prompts);
+    budget = Budget{true, s.suite_model_calls_budget() / prompts};
+  } else if (s.model_seconds_budget() > 0) {
     // In microseconds, each call kind at the cost measured on the device (the caller's plan fields).
     const proto::SearchPlan& measured = s.plan();
     if (!(measured.seconds_per_nfe() > 0)) {
@@ -320,6 +342,21 @@ Status plan_search(proto::SearchSpec& s, int steps) {
     return Status::Ok();
   }
   const std::string unit = budget.model_calls ? " model calls" : " NFE";
+  if (plan.suite_prompts() > 0) {
+    ASSIGN_OR_RETURN(const std::unique_ptr<Searcher> planned, make_searcher(s, steps, SearchKey{}));
+    if (planned->generation_count() <= suite_barrier(s)) {
+      return InvalidArgument("search.suite_model_calls_budget: " + std::to_string(plan.suite_budget()) + " over " +
+                             std::to_string(prompts) + " prompts is " + std::to_string(budget.amount) +
+                             " model calls each, too few for two evolution generations and a later one (" + schedule +
+                             "); give more, or a per-prompt model_calls_budget");
+    }
+    plan.set_summary("planned " + s.method() + " for suite_model_calls_budget " + std::to_string(plan.suite_budget()) +
+                     " over " + std::to_string(prompts) + " prompts: the first two evolution generations as for an "
+                     "even share of " + std::to_string(budget.amount) + " model calls each (" + schedule + "); the "
+                     "later ones of each prompt planned for its share once every prompt has run those");
+    *s.mutable_plan() = plan;
+    return Status::Ok();
+  }
   plan.set_summary("planned " + s.method() + " for " + plan.budget() + " " + std::to_string(plan.requested()) + ": " +
                    schedule + "; uses " + std::to_string(plan.used()) + unit + " per prompt (rounded " + plan.rounded() +
                    "; " + std::to_string(cost.nfe) + " NFE, " + std::to_string(cost.model_calls()) + " model calls)");
@@ -329,7 +366,12 @@ Status plan_search(proto::SearchSpec& s, int steps) {
 
 Status plan_job_spec(proto::JobSpec& spec, const proto::BundleManifest& manifest) {
   ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec, manifest));
-  return plan_search(*spec.mutable_search(), sampler.steps);
+  uint32_t prompts = 0;
+  if (spec.search().suite_model_calls_budget() > 0) {
+    ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec.prompts()));
+    prompts = static_cast<uint32_t>(suite.size());
+  }
+  return plan_search(*spec.mutable_search(), sampler.steps, prompts);
 }
 
 StatusOr<std::unique_ptr<Searcher>> make_searcher(const proto::SearchSpec& spec, int steps, SearchKey key) {
@@ -349,6 +391,37 @@ StatusOr<std::unique_ptr<Searcher>> make_searcher(const proto::SearchSpec& spec,
   if (s.particles() < 0) return InvalidArgument("search.particles: expected a positive number");
   ASSIGN_OR_RETURN(const ParticleConfig p, particle_config(s, steps));
   return std::unique_ptr<Searcher>(new ParticleSearcher(p, key));
+}
+
+uint32_t suite_barrier(const proto::SearchSpec& planned) {
+  // evosearch-lookahead runs each evolution generation as two searcher generations (screen, roll out).
+  return static_cast<uint32_t>((planned.method() == "evosearch-lookahead" ? 2 : 1) * kSuiteKeptGenerations);
+}
+
+StatusOr<int64_t> suite_head_cost(const proto::SearchSpec& planned, int steps) {
+  const Budget calls{true, 0};
+  if (planned.method() == "evosearch-lookahead") {
+    ASSIGN_OR_RETURN(const LookaheadConfig c, lookahead_config(planned, steps));
+    return calls.of(lookahead_head_cost(c, kSuiteKeptGenerations));
+  }
+  ASSIGN_OR_RETURN(const EvoSearchConfig c, evosearch_config(planned, steps));
+  return calls.of(evosearch_head_cost(c, kSuiteKeptGenerations));
+}
+
+StatusOr<std::unique_ptr<Searcher>> make_suite_searcher(const proto::SearchSpec& planned, int steps, SearchKey key,
+                                                        int64_t budget) {
+  const Budget calls{true, budget};
+  const std::string context = "search (a suite budget's share of " + std::to_string(budget) + " model calls)";
+  if (planned.method() == "evosearch-lookahead") {
+    ASSIGN_OR_RETURN(const LookaheadConfig even, lookahead_config(planned, steps));
+    LookaheadConfig c = plan_lookahead_rest(calls, even, kSuiteKeptGenerations);
+    RETURN_IF_ERROR(validate(c).with_context(context));
+    return std::unique_ptr<Searcher>(new LookaheadSearcher(std::move(c), key));
+  }
+  ASSIGN_OR_RETURN(const EvoSearchConfig even, evosearch_config(planned, steps));
+  EvoSearchConfig c = plan_evosearch_rest(calls, even, kSuiteKeptGenerations);
+  RETURN_IF_ERROR(validate(c).with_context(context));
+  return std::unique_ptr<Searcher>(new EvoSearcher(std::move(c), key));
 }
 
 }  // namespace evosearch

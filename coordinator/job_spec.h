@@ -37,9 +37,22 @@ StatusOr<LookaheadConfig> lookahead_config(const proto::SearchSpec& search, int 
 bool needs_plan(const proto::SearchSpec& search);
 // Plans what needs_plan() names from the budget (nfe_budget, model_calls_budget, else the NFE of the
 // EvoSearch schedule) with coordinator/search/planner.h, fills the chosen fields in and records the
-// budget asked for and used in search.plan. Does nothing when nothing is open.
-Status plan_search(proto::SearchSpec& search, int steps);
-// plan_search with the spec's step count (the bundle's default when unset). load_job_spec calls it.
+// budget asked for and used in search.plan. Does nothing when nothing is open. A
+// suite_model_calls_budget is planned as an even share per prompt of the suite's `prompts`.
+Status plan_search(proto::SearchSpec& search, int steps, uint32_t prompts = 0);
+// plan_search with the spec's step count (the bundle's default when unset) and its suite's prompt
+// count. load_job_spec calls it.
 Status plan_job_spec(proto::JobSpec& spec, const proto::BundleManifest& manifest);
+
+// suite_model_calls_budget (coordinator/search/suite_budget.h), for a planned spec: the searcher
+// generation after which the budget is shared out (after every prompt's first two evolution
+// generations: 2 for evosearch, 4 for evosearch-lookahead, whose evolution generations each
+// screen, then roll out), what those generations cost one prompt in model calls, and the searcher
+// of a prompt given `budget` model calls in all, whose first two evolution generations are the
+// planned spec's.
+uint32_t suite_barrier(const proto::SearchSpec& planned);
+StatusOr<int64_t> suite_head_cost(const proto::SearchSpec& planned, int steps);
+StatusOr<std::unique_ptr<Searcher>> make_suite_searcher(const proto::SearchSpec& planned, int steps, SearchKey key,
+                                                        int64_t budget);
 
 }  // namespace evosearch

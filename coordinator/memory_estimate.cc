@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "common/system_memory.h"
 #include "coordinator/job_spec.h"
 #include "coordinator/search/budget.h"
+#include "coordinator/search/planner.h"
+#include "coordinator/search/suite_budget.h"
 
 namespace evosearch {
 namespace {
@@ -48,11 +51,27 @@ StatusOr<SearchSize> search_size(const proto::SearchSpec& spec, int steps) {
   proto::SearchSpec s = spec;  // sized as it will run: planned when the spec leaves sizes open
   RETURN_IF_ERROR(plan_search(s, steps));
   const std::string& m = s.method();
-  const std::string budget_field = s.model_seconds_budget() > 0  ? "search.model_seconds_budget"
-                                   : s.model_calls_budget() > 0 ? "search.model_calls_budget"
-                                                                : "search.nfe_budget";
+  const std::string budget_field = s.model_seconds_budget() > 0       ? "search.model_seconds_budget"
+                                   : s.model_calls_budget() > 0       ? "search.model_calls_budget"
+                                   : s.suite_model_calls_budget() > 0 ? "search.suite_model_calls_budget"
+                                                                      : "search.nfe_budget";
+  // A suite budget: sized at the largest share a prompt can get (suite_budget.h's weights).
+  std::optional<Budget> largest;
+  if (s.plan().suite_prompts() > 0) {
+    const double n = s.plan().suite_prompts();
+    const SuiteRules rules;
+    ASSIGN_OR_RETURN(const int64_t first, suite_head_cost(s, steps));
+    const double rest = std::max(0.0, static_cast<double>(s.suite_model_calls_budget()) - n * static_cast<double>(first));
+    largest = Budget{true, first + static_cast<int64_t>(rest * rules.max_weight /
+                                                        (rules.max_weight + (n - 1) * rules.min_weight))};
+  }
   if (m == "evosearch" || m == "evosearch-lookahead") {
-    ASSIGN_OR_RETURN(const EvoSearchConfig evo, evosearch_config(s, steps));
+    ASSIGN_OR_RETURN(EvoSearchConfig evo, evosearch_config(s, steps));
+    if (largest && m == "evosearch") evo = plan_evosearch_rest(*largest, evo, kSuiteKeptGenerations);
+    if (largest && m == "evosearch-lookahead") {
+      ASSIGN_OR_RETURN(const LookaheadConfig first, lookahead_config(s, steps));
+      evo = plan_lookahead_rest(*largest, first, kSuiteKeptGenerations).evo;
+    }
     // Generation g keeps its candidates' states at every later evolution step and at T
     // (EvoSearcher::keep_steps); bounded by keeping all of them at once.
     const size_t n = evo.evolution_steps.size();
@@ -65,7 +84,8 @@ StatusOr<SearchSize> search_size(const proto::SearchSpec& spec, int steps) {
     if (m == "evosearch") return size;
     // evosearch-lookahead also keeps a generation's screened children (states and x0
     // predictions) until it has chosen which continue.
-    ASSIGN_OR_RETURN(const LookaheadConfig c, lookahead_config(s, steps));
+    ASSIGN_OR_RETURN(LookaheadConfig c, lookahead_config(s, steps));
+    if (largest) c = plan_lookahead_rest(*largest, c, kSuiteKeptGenerations);
     const double screened = *std::max_element(c.screened.begin(), c.screened.end());
     size.kept_states += 2 * screened;
     size.candidates = std::max(size.candidates, screened);

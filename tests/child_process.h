@@ -17,13 +17,17 @@ namespace evosearch::testing_support {
 
 // Runs `command` with /bin/sh in a new process group, stdout and stderr into `log`.
 inline pid_t start_logged(const std::string& command, const std::string& log) {
+  // Built before fork: the child of a multi-threaded test (proxies, monitors) may call only
+  // async-signal-safe functions until exec, and allocating is not one (another thread may have
+  // held the allocator's lock at the fork).
+  const std::string shell = "exec " + command;
   const pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
-    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    execl("/bin/sh", "sh", "-c", shell.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;

@@ -104,6 +104,12 @@ TEST_F(Mpi, ParticlesSameAnswersEmbeddedAndOneToThreeWorkers) {
                                    true);
 }
 
+// A suite budget: the shares come from the stored first generations, whichever rank computed them.
+TEST_F(Mpi, ASuiteBudgetSameAnswersEmbeddedAndOneToThreeWorkers) {
+  same_answers_on_any_worker_count(R"({"method": "evosearch-lookahead", "suite_model_calls_budget": 3120})",
+                                   "mpi-suite");
+}
+
 // Starts mpirun in the background with its output in `log`; returns its pid.
 pid_t start(const std::string& command, const std::string& log) {
   const pid_t pid = fork();

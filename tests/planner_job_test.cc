@@ -1,9 +1,11 @@
 // `evosearch run` with budget-only specs on a tiny bundle: the planned schedule is in
 // results.json's spec and the printed summary, and the run costs exactly what was planned.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -119,6 +121,75 @@ TEST(PlannedJob, ASecondsBudgetWithAnotherBudgetOrNotPositiveIsRefused) {
     const auto r = testing_support::run_evosearch("run " + spec);
     EXPECT_EQ(r.code, 1) << search;
     EXPECT_NE(r.output.find("search.model_seconds_budget"), std::string::npos) << r.output;
+  }
+}
+
+// A suite budget on a bundle whose reward spreads over a prompt's candidates in proportion to
+// the prompt's length (the tiny encoder's cond[:, 0] is length / 10), so prompts climb by
+// different amounts.
+std::string make_suite_job(const std::string& name, const std::string& search, int in_flight) {
+  const std::string dir = testing_support::fresh_dir(name);
+  testing_support::TinyBundle bundle;
+  bundle.reward = testing_support::replaced(bundle.reward, "return pixels.flatten(1).mean(1) + cond[:, 0]",
+                                            "return pixels.flatten(1).mean(1) * cond[:, 0] * 10.0");
+  bundle.write(dir + "/bundle");
+  std::ofstream(dir + "/suite.txt") << "a\na bag\na long dark winter coat with big buttons\nan ankle boot\n";
+  std::ofstream(dir + "/job.json") << R"({"bundle": "bundle", "prompts": "suite.txt", "output": "out", "seed": 3,
+    "sampler": {"steps": 12}, "batch_size": 5, "prompts_in_flight": )" << in_flight << R"(, "search": )" << search << "}";
+  return dir + "/job.json";
+}
+
+int64_t model_calls(const proto::PromptOutcome& o) { return o.nfe() + o.decode_calls() + o.reward_calls(); }
+
+TEST(SuiteBudgetJob, SharesAreSpentAndDoNotDependOnTheScheduling) {
+  for (const char* method : {"evosearch", "evosearch-lookahead"}) {
+    const std::string search = std::string(R"({"method": ")") + method + R"(", "suite_model_calls_budget": 2400})";
+    // One prompt in flight: each parks after its first generation and the next is claimed; all
+    // four at once: they park together.
+    std::vector<proto::JobResults> runs;
+    for (const int in_flight : {1, 4}) {
+      const std::string spec = make_suite_job(std::string("suite-job-") + method + std::to_string(in_flight), search, in_flight);
+      const auto r = testing_support::run_evosearch("run " + spec);
+      ASSERT_EQ(r.code, 0) << r.output;
+      EXPECT_NE(r.output.find("suite budget 2400: every prompt ran its first two evolution generations"), std::string::npos)
+          << r.output;
+      runs.push_back(read_results(spec));
+    }
+    const proto::JobResults& results = runs[0];
+    EXPECT_EQ(results.spec().search().plan().budget(), "suite_model_calls_budget");
+    EXPECT_EQ(results.spec().search().plan().requested(), 600);
+    ASSERT_EQ(results.prompts_size(), 4);
+    int64_t total = 0;
+    for (const auto& p : results.prompts()) total += model_calls(p);
+    EXPECT_LE(total, 2400) << method;
+    EXPECT_EQ(total, results.totals().nfe() + results.totals().decode_calls() + results.totals().reward_calls());
+    // Shared out, not split evenly: someone got more than an even share, someone less.
+    int64_t least = model_calls(results.prompts(0)), most = least;
+    for (const auto& p : results.prompts()) {
+      least = std::min(least, model_calls(p));
+      most = std::max(most, model_calls(p));
+    }
+    EXPECT_GT(most, 600) << method;
+    EXPECT_LT(least, 550) << method;
+    for (int p = 0; p < 4; ++p) {
+      EXPECT_EQ(runs[1].prompts(p).nfe(), results.prompts(p).nfe()) << method << " prompt " << p;
+      EXPECT_EQ(runs[1].prompts(p).generation(), results.prompts(p).generation()) << method << " prompt " << p;
+      EXPECT_EQ(runs[1].prompts(p).candidate(), results.prompts(p).candidate()) << method << " prompt " << p;
+      EXPECT_EQ(runs[1].prompts(p).scores().at("brightness"), results.prompts(p).scores().at("brightness"));
+    }
+  }
+}
+
+TEST(SuiteBudgetJob, OtherMethodsAndExplicitSchedulesAreRefused) {
+  for (const char* search : {R"({"method": "best-of-n", "suite_model_calls_budget": 2400})",
+                             R"({"method": "evosearch", "population": [4, 2], "evolution_steps": [3],
+                                 "suite_model_calls_budget": 2400})",
+                             R"({"method": "evosearch", "suite_model_calls_budget": 2400, "model_calls_budget": 600})"}) {
+    const std::string spec = make_suite_job("suite-refused", search, 1);
+    const auto r = testing_support::run_evosearch("run " + spec);
+    EXPECT_EQ(r.code, 1) << search;
+    EXPECT_NE(r.output.find("search.suite_model_calls_budget"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(fs::path(spec).parent_path() / "out" / "results.json"));
   }
 }
 

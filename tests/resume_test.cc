@@ -130,6 +130,11 @@ TEST(Resume, EvoSearchSurvivesSigkill) {
                   "resume-evo");
 }
 
+// Killed before and after the suite budget is shared out (its prompts parked between).
+TEST(Resume, ASuiteBudgetSurvivesSigkill) {
+  kill_and_resume(R"({"method": "evosearch", "suite_model_calls_budget": 3000})", "resume-suite");
+}
+
 TEST(Resume, ParticlesSurviveSigkill) {
   kill_and_resume(R"({"method": "particles", "particles": 6, "resample_interval": 6})", "resume-particles");
 }

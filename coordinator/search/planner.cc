@@ -125,6 +125,91 @@ LookaheadConfig plan_lookahead(const Budget& b, EvoSearchConfig base, const Look
   return c;
 }
 
+namespace {
+
+// The first `kept` evolution generations of a schedule.
+EvoSearchConfig evosearch_head(EvoSearchConfig c, size_t kept) {
+  c.population.resize(std::min(kept, c.population.size()));
+  c.evolution_steps.resize(c.population.size() - 1);
+  return c;
+}
+
+LookaheadConfig lookahead_head(LookaheadConfig c, size_t kept) {
+  c.evo = evosearch_head(c.evo, kept);
+  c.screened.resize(c.evo.population.size());
+  c.lookahead_steps.resize(c.evo.population.size());
+  return c;
+}
+
+}  // namespace
+
+SearchCost evosearch_head_cost(const EvoSearchConfig& c, size_t kept) { return evosearch_cost(evosearch_head(c, kept)); }
+
+SearchCost lookahead_head_cost(const LookaheadConfig& c, size_t kept) { return lookahead_cost(lookahead_head(c, kept)); }
+
+EvoSearchConfig plan_evosearch_rest(const Budget& b, EvoSearchConfig planned, size_t kept) {
+  const int T = planned.steps;
+  EvoSearchConfig c = evosearch_head(planned, kept);
+  const std::vector<int> later(planned.evolution_steps.begin() + static_cast<std::ptrdiff_t>(c.evolution_steps.size()),
+                               planned.evolution_steps.end());
+  const int64_t rest = b.amount - b.of(evosearch_cost(c));
+  // As many of the later evolution steps as afford two children each, as plan_evosearch.
+  for (size_t n = later.size(); n > 0; --n) {
+    int64_t per_child = 0;
+    for (size_t g = 0; g < n; ++g) per_child += (T - later[g]) * b.step() + b.scoring();
+    const int64_t k = rest / per_child;
+    if (k < 2) continue;
+    // What is left buys more children in the first later generation.
+    const int64_t left = rest - k * per_child;
+    for (size_t g = 0; g < n; ++g) {
+      c.evolution_steps.push_back(later[g]);
+      c.population.push_back(clamp_count(g == 0 ? k + left / ((T - later[0]) * b.step() + b.scoring()) : k));
+    }
+    break;
+  }
+  // One elite per 8 children, fewer than any generation's children.
+  const int fewest = c.population.size() > 1 ? *std::min_element(c.population.begin() + 1, c.population.end()) : 2;
+  c.elites = std::clamp(fewest / 8, 1, std::max(1, fewest - 1));
+  if (c.population.size() > 1 && c.elites >= fewest) c.elites = 0;
+  return c;
+}
+
+LookaheadConfig plan_lookahead_rest(const Budget& b, LookaheadConfig planned, size_t kept, const LookaheadRules& rules) {
+  const int T = planned.evo.steps;
+  const int64_t s = b.scoring(), step = b.step();
+  LookaheadConfig c = lookahead_head(planned, kept);
+  const size_t from = c.evo.evolution_steps.size();  // the first later generation's evolution step
+  const std::vector<int> later(planned.evo.evolution_steps.begin() + static_cast<std::ptrdiff_t>(from),
+                               planned.evo.evolution_steps.end());
+  const std::vector<int> look(planned.lookahead_steps.begin() + static_cast<std::ptrdiff_t>(from + 1),
+                              planned.lookahead_steps.end());
+  const int64_t rest = b.amount - b.of(lookahead_cost(c));
+  // As many later generations as can each afford one child, the rest split evenly, as plan_lookahead.
+  std::vector<int64_t> k;
+  for (size_t n = later.size(); n > 0 && k.empty(); --n) {
+    for (size_t g = 0; g < n; ++g) {
+      const int64_t per = rules.ratio * ((look[g] + 1) * step + s) + ((T - later[g] - look[g] - 1) * step + s);
+      k.push_back(std::max<int64_t>(0, rest) / static_cast<int64_t>(n) / per);
+    }
+    if (*std::min_element(k.begin(), k.end()) < 1) k.clear();
+  }
+  for (size_t g = 0; g < k.size(); ++g) {
+    c.evo.evolution_steps.push_back(later[g]);
+    c.evo.population.push_back(clamp_count(k[g]));
+    c.screened.push_back(clamp_count(rules.ratio * k[g]));
+    c.lookahead_steps.push_back(look[g]);
+  }
+  // An elite needs a second child beside it in every later generation.
+  const int fewest = c.evo.population.size() > 1 ? *std::min_element(c.evo.population.begin() + 1, c.evo.population.end()) : 2;
+  c.evo.elites = std::min(c.evo.elites, fewest >= 2 ? 1 : 0);
+  // What is left screens more children in the first later generation.
+  const int64_t left = b.amount - b.of(lookahead_cost(c));
+  if (!k.empty() && left > 0) {
+    c.screened[from + 1] = clamp_count(c.screened[from + 1] + left / ((look[0] + 1) * step + s));
+  }
+  return c;
+}
+
 std::string rounding(int64_t requested, int64_t used) {
   return used == requested ? "exact" : used < requested ? "down" : "up";
 }

@@ -79,6 +79,19 @@ LookaheadConfig plan_lookahead(const Budget& budget, EvoSearchConfig base, const
 int plan_best_of_n(const Budget& budget, int steps);
 int plan_particles(const Budget& budget, ParticleConfig base);
 
+// A suite budget's per-prompt plans (coordinator/search/suite_budget.h). The first `kept`
+// evolution generations of `planned` have run already and stay as they are; the later ones are
+// planned to fit `budget` in all (the kept ones included), at the planner's proportions, over at
+// most `planned`'s later evolution steps (the kept generations archived states only there).
+// When no later generation fits, the search is the kept generations alone.
+EvoSearchConfig plan_evosearch_rest(const Budget& budget, EvoSearchConfig planned, size_t kept);
+LookaheadConfig plan_lookahead_rest(const Budget& budget, LookaheadConfig planned, size_t kept,
+                                    const LookaheadRules& rules = {});
+// What the first `kept` evolution generations of a schedule cost (for evosearch-lookahead each
+// with its screening).
+SearchCost evosearch_head_cost(const EvoSearchConfig& config, size_t kept);
+SearchCost lookahead_head_cost(const LookaheadConfig& config, size_t kept);
+
 // "exact", "down" or "up": how `used` compares with `requested`.
 std::string rounding(int64_t requested, int64_t used);
 
