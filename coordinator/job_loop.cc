@@ -213,9 +213,11 @@ Status JobLoop::try_share_suite_budget() {
   ASSIGN_OR_RETURN(const std::vector<proto::PromptRecord> records, store_.prompts());
   const uint32_t barrier = suite_barrier(spec_.search());
   for (const proto::PromptRecord& r : records) {
-    if (r.status() != proto::PROMPT_DONE && r.status() != proto::PROMPT_FAILED && r.generation() < barrier) {
-      return Status::Ok();  // not every prompt has run its kept generations yet
-    }
+    if (r.status() == proto::PROMPT_DONE || r.status() == proto::PROMPT_FAILED || r.generation() >= barrier) continue;
+    // A record can lag its checkpoint (the file store writes the checkpoint, then the record: a
+    // run killed between the two), never lead it: the checkpoint decides.
+    ASSIGN_OR_RETURN(const std::optional<proto::CheckpointRecord> checkpoint, store_.load_checkpoint(r.prompt()));
+    if (!checkpoint || checkpoint->generation() < barrier) return Status::Ok();  // not there yet
   }
   // Each prompt's climb: how much its best rose in its last kept generation (best_so_far after
   // each searcher generation; evosearch-lookahead's roll-outs are its odd ones).

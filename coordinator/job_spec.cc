@@ -117,7 +117,7 @@ StatusOr<proto::JobSpec> parse_job_spec(const std::string& json, const std::stri
     if (m != "evosearch" && m != "evosearch-lookahead") {
       return InvalidArgument(origin + ": search.suite_model_calls_budget: method '" + m +
                              "' cannot take it; expected evosearch or evosearch-lookahead (the budget is shared out "
-                             "after every prompt's first evolution generation), or a per-prompt budget");
+                             "after every prompt's first two evolution generations), or a per-prompt budget");
     }
     if (!s->evolution_steps().empty() || !s->population().empty() || !s->screened().empty() ||
         !s->lookahead_steps().empty() || s->has_elites()) {

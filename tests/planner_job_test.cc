@@ -144,8 +144,8 @@ int64_t model_calls(const proto::PromptOutcome& o) { return o.nfe() + o.decode_c
 TEST(SuiteBudgetJob, SharesAreSpentAndDoNotDependOnTheScheduling) {
   for (const char* method : {"evosearch", "evosearch-lookahead"}) {
     const std::string search = std::string(R"({"method": ")") + method + R"(", "suite_model_calls_budget": 2400})";
-    // One prompt in flight: each parks after its first generation and the next is claimed; all
-    // four at once: they park together.
+    // One prompt in flight: each parks after its first two evolution generations and the next is
+    // claimed; all four at once: they park together.
     std::vector<proto::JobResults> runs;
     for (const int in_flight : {1, 4}) {
       const std::string spec = make_suite_job(std::string("suite-job-") + method + std::to_string(in_flight), search, in_flight);

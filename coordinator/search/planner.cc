@@ -167,10 +167,9 @@ EvoSearchConfig plan_evosearch_rest(const Budget& b, EvoSearchConfig planned, si
     }
     break;
   }
-  // One elite per 8 children, fewer than any generation's children.
+  // One elite per 8 children of the smallest generation (fewer than its children).
   const int fewest = c.population.size() > 1 ? *std::min_element(c.population.begin() + 1, c.population.end()) : 2;
-  c.elites = std::clamp(fewest / 8, 1, std::max(1, fewest - 1));
-  if (c.population.size() > 1 && c.elites >= fewest) c.elites = 0;
+  c.elites = fewest >= 2 ? std::max(1, fewest / 8) : 0;
   return c;
 }
 
