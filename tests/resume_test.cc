@@ -135,6 +135,46 @@ TEST(Resume, ASuiteBudgetSurvivesSigkill) {
   kill_and_resume(R"({"method": "evosearch", "suite_model_calls_budget": 3000})", "resume-suite");
 }
 
+// The file store writes a checkpoint, then the prompt's record: a run killed between the two
+// leaves the record a generation behind. A prompt parked at the suite budget's barrier whose record
+// says it is not there yet must not keep the budget from being shared (it waited forever).
+TEST(Resume, ASuiteBudgetRecordBehindItsCheckpointDoesNotStallTheJob) {
+  const std::string search = R"({"method": "evosearch", "suite_model_calls_budget": 3000})";
+  const std::string base = testing_support::fresh_dir("resume-suite-lag");
+  const std::string straight = make_job(base + "/straight", search);
+  ASSERT_EQ(run(straight), 0);
+  // One prompt in flight: prompt 0 parks at generation 2 while prompt 1 runs; stopped then.
+  const std::string lagging = make_job(base + "/lagging", search);
+  ASSERT_TRUE(write_file_atomic(lagging, testing_support::replaced(*read_file(lagging), R"("prompts_in_flight": 2)",
+                                                                   R"("prompts_in_flight": 1)"))
+                  .ok());
+  const fs::path record = fs::path(lagging).parent_path() / "out" / "state" / "prompt-00000.json";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(EVOSEARCH_BINARY, EVOSEARCH_BINARY, "run", lagging.c_str(), "--threads", "1", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 6000; ++i) {
+    const auto text = read_file(record.string());
+    if (text.ok() && text->find(R"("generation":2,)") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 75) << "the run should stop with prompt 0 parked";
+  // Its record one generation behind its checkpoint, as a kill between the two writes leaves it.
+  const auto text = read_file(record.string());
+  ASSERT_TRUE(text.ok());
+  ASSERT_NE(text->find(R"("generation":2,)"), std::string::npos) << *text;
+  ASSERT_TRUE(write_file_atomic(record.string(), testing_support::replaced(*text, R"("generation":2,)", R"("generation":1,)")).ok());
+  ASSERT_EQ(run(lagging), 0);
+  expect_same_answers(results_of(lagging), results_of(straight));
+}
+
 TEST(Resume, ParticlesSurviveSigkill) {
   kill_and_resume(R"({"method": "particles", "particles": 6, "resample_interval": 6})", "resume-particles");
 }
