@@ -22,7 +22,7 @@
 // and every row that raises the guidance reward over Best-of-N of its kind while lowering another
 // metric (reward hacking). Rows with one budget for the whole suite ("@suite":
 // search.suite_model_calls_budget = budget x (T + 2) x the suite's prompts, shared out after every
-// prompt's first generation): `evosearch@suite`, `lookahead@suite`, each followed by a "suite
+// prompt's first two evolution generations): `evosearch@suite`, `lookahead@suite`, each followed by a "suite
 // budget" line against the same method's "@calls" row (the same calls split evenly): model calls
 // per prompt, each metric's mean, prompts won and the paired test. Under each evosearch@calls and
 // lookahead@calls row, a "climb signal" line: over prompts and seeds, the correlation of the rise

@@ -347,6 +347,11 @@ std::vector<Row> settings_rows(const proto::JobResults& r) {
       rows.push_back({"Model-time budget", number(s.model_seconds_budget()) + " s",
                       "per prompt: seconds of model time at the call costs measured on the device"});
     }
+    if (s.suite_model_calls_budget() > 0) {
+      rows.push_back({"Suite budget", format_count(s.suite_model_calls_budget()),
+                      "model calls for the whole suite, shared out after every prompt's first two evolution "
+                      "generations; the settings below are an even share's, each prompt's calls are on its card"});
+    }
     if (s.has_plan()) rows.push_back({"Planned from the budget", s.plan().summary()});
     for (const proto::MethodSetting& setting : r.method_description().settings()) {
       rows.push_back({setting.label(), setting.value(), setting.doc()});
