@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -53,6 +54,31 @@ inline int wait_exit(pid_t pid, double seconds, double* took = nullptr) {
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Where `pid` is, for a test that gave up waiting on it: per thread its state, the kernel function
+// it sleeps in (wchan) and the system call it is in (/proc/PID/task/TID/syscall: number and
+// arguments; "running" when none), so a hang names its cause in the failure message.
+inline std::string where_blocked(pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  auto first_line = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  std::string out = "process " + std::to_string(pid) + " (" + first_line(proc + "/comm") + "):";
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(proc + "/task", ec)) {
+    const std::string t = task.path().string();
+    const std::string stat = first_line(t + "/stat");
+    const size_t close = stat.rfind(')');
+    const std::string state = close == std::string::npos || close + 2 >= stat.size() ? "?" : stat.substr(close + 2, 1);
+    out += "\n  thread " + task.path().filename().string() + " state " + state + ", wchan " + first_line(t + "/wchan") +
+           ", syscall " + first_line(t + "/syscall");
+  }
+  if (ec) out += " gone (" + ec.message() + ")";
+  return out;
 }
 
 }  // namespace evosearch::testing_support
