@@ -82,9 +82,9 @@ StatusOr<std::vector<proto::PromptOutcome>> JobLoop::run() {
     RETURN_IF_ERROR(start_solo());
     if (active_.empty()) {
       if (!suspects_.empty()) continue;
-      if (std::any_of(jobs_.begin(), jobs_.end(), [](const PromptJob& j) { return j.parked; })) {
+      if (any_parked()) {
         RETURN_IF_ERROR(unpark());
-        if (active_.empty() && std::any_of(jobs_.begin(), jobs_.end(), [](const PromptJob& j) { return j.parked; })) {
+        if (active_.empty() && any_parked()) {
           std::this_thread::sleep_for(std::chrono::duration<double>(options_.poll_seconds));  // others' kept generations
         }
         continue;

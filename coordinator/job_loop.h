@@ -31,6 +31,7 @@
 // ProgressReporter (coordinator/progress_reporter.h). One thread: the caller's.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -116,6 +117,9 @@ class JobLoop {
   // computed only when every prompt has.)
   bool suite_budget() const { return spec_.search().suite_model_calls_budget() > 0; }
   Status park(PromptJob& j);
+  bool any_parked() const {
+    return std::any_of(jobs_.begin(), jobs_.end(), [](const PromptJob& j) { return j.parked; });
+  }
   // The shares, once every prompt of the job has its kept generations stored (else left unset).
   Status try_share_suite_budget();
   // Parked prompts resumed with their shares, up to the in-flight limit.

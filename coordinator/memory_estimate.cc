@@ -58,12 +58,8 @@ StatusOr<SearchSize> search_size(const proto::SearchSpec& spec, int steps) {
   // A suite budget: sized at the largest share a prompt can get (suite_budget.h's weights).
   std::optional<Budget> largest;
   if (s.plan().suite_prompts() > 0) {
-    const double n = s.plan().suite_prompts();
-    const SuiteRules rules;
-    ASSIGN_OR_RETURN(const int64_t first, suite_head_cost(s, steps));
-    const double rest = std::max(0.0, static_cast<double>(s.suite_model_calls_budget()) - n * static_cast<double>(first));
-    largest = Budget{true, first + static_cast<int64_t>(rest * rules.max_weight /
-                                                        (rules.max_weight + (n - 1) * rules.min_weight))};
+    ASSIGN_OR_RETURN(const int64_t head, suite_head_cost(s, steps));
+    largest = Budget{true, largest_suite_share(s.suite_model_calls_budget(), head, s.plan().suite_prompts())};
   }
   if (m == "evosearch" || m == "evosearch-lookahead") {
     ASSIGN_OR_RETURN(EvoSearchConfig evo, evosearch_config(s, steps));

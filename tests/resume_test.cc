@@ -59,11 +59,8 @@ bool progressed(const fs::path& state_dir, fs::file_time_type since) {
   return false;
 }
 
-// Starts `evosearch run spec`. With a signal: sends it `delay` after the run's first new
-// checkpoint (so it lands inside the search, not during start-up). Returns the exit status.
-int run(const std::string& spec, int signal = 0, std::chrono::milliseconds delay = {}) {
-  const fs::path state_dir = fs::path(spec).parent_path() / "out" / "state";
-  const auto since = fs::file_time_type::clock::now();
+// Starts `evosearch run spec --threads 1` in the background, its output discarded.
+pid_t start_run(const std::string& spec) {
   const pid_t pid = fork();
   if (pid == 0) {
     const int devnull = ::open("/dev/null", O_WRONLY);
@@ -72,6 +69,15 @@ int run(const std::string& spec, int signal = 0, std::chrono::milliseconds delay
     execl(EVOSEARCH_BINARY, EVOSEARCH_BINARY, "run", spec.c_str(), "--threads", "1", static_cast<char*>(nullptr));
     _exit(127);
   }
+  return pid;
+}
+
+// Starts `evosearch run spec`. With a signal: sends it `delay` after the run's first new
+// checkpoint (so it lands inside the search, not during start-up). Returns the exit status.
+int run(const std::string& spec, int signal = 0, std::chrono::milliseconds delay = {}) {
+  const fs::path state_dir = fs::path(spec).parent_path() / "out" / "state";
+  const auto since = fs::file_time_type::clock::now();
+  const pid_t pid = start_run(spec);
   int status = 0;
   bool reaped = false;
   while (signal && !(reaped = waitpid(pid, &status, WNOHANG) == pid)) {
@@ -149,14 +155,7 @@ TEST(Resume, ASuiteBudgetRecordBehindItsCheckpointDoesNotStallTheJob) {
                                                                    R"("prompts_in_flight": 1)"))
                   .ok());
   const fs::path record = fs::path(lagging).parent_path() / "out" / "state" / "prompt-00000.json";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execl(EVOSEARCH_BINARY, EVOSEARCH_BINARY, "run", lagging.c_str(), "--threads", "1", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  const pid_t pid = start_run(lagging);
   for (int i = 0; i < 6000; ++i) {
     const auto text = read_file(record.string());
     if (text.ok() && text->find(R"("generation":2,)") != std::string::npos) break;

@@ -38,6 +38,8 @@ TEST(SuiteBudget, EqualClimbsSplitEvenlyAndWeightsAreClamped) {
   EXPECT_EQ(shares[0], 100 + static_cast<int64_t>(1000 * 2 / 2.75));
   EXPECT_EQ(shares[1], shares[3]);
   EXPECT_LE(sum(shares), 1400);
+  // That is the most any prompt can get, what the memory check sizes a prompt at.
+  EXPECT_EQ(shares[0], largest_suite_share(1400, 100, 4, rules));
 }
 
 TEST(SuiteBudget, ABudgetBelowTheKeptGenerationsGivesEachJustThose) {

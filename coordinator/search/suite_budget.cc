@@ -5,6 +5,12 @@
 
 namespace evosearch {
 
+int64_t largest_suite_share(int64_t suite_budget, int64_t head_cost, int64_t prompts, const SuiteRules& rules) {
+  const double rest = static_cast<double>(std::max<int64_t>(0, suite_budget - prompts * head_cost));
+  const double others = static_cast<double>(std::max<int64_t>(0, prompts - 1)) * rules.min_weight;
+  return head_cost + static_cast<int64_t>(rest * rules.max_weight / (rules.max_weight + others));
+}
+
 std::vector<int64_t> share_suite_budget(int64_t suite_budget, int64_t head_cost,
                                         const std::vector<std::optional<double>>& climb, const SuiteRules& rules) {
   const int64_t prompts = static_cast<int64_t>(climb.size());

@@ -40,4 +40,8 @@ constexpr size_t kSuiteKeptGenerations = 2;
 std::vector<int64_t> share_suite_budget(int64_t suite_budget, int64_t head_cost,
                                         const std::vector<std::optional<double>>& climb, const SuiteRules& rules = {});
 
+// The most one prompt's share can be (its weight at max_weight, every other at min_weight), for
+// sizing memory before the shares are known.
+int64_t largest_suite_share(int64_t suite_budget, int64_t head_cost, int64_t prompts, const SuiteRules& rules = {});
+
 }  // namespace evosearch
