@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include <ATen/Parallel.h>
+#include "worker/parallel_tasks.h"
 
 namespace evosearch {
 namespace {
@@ -32,13 +32,11 @@ at::Tensor keyed_normal_cpu(const std::vector<NoiseKey>& keys, at::IntArrayRef s
   const int64_t per_row = out.numel() / static_cast<int64_t>(keys.size());
   const int64_t tasks_per_row = (per_row + kCpuGrain - 1) / kCpuGrain;
   float* data = out.data_ptr<float>();
-  at::parallel_for(0, static_cast<int64_t>(keys.size()) * tasks_per_row, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t row = task / tasks_per_row;
-      const int64_t first = (task % tasks_per_row) * kCpuGrain;
-      const int64_t last = std::min(per_row, first + kCpuGrain);
-      fill_standard_normal(keys[row], data + row * per_row + first, first, last);
-    }
+  parallel_tasks(static_cast<int64_t>(keys.size()) * tasks_per_row, [&](int64_t task) {
+    const int64_t row = task / tasks_per_row;
+    const int64_t first = (task % tasks_per_row) * kCpuGrain;
+    const int64_t last = std::min(per_row, first + kCpuGrain);
+    fill_standard_normal(keys[row], data + row * per_row + first, first, last);
   });
   return out;
 }
