@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/Parallel.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -40,6 +41,7 @@
 #include "coordinator/job_spec.h"
 #include "jobs/prompt_suite.h"
 #include "worker/guidance.h"
+#include "worker/keyed_noise.h"
 #include "worker/allocator.h"
 #include "worker/runtime.h"
 #include "worker/schedule.h"
@@ -201,6 +203,26 @@ Sweep sweep(const std::vector<int>& batches, const Standalone& standalone) {
   return s;
 }
 
+// Milliseconds per draw of one sampler step's noise for `batch` candidates (keyed_normal, what a
+// stochastic sampler draws on the host between two model calls), at `threads` compute threads.
+double noise_ms(const Bundle& bundle, int batch, int threads) {
+  const int saved = at::get_num_threads();
+  at::set_num_threads(threads);
+  std::vector<NoiseKey> keys;
+  for (int b = 0; b < batch; ++b) keys.push_back(NoiseKey{1, 2, 3, static_cast<uint32_t>(b), 4, kStepNoise});
+  for (int i = 0; i < 2; ++i) keyed_normal(keys, bundle.latent_shape(), at::kCPU);
+  int draws = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  while (draws < 3 || elapsed < 0.2) {
+    keyed_normal(keys, bundle.latent_shape(), at::kCPU);
+    ++draws;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  at::set_num_threads(saved);
+  return 1e3 * elapsed / draws;
+}
+
 proto::SearchSpec wan_schedule(int steps) {
   proto::SearchSpec search;
   search.set_method("evosearch");
@@ -315,6 +337,15 @@ int main(int argc, char** argv) {
     fields["best_batch"].set_number_value(s.best_batch);
     fields["best_sample_steps_per_second"].set_number_value(s.best.wall);
     fields["best_sample_steps_per_cpu_second"].set_number_value(s.best.cpu);
+    if (device->is_cpu()) {
+      const double one = noise_ms(**bundle, s.best_batch, 1), all = noise_ms(**bundle, s.best_batch, at::get_num_threads());
+      const double call = 1e3 * s.best_batch / s.best.wall;
+      std::printf("keyed noise for one sampler step at batch %d: %.3f ms on 1 thread, %.3f ms on %d (%.2fx; %.1f%% of a "
+                  "model call), drawn by stochastic samplers only\n",
+                  s.best_batch, one, all, at::get_num_threads(), one / all, 100 * all / call);
+      fields["noise_ms_one_thread"].set_number_value(one);
+      fields["noise_ms"].set_number_value(all);
+    }
   }
   if (!o.run) {
     fields["load_average_end"].set_string_value(load_average());
