@@ -190,5 +190,53 @@ TEST(Backend, KeptFinalFramesAreTheScoringDecodesBytes) {
   EXPECT_EQ(backend.kept_frames(), 0u);
 }
 
+// Scoring a state (a prompt's answer) keeps the frames it decoded for the answer's decode, which
+// then decodes nothing and gives a fresh decode's bytes; once taken, or with the prompt released,
+// they are gone. At video size each saved decode is seconds of VAE per prompt.
+TEST(Backend, TheAnswerIsDecodedOnceForItsScoresAndItsFile) {
+  const std::string dir = testing_support::TinyBundle().write(testing_support::fresh_dir("backend-answer"));
+  auto bundle = Bundle::open(dir, at::kCPU);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
+  BackendOptions options;
+  options.sampler = default_sampler((*bundle)->manifest());
+  options.batch_size = 3;
+  auto schedule = make_schedule((*bundle)->manifest(), options.sampler);
+  ASSERT_TRUE(schedule.ok());
+  TorchBackend backend(**bundle, options, *schedule);
+  ASSERT_TRUE(backend.add_prompt(0, "a bag", 1).ok());
+  const int T = options.sampler.steps;
+  ASSERT_TRUE(backend.run(generation(0, 3, T, proto::SCORE_FINAL)).ok());
+  const proto::StateRef answer = state_ref(0, 1, T);
+  const int64_t before = backend.samples_decoded();
+  auto scores = backend.score(0, answer);
+  ASSERT_TRUE(scores.ok()) << scores.status().to_string();
+  EXPECT_EQ(scores->size(), static_cast<size_t>((*bundle)->manifest().rewards_size()));
+  EXPECT_EQ(backend.samples_decoded(), before + 1);
+  EXPECT_EQ(backend.scored_frames(), 1u);
+  auto written = backend.decode(0, answer);
+  ASSERT_TRUE(written.ok()) << written.status().to_string();
+  EXPECT_EQ(backend.samples_decoded(), before + 1);  // no second decode
+  EXPECT_EQ(backend.scored_frames(), 0u);
+  auto fresh = backend.decode(0, answer);  // taken: this one decodes
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(backend.samples_decoded(), before + 2);
+  ASSERT_EQ(written->size(), fresh->size());
+  for (size_t f = 0; f < fresh->size(); ++f) EXPECT_EQ((*written)[f].pixels, (*fresh)[f].pixels) << "frame " << f;
+  // score_pixels scores pixels already decoded: the same scores, no decode, nothing kept.
+  auto pixels = backend.decode_pixels(0, answer);
+  ASSERT_TRUE(pixels.ok());
+  const int64_t decoded = backend.samples_decoded();
+  auto again = backend.score_pixels(0, *pixels);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(*again, *scores);
+  EXPECT_EQ(backend.samples_decoded(), decoded);
+  EXPECT_EQ(backend.scored_frames(), 0u);
+  // Scored but never written (a lost lease, say): releasing the prompt forgets the frames.
+  ASSERT_TRUE(backend.score(0, state_ref(0, 2, T)).ok());
+  EXPECT_EQ(backend.scored_frames(), 1u);
+  std::thread([&] { backend.release_prompt(0); }).join();
+  EXPECT_EQ(backend.scored_frames(), 0u);
+}
+
 }  // namespace
 }  // namespace evosearch

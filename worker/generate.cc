@@ -36,7 +36,7 @@ StatusOr<Samples> generate(Bundle& bundle, const std::string& prompt, int count,
       out.nfe += r.result().nfe();
       const proto::StateRef ref = state_ref(0, r.result().candidate(), steps);
       ASSIGN_OR_RETURN(at::Tensor image, backend.decode_pixels(0, ref));
-      ASSIGN_OR_RETURN(const std::vector<double> scores, backend.score(0, ref));
+      ASSIGN_OR_RETURN(const std::vector<double> scores, backend.score_pixels(0, image));
       for (size_t i = 0; i < scores.size(); ++i) out.scores[i].push_back(scores[i]);
       pixels.push_back(std::move(image));
     }

@@ -1,7 +1,8 @@
-// The 8-bit frames of final samples that a backend decoded to score them, kept for the
-// generation grid so that no sample is decoded a second time. Bounded: per prompt only the
-// latest generation's frames are kept (storing a newer generation's drops the older ones), taking
-// frames forgets them, and releasing a prompt's states forgets its frames too.
+// The 8-bit frames of samples that a backend decoded to score them, kept for the request that
+// follows (the generation grid's final samples; the answer, scored then written) so that no
+// sample is decoded a second time. Bounded: per prompt only the latest generation's frames are
+// kept (storing a newer generation's drops the older ones), taking frames forgets them, and
+// releasing a prompt's states forgets its frames too.
 //
 // Threads: the compute thread puts and takes; a worker's communication thread releases. One lock.
 #pragma once

@@ -2,6 +2,7 @@
 #include "worker/torch_backend.h"
 
 #include <cmath>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -244,6 +245,8 @@ StatusOr<at::Tensor> TorchBackend::decode_pixels(uint32_t prompt, const proto::S
 
 StatusOr<std::vector<Image>> TorchBackend::decode(uint32_t prompt, const proto::StateRef& ref) {
   return guarded(compute_thread_, "decoding a state", [&]() -> StatusOr<std::vector<Image>> {
+    std::optional<std::vector<Image>> scored = std::move(scored_frames_.take(prompt, {ref})[0]);
+    if (scored) return std::move(*scored);
     ASSIGN_OR_RETURN(const at::Tensor pixels, decode_pixels(prompt, ref));
     return to_frames(pixels[0]);
   });
@@ -267,6 +270,16 @@ StatusOr<std::vector<std::vector<Image>>> TorchBackend::take_frames(uint32_t pro
 
 StatusOr<std::vector<double>> TorchBackend::score(uint32_t prompt, const proto::StateRef& ref) {
   ASSIGN_OR_RETURN(const at::Tensor pixels, decode_pixels(prompt, ref));
+  ASSIGN_OR_RETURN(std::vector<double> scores, score_pixels(prompt, pixels));
+  // The answer is written next: its frames come from this decode (at video size, seconds of VAE).
+  RETURN_IF_ERROR(guarded(compute_thread_, "keeping a scored state's frames", [&]() -> Status {
+    scored_frames_.put(prompt, ref, to_frames(pixels[0]));
+    return Status::Ok();
+  }));
+  return scores;
+}
+
+StatusOr<std::vector<double>> TorchBackend::score_pixels(uint32_t prompt, const at::Tensor& pixels) {
   return guarded(compute_thread_, "scoring a state", [&]() -> StatusOr<std::vector<double>> {
     RETURN_IF_ERROR(check_prompt(prompt));
     c10::InferenceMode guard;

@@ -43,8 +43,13 @@ class TorchBackend final : public Backend {
   // RolloutCompute (one thread). LibTorch exceptions of any kind come back as a Status.
   Status add_prompt(uint32_t prompt, const std::string& text, uint64_t key) override;
   StatusOr<std::vector<proto::PromptRolloutResult>> run(const std::vector<proto::PromptRolloutTask>& tasks) override;
+  // A state scored just before (below) gives the frames that scoring decoded, once.
   StatusOr<std::vector<Image>> decode(uint32_t prompt, const proto::StateRef& ref) override;
+  // Every reward of a resident state. Its frames are kept for the decode that writes it as the
+  // prompt's answer, which then decodes nothing (forgotten once taken, or with the prompt's states).
   StatusOr<std::vector<double>> score(uint32_t prompt, const proto::StateRef& ref) override;
+  // Every reward of `prompt` for pixels [1, *pixel_shape] already decoded (decode_pixels).
+  StatusOr<std::vector<double>> score_pixels(uint32_t prompt, const at::Tensor& pixels);
   // The kept frames of `refs` (keep_final_frames); a state without kept frames is decoded now.
   StatusOr<std::vector<std::vector<Image>>> take_frames(uint32_t prompt, const std::vector<proto::StateRef>& refs) override;
   // Pixels [1, *pixel_shape] on the CPU of a resident state (compute thread).
@@ -70,6 +75,7 @@ class TorchBackend final : public Backend {
   // Samples the decoder has decoded so far (each sample of a batch counts), and frames kept.
   int64_t samples_decoded() const { return samples_decoded_.load(); }
   size_t kept_frames() const { return kept_frames_.size(); }
+  size_t scored_frames() const { return scored_frames_.size(); }
 
  private:
   StatusOr<std::vector<proto::PromptRolloutResult>> run_batch(const std::vector<const proto::PromptRolloutTask*>& batch);
@@ -95,7 +101,8 @@ class TorchBackend final : public Backend {
   std::map<uint32_t, std::string> prompt_texts_;  // for rewards whose input is PROMPT_TEXT
   // Any thread: the store locks itself; the counters are written by the compute thread only.
   StateTable store_;
-  KeptFrames kept_frames_;  // locks itself
+  KeptFrames kept_frames_;    // locks itself
+  KeptFrames scored_frames_;  // score()'s frames for the answer's decode; locks itself
   std::atomic<double> encode_seconds_{0}, denoise_seconds_{0}, decode_seconds_{0}, score_seconds_{0};
   std::atomic<int64_t> model_calls_{0};
   std::atomic<int64_t> samples_decoded_{0};

@@ -38,11 +38,13 @@ auto caught(const char* what, Body&& body) -> decltype(body()) {
 void TorchBackend::release_all_but(uint32_t prompt, const std::vector<proto::StateRef>& live) {
   store_.release_all_but(prompt, live);
   kept_frames_.release_all_but(prompt, live);
+  scored_frames_.release_all_but(prompt, live);
 }
 
 void TorchBackend::release_prompt(uint32_t prompt) {
   store_.release_prompt(prompt);
   kept_frames_.release_prompt(prompt);
+  scored_frames_.release_prompt(prompt);
 }
 
 int64_t TorchBackend::state_bytes() const {
