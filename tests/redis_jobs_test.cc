@@ -55,8 +55,9 @@ std::string make_job(const std::string& dir, const std::string& name, const std:
   return dir + "/job.json";
 }
 
-std::string run_command(const std::string& spec, const std::string& extra = "") {
-  return std::string(EVOSEARCH_BINARY) + " run " + spec + " --threads 1 --lease-seconds 2 " + extra;
+std::string run_command(const std::string& spec, const std::string& extra = "", int lease_seconds = 2) {
+  return std::string(EVOSEARCH_BINARY) + " run " + spec + " --threads 1 --lease-seconds " + std::to_string(lease_seconds) +
+         " " + extra;
 }
 
 class RedisJobs : public ::testing::Test {
@@ -99,21 +100,47 @@ class RedisJobs : public ::testing::Test {
     return -1;
   }
 
+  // Waits until a prompt is running or done under a coordinator other than the one with this pid.
+  bool prompt_claimed_by_another(JobStore& store, pid_t pid, double seconds) {
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
+      auto prompts = store.prompts();
+      if (prompts.ok()) {
+        for (const auto& p : *prompts) {
+          if ((p.status() == proto::PROMPT_RUNNING || p.status() == proto::PROMPT_DONE) && !p.owner().empty() &&
+              p.owner().find(":" + std::to_string(pid) + ":") == std::string::npos) {
+            return true;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
   std::string base_, name_, reference_;
 };
 
 TEST_F(RedisJobs, ThreeCoordinatorsSearchEachPromptOnceWithTheAnswersOfOneRun) {
   const std::string spec = make_job(base_ + "/shared", name_, shared_redis());
-  std::vector<pid_t> coordinators;
-  for (int i = 0; i < 3; ++i) {
-    coordinators.push_back(start_logged(run_command(spec), base_ + "/coordinator" + std::to_string(i) + ".log"));
-  }
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(wait_exit(coordinators[i], 300), 0) << read_text(base_ + "/coordinator" + std::to_string(i) + ".log");
-  }
-  expect_same_answers(spec, reference_, "three coordinators");
+  auto log = [&](int i) { return base_ + "/coordinator" + std::to_string(i) + ".log"; };
+  // Started together on a loaded machine, the first coordinator up once searched all 12 prompts
+  // before the others had claimed one. So the first is paused (SIGSTOP) once it has a prompt
+  // checkpointed, holding its two prompts under leases that outlast the pause, and resumed once
+  // another coordinator has claimed a prompt: the work is shared whatever the machine's load.
+  std::vector<pid_t> coordinators{start_logged(run_command(spec, "", 60), log(0))};
   auto s = store(shared_redis(), spec);
   ASSERT_TRUE(s);
+  ASSERT_GE(prompt_checkpointed_by(*s, coordinators[0], 120), 0) << read_text(log(0));
+  kill(-coordinators[0], SIGSTOP);
+  for (int i = 1; i < 3; ++i) coordinators.push_back(start_logged(run_command(spec, "", 60), log(i)));
+  const bool claimed_by_another = prompt_claimed_by_another(*s, coordinators[0], 120);
+  kill(-coordinators[0], SIGCONT);
+  ASSERT_TRUE(claimed_by_another) << read_text(log(1)) << read_text(log(2));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(wait_exit(coordinators[i], 300), 0) << read_text(log(i));
+  }
+  expect_same_answers(spec, reference_, "three coordinators");
   auto prompts = s->prompts();
   ASSERT_TRUE(prompts.ok());
   ASSERT_EQ(prompts->size(), 12u);
