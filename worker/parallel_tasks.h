@@ -1,7 +1,7 @@
 // CPU work split over LibTorch's intra-op threads, really in parallel. ATen's own
 // at::parallel_for is a header template whose OpenMP pragma only takes effect in a file compiled
 // with OpenMP: in one compiled without it, it silently runs on the calling thread (the keyed
-// noise did, for sessions, at half the speed of two cores). This file is compiled with OpenMP.
+// noise did: one core of two drew it). parallel_tasks.cc is compiled with OpenMP.
 #pragma once
 
 #include <cstdint>
