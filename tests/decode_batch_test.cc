@@ -115,6 +115,7 @@ struct GridRun {
   int64_t grid_candidates = 0;
   int prompts = 0;
   size_t frames_left = 0;
+  size_t scored_frames_left = 0;
   std::map<std::string, std::string> grids;  // file -> PNG bytes
 };
 
@@ -140,6 +141,7 @@ StatusOr<GridRun> run_with_grids(const std::string& name, bool keep) {
   GridRun run;
   run.samples_decoded = backend->samples_decoded();
   run.frames_left = backend->kept_frames();
+  run.scored_frames_left = backend->scored_frames();
   run.prompts = results.prompts_size();
   for (const proto::PromptOutcome& p : results.prompts()) {
     run.scoring_decodes += p.decode_calls();
@@ -158,10 +160,12 @@ TEST(DecodeBatch, GridsShowThePixelsScoringDecodedWithoutDecodingAgain) {
   ASSERT_EQ(kept->prompts, 2);
   EXPECT_EQ(kept->grids.size(), 2u * 4);  // every generation of EvoSearch ends at T
   EXPECT_EQ(kept->grid_candidates, 2 * (5 + 3 + 3 + 3));
-  // One decode per rollout (scoring), plus the answer's score and picture: none for the grids.
+  // One decode per rollout (scoring), plus one per answer, whose picture comes from the decode
+  // that scored it with every reward: none for the grids.
   EXPECT_EQ(kept->scoring_decodes, 2 * (5 + 3 + 3 + 3));
-  EXPECT_EQ(kept->samples_decoded, kept->scoring_decodes + 2 * kept->prompts);
+  EXPECT_EQ(kept->samples_decoded, kept->scoring_decodes + kept->prompts);
   EXPECT_EQ(kept->frames_left, 0u);  // every kept frame went into a grid
+  EXPECT_EQ(kept->scored_frames_left, 0u);  // the answers' frames went into their files
   // Decoding each candidate again, one at a time (how grids were made before), gives the same bytes.
   const auto again = run_with_grids("grids-decoded-again", false);
   ASSERT_TRUE(again.ok()) << again.status().to_string();
