@@ -1,6 +1,8 @@
 // Searchers driving the real backend on a tiny TorchScript bundle: batching does not change any
 // decision or score, NFE is exact, states are freed when no longer needed, and the compute side
 // belongs to one thread.
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -22,17 +24,35 @@ struct Run {
   size_t resident_after = 0;
 };
 
-StatusOr<Run> search(Searcher& a, Searcher& b, int batch_size) {
-  const std::string dir = testing_support::TinyBundle().write(testing_support::fresh_dir("executor"));
-  ASSIGN_OR_RETURN(std::unique_ptr<Bundle> bundle, Bundle::open(dir, at::kCPU));
+// A TorchBackend on the tiny bundle, written to a fresh folder: the bundle's default sampler,
+// then `tweak` applied to the options. The bundle outlives the backend, which holds it.
+struct TinyBackend {
+  std::unique_ptr<Bundle> bundle;
+  std::unique_ptr<TorchBackend> backend;
+  int steps = 0;  // T
+};
+
+StatusOr<TinyBackend> tiny_backend(const std::string& name, const std::function<void(BackendOptions&)>& tweak = {}) {
+  const std::string dir = testing_support::TinyBundle().write(testing_support::fresh_dir(name));
+  TinyBackend out;
+  ASSIGN_OR_RETURN(out.bundle, Bundle::open(dir, at::kCPU));
   BackendOptions options;
-  options.sampler = default_sampler(bundle->manifest());
-  options.sampler.steps = 20;
-  options.guidance_scale = 2.0;
-  options.batch_size = batch_size;
-  options.seed = 99;
-  ASSIGN_OR_RETURN(Schedule schedule, make_schedule(bundle->manifest(), options.sampler));
-  TorchBackend backend(*bundle, options, schedule);
+  options.sampler = default_sampler(out.bundle->manifest());
+  if (tweak) tweak(options);
+  ASSIGN_OR_RETURN(Schedule schedule, make_schedule(out.bundle->manifest(), options.sampler));
+  out.steps = options.sampler.steps;
+  out.backend = std::make_unique<TorchBackend>(*out.bundle, options, schedule);
+  return out;
+}
+
+StatusOr<Run> search(Searcher& a, Searcher& b, int batch_size) {
+  ASSIGN_OR_RETURN(TinyBackend tiny, tiny_backend("executor", [&](BackendOptions& options) {
+                     options.sampler.steps = 20;
+                     options.guidance_scale = 2.0;
+                     options.batch_size = batch_size;
+                     options.seed = 99;
+                   }));
+  TorchBackend& backend = *tiny.backend;
   RETURN_IF_ERROR(backend.add_prompt(0, "a bag", prompt_key("a bag")));
   RETURN_IF_ERROR(backend.add_prompt(1, "a dark coat", prompt_key("a dark coat")));
   Run run;
@@ -102,14 +122,9 @@ TEST(Backend, ParticlesReuseTheScoredX0AndCostKTimesT) {
 }
 
 TEST(Backend, TheComputeSideBelongsToTheThreadThatUsedItFirst) {
-  const std::string dir = testing_support::TinyBundle().write(testing_support::fresh_dir("backend-thread"));
-  auto bundle = Bundle::open(dir, at::kCPU);
-  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
-  BackendOptions options;
-  options.sampler = default_sampler((*bundle)->manifest());
-  auto schedule = make_schedule((*bundle)->manifest(), options.sampler);
-  ASSERT_TRUE(schedule.ok());
-  TorchBackend backend(**bundle, options, *schedule);
+  auto tiny = tiny_backend("backend-thread");
+  ASSERT_TRUE(tiny.ok()) << tiny.status().to_string();
+  TorchBackend& backend = *tiny->backend;
   ASSERT_TRUE(backend.add_prompt(0, "a bag", 1).ok());
   Status from_other_thread;
   std::thread([&] { from_other_thread = backend.add_prompt(1, "a coat", 2); }).join();
@@ -138,19 +153,15 @@ std::vector<proto::PromptRolloutTask> generation(uint32_t g, uint32_t candidates
 // taking them decodes nothing, gives the bytes a decode of the state gives, and only the latest
 // generation's are kept.
 TEST(Backend, KeptFinalFramesAreTheScoringDecodesBytes) {
-  const std::string dir = testing_support::TinyBundle().write(testing_support::fresh_dir("backend-frames"));
-  auto bundle = Bundle::open(dir, at::kCPU);
-  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
-  BackendOptions options;
-  options.sampler = default_sampler((*bundle)->manifest());
-  options.batch_size = 5;
-  options.decode_batch = 2;  // frames gathered across sub-batches
-  options.keep_final_frames = true;
-  auto schedule = make_schedule((*bundle)->manifest(), options.sampler);
-  ASSERT_TRUE(schedule.ok());
-  TorchBackend backend(**bundle, options, *schedule);
+  auto tiny = tiny_backend("backend-frames", [](BackendOptions& options) {
+    options.batch_size = 5;
+    options.decode_batch = 2;  // frames gathered across sub-batches
+    options.keep_final_frames = true;
+  });
+  ASSERT_TRUE(tiny.ok()) << tiny.status().to_string();
+  TorchBackend& backend = *tiny->backend;
   ASSERT_TRUE(backend.add_prompt(0, "a bag", 1).ok());
-  const int T = options.sampler.steps;
+  const int T = tiny->steps;
   ASSERT_TRUE(backend.run(generation(0, 5, T, proto::SCORE_FINAL)).ok());
   EXPECT_EQ(backend.samples_decoded(), 5);
   EXPECT_EQ(backend.kept_frames(), 5u);
@@ -194,23 +205,17 @@ TEST(Backend, KeptFinalFramesAreTheScoringDecodesBytes) {
 // then decodes nothing and gives a fresh decode's bytes; once taken, or with the prompt released,
 // they are gone. At video size each saved decode is seconds of VAE per prompt.
 TEST(Backend, TheAnswerIsDecodedOnceForItsScoresAndItsFile) {
-  const std::string dir = testing_support::TinyBundle().write(testing_support::fresh_dir("backend-answer"));
-  auto bundle = Bundle::open(dir, at::kCPU);
-  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
-  BackendOptions options;
-  options.sampler = default_sampler((*bundle)->manifest());
-  options.batch_size = 3;
-  auto schedule = make_schedule((*bundle)->manifest(), options.sampler);
-  ASSERT_TRUE(schedule.ok());
-  TorchBackend backend(**bundle, options, *schedule);
+  auto tiny = tiny_backend("backend-answer", [](BackendOptions& options) { options.batch_size = 3; });
+  ASSERT_TRUE(tiny.ok()) << tiny.status().to_string();
+  TorchBackend& backend = *tiny->backend;
   ASSERT_TRUE(backend.add_prompt(0, "a bag", 1).ok());
-  const int T = options.sampler.steps;
+  const int T = tiny->steps;
   ASSERT_TRUE(backend.run(generation(0, 3, T, proto::SCORE_FINAL)).ok());
   const proto::StateRef answer = state_ref(0, 1, T);
   const int64_t before = backend.samples_decoded();
   auto scores = backend.score(0, answer);
   ASSERT_TRUE(scores.ok()) << scores.status().to_string();
-  EXPECT_EQ(scores->size(), static_cast<size_t>((*bundle)->manifest().rewards_size()));
+  EXPECT_EQ(scores->size(), static_cast<size_t>(tiny->bundle->manifest().rewards_size()));
   EXPECT_EQ(backend.samples_decoded(), before + 1);
   EXPECT_EQ(backend.scored_frames(), 1u);
   auto written = backend.decode(0, answer);

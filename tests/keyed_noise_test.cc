@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include "common/keyed_rng.h"
+#include "thread_count.h"
 #include "worker/keyed_noise.h"
 
 namespace evosearch {
@@ -53,14 +53,7 @@ void expect_within_float_rounding(const at::Tensor& x, const at::Tensor& ref) {
   EXPECT_TRUE(off.le(1e-6 * (1 + ref.abs())).all().item<bool>());
 }
 
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : saved_(at::get_num_threads()) { at::set_num_threads(n); }
-  ~ThreadCount() { at::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+using testing_support::ThreadCount;
 
 TEST(KeyedNormalCpu, IsTheReferenceBitForBitForAnyThreadCount) {
   const std::vector<NoiseKey> keys = many_keys(13);

@@ -6,22 +6,15 @@
 #include <thread>
 #include <vector>
 
-#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include "thread_count.h"
 #include "worker/parallel_tasks.h"
 
 namespace evosearch {
 namespace {
 
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : saved_(at::get_num_threads()) { at::set_num_threads(n); }
-  ~ThreadCount() { at::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+using testing_support::ThreadCount;
 
 struct Runs {
   explicit Runs(int64_t tasks) : count(tasks), thread(tasks) {}

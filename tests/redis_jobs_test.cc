@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -81,18 +82,14 @@ class RedisJobs : public ::testing::Test {
     return s.ok() ? std::move(*s) : nullptr;
   }
 
-  // Waits until a prompt runs under the coordinator with this pid with at least one generation
-  // committed; returns its index, or -1.
-  int prompt_checkpointed_by(JobStore& store, pid_t pid, double seconds) {
+  // Waits until some prompt's record satisfies `wanted`; returns its index, or -1 after `seconds`.
+  static int wait_for_prompt(JobStore& store, double seconds, const std::function<bool(const proto::PromptRecord&)>& wanted) {
     const auto start = std::chrono::steady_clock::now();
     while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
       auto prompts = store.prompts();
       if (prompts.ok()) {
         for (const auto& p : *prompts) {
-          if (p.status() == proto::PROMPT_RUNNING && p.generation() >= 1 &&
-              p.owner().find(":" + std::to_string(pid) + ":") != std::string::npos) {
-            return static_cast<int>(p.prompt());
-          }
+          if (wanted(p)) return static_cast<int>(p.prompt());
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -100,22 +97,24 @@ class RedisJobs : public ::testing::Test {
     return -1;
   }
 
+  static bool owned_by(const proto::PromptRecord& p, pid_t pid) {
+    return p.owner().find(":" + std::to_string(pid) + ":") != std::string::npos;
+  }
+
+  // Waits until a prompt runs under the coordinator with this pid with at least one generation
+  // committed; returns its index, or -1.
+  int prompt_checkpointed_by(JobStore& store, pid_t pid, double seconds) {
+    return wait_for_prompt(store, seconds, [pid](const proto::PromptRecord& p) {
+      return p.status() == proto::PROMPT_RUNNING && p.generation() >= 1 && owned_by(p, pid);
+    });
+  }
+
   // Waits until a prompt is running or done under a coordinator other than the one with this pid.
   bool prompt_claimed_by_another(JobStore& store, pid_t pid, double seconds) {
-    const auto start = std::chrono::steady_clock::now();
-    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
-      auto prompts = store.prompts();
-      if (prompts.ok()) {
-        for (const auto& p : *prompts) {
-          if ((p.status() == proto::PROMPT_RUNNING || p.status() == proto::PROMPT_DONE) && !p.owner().empty() &&
-              p.owner().find(":" + std::to_string(pid) + ":") == std::string::npos) {
-            return true;
-          }
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    return wait_for_prompt(store, seconds, [pid](const proto::PromptRecord& p) {
+             return (p.status() == proto::PROMPT_RUNNING || p.status() == proto::PROMPT_DONE) && !p.owner().empty() &&
+                    !owned_by(p, pid);
+           }) >= 0;
   }
 
   std::string base_, name_, reference_;
