@@ -1,6 +1,6 @@
 #include "common/keyed_rng.h"
 
-#include <cmath>
+#include "common/normal_pair.h"
 
 namespace evosearch {
 namespace {
@@ -23,7 +23,7 @@ PhiloxCounter block(const PhiloxStream& d, uint64_t index) {
                        d.key);
 }
 
-// (0, 1]: never 0, so log() is finite.
+// (0, 1], 53 bits: fill_uniform shifts it to [0, 1).
 double open_unit(uint32_t hi, uint32_t lo) {
   const uint64_t bits = ((uint64_t{hi} << 32) | lo) >> 11;  // 53 bits
   return (static_cast<double>(bits) + 1.0) * (1.0 / 9007199254740992.0);
@@ -66,14 +66,12 @@ void fill_standard_normal(const NoiseKey& key, float* out, size_t n) { fill_stan
 
 void fill_standard_normal(const NoiseKey& key, float* out, size_t begin, size_t end) {
   const PhiloxStream d = philox_stream(key);
-  constexpr double kTwoPi = 6.283185307179586476925;
   for (size_t i = begin & ~size_t{1}; i < end; i += 2) {
-    // One Philox block gives two 64-bit uniforms, i.e. one Box-Muller pair.
     const PhiloxCounter r = block(d, i / 2);
-    const double radius = std::sqrt(-2.0 * std::log(open_unit(r[0], r[1])));
-    const double angle = kTwoPi * open_unit(r[2], r[3]);
-    if (i >= begin) out[i - begin] = static_cast<float>(radius * std::cos(angle));
-    if (i + 1 < end) out[i + 1 - begin] = static_cast<float>(radius * std::sin(angle));
+    float pair[2];
+    normal_pair_formula::normal_pair(r[0], r[1], r[2], r[3], &pair[0], &pair[1]);
+    if (i >= begin) out[i - begin] = pair[0];
+    if (i + 1 < end) out[i + 1 - begin] = pair[1];
   }
 }
 

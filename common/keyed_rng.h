@@ -44,19 +44,26 @@ PhiloxCounter philox4x32_10(PhiloxCounter counter, PhiloxKey key);
 
 // What a NoiseKey selects: block j of its draw is
 // philox4x32_10({lo32(j), hi32(j), lo32(counter_hi), hi32(counter_hi)}, key), and the block
-// gives elements 2j (the cosine half of a Box-Muller pair) and 2j+1 (the sine half).
+// gives elements 2j and 2j+1 (a Box-Muller pair: common/normal_pair.h).
 struct PhiloxStream {
   PhiloxKey key;
   uint64_t counter_hi;
 };
 PhiloxStream philox_stream(const NoiseKey& key);
 
+// Which formula turns Philox blocks into normal floats. A job records the formula it was created
+// with and is not resumed by a build that draws another (jobs/job_identity.cc): its checkpoints
+// hold states drawn by the old one. 1: Box-Muller with the C library's log, sin and cos (until
+// 2026-12-08); 2: the polynomial Box-Muller of common/normal_pair.h.
+constexpr uint32_t kNoiseFormula = 2;
+
 // Fills out[0..n) with standard normal floats for `key` (Box-Muller on Philox output).
 // Element i depends only on (key, i): a prefix of a longer draw equals the shorter draw.
 void fill_standard_normal(const NoiseKey& key, float* out, size_t n);
 
-// Elements [begin, end) of the same draw into out[0..end-begin): the scalar reference that
-// the tensor-sized draws (worker/keyed_noise.h) split over threads or match on a device.
+// Elements [begin, end) of the same draw into out[0..end-begin): the scalar reference, one
+// block at a time, that the vectorised loop (common/keyed_normal_fast.h) and the tensor draw on
+// a device (worker/keyed_noise.h) equal bit for bit.
 void fill_standard_normal(const NoiseKey& key, float* out, size_t begin, size_t end);
 
 // Fills out[0..n) with uniform doubles in [0, 1) for `key`.

@@ -1,5 +1,6 @@
 #include "jobs/job_identity.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include "common/checksum.h"
+#include "common/keyed_rng.h"
 
 namespace evosearch {
 namespace {
@@ -108,6 +110,7 @@ StatusOr<proto::JobRecord> make_job_record(const proto::JobSpec& spec, uint32_t 
   ASSIGN_OR_RETURN(const auto digests, input_digests(spec));
   record.mutable_input_digests()->insert(digests.begin(), digests.end());
   record.set_prompt_count(prompt_count);
+  record.set_noise_formula(kNoiseFormula);
   return record;
 }
 
@@ -127,6 +130,13 @@ std::string job_differences(const proto::JobRecord& stored, const proto::JobReco
   }
   for (const auto& [file, digest] : after) {
     if (!before.count(file)) lines.push_back("input file " + file + " added");
+  }
+  // Records from before the field hold 0: their builds drew formula 1.
+  const uint32_t stored_formula = std::max<uint32_t>(stored.noise_formula(), 1);
+  const uint32_t current_formula = std::max<uint32_t>(current.noise_formula(), 1);
+  if (stored_formula != current_formula) {
+    lines.push_back("noise formula: " + std::to_string(stored_formula) + " -> " + std::to_string(current_formula) +
+                    " (its checkpoints were drawn by another evosearch version; finish the job with that one)");
   }
   if (stored.prompt_count() != current.prompt_count()) {
     lines.push_back("prompt count: " + std::to_string(stored.prompt_count()) + " -> " + std::to_string(current.prompt_count()));

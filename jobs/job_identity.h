@@ -20,12 +20,14 @@ proto::JobSpec answer_spec(const proto::JobSpec& spec);
 // sha256 of every file in the bundle folder, recursively. Errors name the file.
 StatusOr<std::map<std::string, std::string>> input_digests(const proto::JobSpec& spec);
 
-// The record a job store keeps for `spec`: name, answer_spec, input digests and prompt count.
+// The record a job store keeps for `spec`: name, answer_spec, input digests, prompt count and the
+// noise formula this build draws.
 StatusOr<proto::JobRecord> make_job_record(const proto::JobSpec& spec, uint32_t prompt_count);
 
 // Every difference between a stored record and the current one that can change the answers,
 // one per line: spec fields by path ("search.population[0]: 4 -> 5"), input files changed, added
-// or removed, and the prompt count. Empty when they match. Names and timestamps are not compared.
+// or removed, the prompt count and the noise formula. Empty when they match. Names and timestamps
+// are not compared.
 std::string job_differences(const proto::JobRecord& stored, const proto::JobRecord& current);
 
 }  // namespace evosearch

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/checksum.h"
+#include "common/keyed_rng.h"
 #include "jobs/job_identity.h"
 #include "jobs/job_store.h"
 #include "jobs/redis_url.h"
@@ -131,6 +132,23 @@ TEST(JobIdentity, DifferencesNameFieldsAndFiles) {
             "input file bundle/modules/denoiser.pt changed\n"
             "input file bundle/modules/extra.pt added\n"
             "prompt count: 2 -> 3");
+}
+
+// A job created by a build that drew its noise with another formula is a different job: its
+// checkpoints would be continued with other noise. Records from before the field read as 0,
+// which is formula 1.
+TEST(JobIdentity, AnotherNoiseFormulaIsADifference) {
+  const fs::path dir = fresh_dir("noise-formula");
+  auto current = make_job_record(spec_in(dir), 2);
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(current->noise_formula(), kNoiseFormula);
+  proto::JobRecord older = *current;
+  older.clear_noise_formula();
+  EXPECT_EQ(job_differences(older, *current),
+            "noise formula: 1 -> " + std::to_string(kNoiseFormula) +
+                " (its checkpoints were drawn by another evosearch version; finish the job with that one)");
+  older.set_noise_formula(kNoiseFormula);
+  EXPECT_EQ(job_differences(older, *current), "");
 }
 
 TEST(RedisUrl, ParsesEveryPart) {

@@ -1,8 +1,10 @@
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "common/keyed_normal_fast.h"
 #include "common/keyed_rng.h"
 #include "worker/keyed_noise.h"
 
@@ -65,6 +67,70 @@ TEST(KeyedRng, DrawsAreStandardNormal) {
   EXPECT_NEAR(sq / n, 1.0, 0.01);
   EXPECT_NEAR(fourth / n, 3.0, 0.05);
   EXPECT_NEAR(beyond_two / n, 0.0455, 0.002);  // two-sided tail of N(0,1) beyond 2
+}
+
+// Noise formula 2's first floats for one key (common/normal_pair.h), as bits; a separate Python
+// transcription of the formula gives the same. If this fails the formula changed, and with it
+// every answer: a job created by an older build must not be resumed by this one, so
+// kNoiseFormula (common/keyed_rng.h) goes up with the new values.
+TEST(KeyedRng, FormulaTwoKnownAnswers) {
+  ASSERT_EQ(kNoiseFormula, 2u);
+  const std::vector<float> x = draw(NoiseKey{7, prompt_key("a dark sneaker"), 2, 5, 30, 1}, 8);
+  std::vector<uint32_t> bits(x.size());
+  std::memcpy(bits.data(), x.data(), x.size() * sizeof(float));
+  EXPECT_EQ(bits, (std::vector<uint32_t>{0x3e4362cf, 0xbf7fe6b7, 0x3f85cb2f, 0x4004e0ab, 0xbe126a1e, 0x3f05cac4,
+                                         0x3f7bde09, 0xbfdb2943}));
+}
+
+// The polynomials stand for log, sin and cos: every float is within one float32 step of the
+// textbook Box-Muller computed with the C library's functions on the same u and angle.
+TEST(KeyedRng, PairsAreTheCLibraryBoxMullerWithinOneFloatStep) {
+  const NoiseKey key{11, 12, 13, 14, 15, 1};
+  constexpr size_t kBlocks = size_t{1} << 17;
+  const std::vector<float> x = draw(key, 2 * kBlocks);
+  const PhiloxStream d = philox_stream(key);
+  size_t exact = 0;
+  for (size_t j = 0; j < kBlocks; ++j) {
+    const PhiloxCounter r = philox4x32_10({static_cast<uint32_t>(j), 0, static_cast<uint32_t>(d.counter_hi),
+                                           static_cast<uint32_t>(d.counter_hi >> 32)},
+                                          d.key);
+    const double u = static_cast<double>(((uint64_t{r[0]} << 32 | r[1]) >> 12) + 1) * 0x1p-52;
+    const uint64_t w = uint64_t{r[2]} << 32 | r[3];
+    const double phi = M_PI / 4 * (static_cast<double>(w >> 12) * 0x1p-52);
+    const double rho = std::sqrt(-2 * std::log(u));
+    const double c = std::cos(phi), s = std::sin(phi);
+    const double a = ((w & 1) ? s : c) * rho, b = ((w & 1) ? c : s) * rho;
+    const float expected[2] = {static_cast<float>((w & 2) ? -a : a), static_cast<float>((w & 4) ? -b : b)};
+    for (int h = 0; h < 2; ++h) {
+      const float got = x[2 * j + h], want = expected[h];
+      const float step = std::nextafter(std::fabs(want), INFINITY) - std::fabs(want);
+      ASSERT_LE(std::fabs(got - want), step) << "block " << j << " element " << h;
+      exact += got == want;
+    }
+  }
+  // Typically all of them: the polynomials err far below a float32 step.
+  EXPECT_GE(exact, 2 * kBlocks * 999 / 1000);
+}
+
+// The vectorised loop, in every build this CPU runs, is the scalar reference bit for bit, for
+// ranges that start and end on odd and even elements, inside and across its 128-block batches.
+TEST(KeyedNormalFast, EveryBuildIsTheReferenceBitForBit) {
+  const NoiseKey key{7, prompt_key("a bag"), 3, 9, 12, 1};
+  const std::vector<float> whole = draw(key, 5000);
+  const std::vector<std::pair<size_t, size_t>> ranges{{0, 0},   {0, 1},     {0, 2},    {1, 2},     {1, 3},
+                                                      {0, 255}, {0, 256},   {0, 257},  {255, 258}, {3, 4999},
+                                                      {256, 512}, {1000, 5000}, {4999, 5000}};
+  for (VectorBuild build : runnable_vector_builds()) {
+    for (const auto& [begin, end] : ranges) {
+      std::vector<float> part(end - begin + 1, -7.0f);  // one past the end: must stay untouched
+      fill_standard_normal_fast(key, part.data(), begin, end, build);
+      for (size_t i = begin; i < end; ++i) {
+        ASSERT_EQ(std::memcmp(&part[i - begin], &whole[i], sizeof(float)), 0)
+            << vector_build_name(build) << ", range [" << begin << ", " << end << "), element " << i;
+      }
+      EXPECT_EQ(part.back(), -7.0f) << vector_build_name(build) << " wrote past the range's end";
+    }
+  }
 }
 
 TEST(KeyedRng, UniformsCoverTheUnitInterval) {

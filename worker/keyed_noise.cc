@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/keyed_normal_fast.h"
+#include "common/normal_pair.h"
 #include "worker/parallel_tasks.h"
 
 namespace evosearch {
@@ -13,7 +15,6 @@ constexpr int64_t kPhiloxM0 = 0xD2511F53;
 constexpr int64_t kPhiloxM1 = 0xCD9E8D57;
 constexpr int64_t kPhiloxW0 = 0x9E3779B9;
 constexpr int64_t kPhiloxW1 = 0xBB67AE85;
-constexpr double kTwoPi = 6.283185307179586476925;
 
 // Elements per task of the CPU draw; even, so no Philox block is computed by two tasks.
 constexpr int64_t kCpuGrain = int64_t{1} << 14;
@@ -24,8 +25,8 @@ std::vector<int64_t> batch_shape(size_t rows, at::IntArrayRef sample_shape) {
   return shape;
 }
 
-// The reference loop, split into even-aligned element ranges over the intra-op threads: each
-// element is computed by the same scalar code as fill_standard_normal, so bit for bit the same.
+// The vectorised loop, split into even-aligned element ranges over the intra-op threads: each
+// element is fill_standard_normal's, bit for bit.
 at::Tensor keyed_normal_cpu(const std::vector<NoiseKey>& keys, at::IntArrayRef sample_shape) {
   at::Tensor out = at::empty(batch_shape(keys.size(), sample_shape), at::TensorOptions().dtype(at::kFloat));
   if (out.numel() == 0) return out;
@@ -36,24 +37,50 @@ at::Tensor keyed_normal_cpu(const std::vector<NoiseKey>& keys, at::IntArrayRef s
     const int64_t row = task / tasks_per_row;
     const int64_t first = (task % tasks_per_row) * kCpuGrain;
     const int64_t last = std::min(per_row, first + kCpuGrain);
-    fill_standard_normal(keys[row], data + row * per_row + first, first, last);
+    fill_standard_normal_fast(keys[row], data + row * per_row + first, first, last);
   });
   return out;
 }
 
-// (0, 1] as float64 from two words, as the reference's open_unit: the top 53 of the 64 bits
-// (hi << 21 | lo >> 11 keeps them inside int64's positive range), plus one, times 2^-53.
-at::Tensor open_unit(const at::Tensor& hi, const at::Tensor& lo) {
-  const at::Tensor bits = hi.bitwise_left_shift(21).bitwise_or_(lo.bitwise_right_shift(11));
-  return bits.to(at::kDouble).add_(1.0).mul_(1.0 / 9007199254740992.0);
+// c[0] + x (c[1] + x (c[2] + ...)) with the reference's operations in its order (normal_pair.h).
+template <size_t N>
+at::Tensor horner(const at::Tensor& x, const double (&c)[N]) {
+  at::Tensor p = at::full_like(x, c[N - 1]);
+  for (size_t k = N - 1; k-- > 0;) p.mul_(x).add_(c[k]);
+  return p;
 }
 
-// [rows, 2 * blocks] floats: the cosine half of block j at 2j, its sine half at 2j + 1, with
-// the reference's operations in the reference's order.
+// [rows, 2 * blocks] floats: block j's pair at 2j and 2j + 1, by normal_pair.h's formula with
+// its operations in its order. Each ATen operation rounds once, as the reference's do, so the
+// floats are the reference's bit for bit on any IEEE 754 device.
 at::Tensor box_muller(const PhiloxWords& r) {
-  const at::Tensor radius = open_unit(r[0], r[1]).log_().mul_(-2.0).sqrt_();
-  const at::Tensor angle = open_unit(r[2], r[3]).mul_(kTwoPi);
-  const at::Tensor pairs = at::stack({(radius * angle.cos()).to(at::kFloat), (radius * angle.sin()).to(at::kFloat)}, -1);
+  namespace f = normal_pair_formula;
+  // The top 52 of a word pair's 64 bits, as int64: (hi << 20) | (lo >> 12).
+  const auto top52 = [](const at::Tensor& hi, const at::Tensor& lo) {
+    return hi.bitwise_left_shift(20).bitwise_or_(lo.bitwise_right_shift(12));
+  };
+  const at::Tensor m_bits = top52(r[0], r[1]).add_(1).to(at::kDouble).view(at::kLong);
+  at::Tensor x = m_bits.bitwise_and(static_cast<int64_t>(f::kMantissa))
+                     .bitwise_or_(static_cast<int64_t>(f::kOneBits))
+                     .view(at::kDouble);
+  at::Tensor e = m_bits.bitwise_right_shift(52).to(at::kDouble).sub_(1075.0);
+  const at::Tensor halve = x.gt(f::kSqrt2);
+  x = at::where(halve, x * 0.5, x);
+  e = at::where(halve, e + 1.0, e);
+  const at::Tensor s = (x - 1.0).div_(x + 1.0);
+  const at::Tensor ln_u = e.mul_(f::kLn2).add_((s * 2.0).mul_(horner(s * s, f::kAtanh)));
+  const at::Tensor rho = ln_u.mul_(-2.0).sqrt_();
+  const at::Tensor t = top52(r[2], r[3]).to(at::kDouble).mul_(0x1p-52);
+  const at::Tensor y = t * t;
+  const at::Tensor sin_phi = horner(y, f::kSin).mul_(t);
+  const at::Tensor cos_phi = horner(y, f::kCos);
+  const at::Tensor flags = r[3].bitwise_and(7);
+  const at::Tensor swap = flags.bitwise_and(1).ne(0);
+  const at::Tensor a = at::where(swap, sin_phi, cos_phi).mul_(rho);
+  const at::Tensor b = at::where(swap, cos_phi, sin_phi).mul_(rho);
+  const at::Tensor first = at::where(flags.bitwise_and(2).ne(0), a.neg(), a).to(at::kFloat);
+  const at::Tensor second = at::where(flags.bitwise_and(4).ne(0), b.neg(), b).to(at::kFloat);
+  const at::Tensor pairs = at::stack({first, second}, -1);
   return pairs.view({pairs.size(0), -1});
 }
 

@@ -12,16 +12,17 @@
 
 namespace evosearch {
 
-// A [keys.size(), *sample_shape] float32 tensor of standard normals, made on `device`. On the
-// CPU it is fill_standard_normal's numbers bit for bit (split over the intra-op threads); on
-// any other device it is keyed_normal_ops, within float32 rounding of them.
+// A [keys.size(), *sample_shape] float32 tensor of standard normals, made on `device`: row b is
+// fill_standard_normal(keys[b]) bit for bit. On the CPU the vectorised loop
+// (common/keyed_normal_fast.h) split over the intra-op threads; on any other device
+// keyed_normal_ops.
 at::Tensor keyed_normal(const std::vector<NoiseKey>& keys, at::IntArrayRef sample_shape, at::Device device);
 
-// The same draw as tensor arithmetic on `device` (Philox in int64, Box-Muller in float64):
-// what a CUDA device runs. On the CPU only for tests: ATen's vectorised log/sin/cos need not
-// round like the C library's, so its floats may differ from the reference in the last bit.
+// The same draw as tensor arithmetic on `device` (Philox in int64, the pair formula of
+// common/normal_pair.h in float64, each operation rounded once as IEEE 754 rounds it): what a
+// CUDA device runs, and on the CPU the same bits as the reference (tested there).
 // It works through at most `blocks_per_pass` Philox blocks (two elements each) at a time, to
-// bound its temporaries (about ten int64 or float64 tensors of that size).
+// bound its temporaries (about a dozen int64 or float64 tensors of that size).
 at::Tensor keyed_normal_ops(const std::vector<NoiseKey>& keys, at::IntArrayRef sample_shape, at::Device device,
                             int64_t blocks_per_pass = int64_t{1} << 20);
 
