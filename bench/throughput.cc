@@ -206,8 +206,7 @@ Sweep sweep(const std::vector<int>& batches, const Standalone& standalone) {
 // Milliseconds per draw of one sampler step's noise for `batch` candidates (keyed_normal, what a
 // stochastic sampler draws on the host between two model calls), at `threads` compute threads.
 double noise_ms(const Bundle& bundle, int batch, int threads) {
-  const int saved = at::get_num_threads();
-  at::set_num_threads(threads);
+  const ScopedComputeThreads scope(threads);
   std::vector<NoiseKey> keys;
   for (int b = 0; b < batch; ++b) keys.push_back(NoiseKey{1, 2, 3, static_cast<uint32_t>(b), 4, kStepNoise});
   for (int i = 0; i < 2; ++i) keyed_normal(keys, bundle.latent_shape(), at::kCPU);
@@ -219,7 +218,6 @@ double noise_ms(const Bundle& bundle, int batch, int threads) {
     ++draws;
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   }
-  at::set_num_threads(saved);
   return 1e3 * elapsed / draws;
 }
 

@@ -8,8 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "common/keyed_rng.h"
-#include "thread_count.h"
 #include "worker/keyed_noise.h"
+#include "worker/runtime.h"
 
 namespace evosearch {
 namespace {
@@ -43,14 +43,12 @@ int64_t bit_differences(const at::Tensor& a, const at::Tensor& b) {
   return a.contiguous().view(at::kInt).ne(b.contiguous().view(at::kInt)).sum().item<int64_t>();
 }
 
-using testing_support::ThreadCount;
-
 TEST(KeyedNormalCpu, IsTheReferenceBitForBitForAnyThreadCount) {
   const std::vector<NoiseKey> keys = many_keys(13);
   // Odd and even counts, and rows that end inside, at, and just past a task's 16384 elements.
   const std::vector<std::vector<int64_t>> shapes{{1}, {2}, {3}, {7, 5, 3}, {17, 31, 63}, {16383}, {16384}, {16385}, {49153}};
   for (int threads : {1, 2, 3}) {
-    ThreadCount scope(threads);
+    ScopedComputeThreads scope(threads);
     for (const std::vector<int64_t>& shape : shapes) {
       const at::Tensor x = keyed_normal(keys, shape, at::kCPU);
       ASSERT_EQ(x.dim(), static_cast<int64_t>(shape.size()) + 1);
@@ -62,14 +60,14 @@ TEST(KeyedNormalCpu, IsTheReferenceBitForBitForAnyThreadCount) {
 }
 
 TEST(KeyedNormalCpu, WanSizedRowsAreTheReference) {
-  ThreadCount scope(2);
+  ScopedComputeThreads scope(2);
   const std::vector<NoiseKey> keys = many_keys(2);
   const at::Tensor x = keyed_normal(keys, kWanLatent, at::kCPU);
   EXPECT_EQ(bit_differences(x.view({2, -1}), reference(keys, count(kWanLatent))), 0);
 }
 
 TEST(KeyedNormalCpu, ElementDependsOnlyOnKeyAndIndex) {
-  ThreadCount scope(2);
+  ScopedComputeThreads scope(2);
   const std::vector<NoiseKey> keys = many_keys(5);
   const at::Tensor longer = keyed_normal(keys, {40001}, at::kCPU);
   EXPECT_EQ(bit_differences(longer.narrow(1, 0, 12345), keyed_normal(keys, {12345}, at::kCPU)), 0);

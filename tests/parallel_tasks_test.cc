@@ -8,13 +8,11 @@
 
 #include <gtest/gtest.h>
 
-#include "thread_count.h"
 #include "worker/parallel_tasks.h"
+#include "worker/runtime.h"
 
 namespace evosearch {
 namespace {
-
-using testing_support::ThreadCount;
 
 struct Runs {
   explicit Runs(int64_t tasks) : count(tasks), thread(tasks) {}
@@ -29,7 +27,7 @@ struct Runs {
 
 TEST(ParallelTasks, EveryTaskRunsOnceOverTheIntraOpThreads) {
   for (int threads : {2, 3}) {
-    ThreadCount scope(threads);
+    ScopedComputeThreads scope(threads);
     Runs runs(64);
     parallel_tasks(64, [&](int64_t task) { runs(task); });
     for (int64_t task = 0; task < 64; ++task) EXPECT_EQ(runs.count[task].load(), 1) << "task " << task;
@@ -38,7 +36,7 @@ TEST(ParallelTasks, EveryTaskRunsOnceOverTheIntraOpThreads) {
 }
 
 TEST(ParallelTasks, NoMoreThreadsThanTasks) {
-  ThreadCount scope(3);
+  ScopedComputeThreads scope(3);
   Runs runs(2);
   parallel_tasks(2, [&](int64_t task) { runs(task); });
   EXPECT_EQ(runs.count[0].load() + runs.count[1].load(), 2);
@@ -47,12 +45,12 @@ TEST(ParallelTasks, NoMoreThreadsThanTasks) {
 
 TEST(ParallelTasks, OneThreadOrOneTaskRunsOnTheCaller) {
   {
-    ThreadCount scope(1);
+    ScopedComputeThreads scope(1);
     Runs runs(10);
     parallel_tasks(10, [&](int64_t task) { runs(task); });
     EXPECT_EQ(runs.threads(), std::set<std::thread::id>{std::this_thread::get_id()});
   }
-  ThreadCount scope(2);
+  ScopedComputeThreads scope(2);
   Runs one(1);
   parallel_tasks(1, [&](int64_t task) { one(task); });
   EXPECT_EQ(one.thread[0], std::this_thread::get_id());

@@ -88,6 +88,10 @@ int set_compute_threads(int threads) {
   return at::get_num_threads();
 }
 
+ScopedComputeThreads::ScopedComputeThreads(int threads) : saved_(at::get_num_threads()) { at::set_num_threads(threads); }
+
+ScopedComputeThreads::~ScopedComputeThreads() { at::set_num_threads(saved_); }
+
 std::string runtime_summary(const at::Device& device) {
   return "LibTorch " + torch_version_string() + ", device " + device.str() + ", " +
          std::to_string(at::get_num_threads()) + " compute threads, freed memory " +

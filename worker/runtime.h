@@ -16,6 +16,19 @@ StatusOr<at::Device> choose_device_for_rank(const std::string& name, int local_r
 // Sets LibTorch's intra-op threads; 0 means one per core. Returns the count in effect.
 int set_compute_threads(int threads);
 
+// LibTorch's intra-op thread count set for a scope, and restored after it (tests and benchmarks
+// that time or check a draw at several counts).
+class ScopedComputeThreads {
+ public:
+  explicit ScopedComputeThreads(int threads);
+  ~ScopedComputeThreads();
+  ScopedComputeThreads(const ScopedComputeThreads&) = delete;
+  ScopedComputeThreads& operator=(const ScopedComputeThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 // A line describing the build: torch version, CUDA, BLAS threads.
 std::string runtime_summary(const at::Device& device);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 namespace evosearch {
@@ -17,6 +18,19 @@ std::vector<int> steps_at(const std::vector<double>& fractions, int steps, int f
     if (s >= from && s < steps && (out.empty() || s > out.back())) out.push_back(s);
   }
   return out;
+}
+
+// Children per later generation of a look-ahead schedule: as many generations (the first ones)
+// as can each afford one child, `rest` split evenly between them, where `per(g, n)` is what one
+// child of generation g costs when n generations run. Empty when not even one generation can.
+std::vector<int64_t> split_later_generations(int64_t rest, size_t generations,
+                                             const std::function<int64_t(size_t, size_t)>& per) {
+  std::vector<int64_t> k;
+  for (size_t n = generations; n > 0 && k.empty(); --n) {
+    for (size_t g = 0; g < n; ++g) k.push_back(std::max<int64_t>(0, rest) / static_cast<int64_t>(n) / per(g, n));
+    if (*std::min_element(k.begin(), k.end()) < 1) k.clear();
+  }
+  return k;
 }
 
 }  // namespace
@@ -99,15 +113,10 @@ LookaheadConfig plan_lookahead(const Budget& b, EvoSearchConfig base, const Look
     return std::clamp(L, 0, next - later[g]);
   };
   // As many later generations as can each afford at least one child.
-  std::vector<int64_t> k;
-  for (size_t n = later.size(); n > 0 && k.empty(); --n) {
-    for (size_t g = 0; g < n; ++g) {
-      const int Lg = later_steps(g, n);
-      const int64_t per = rules.ratio * ((Lg + 1) * step + s) + ((T - later[g] - Lg - 1) * step + s);
-      k.push_back(rest / static_cast<int64_t>(n) / per);
-    }
-    if (*std::min_element(k.begin(), k.end()) < 1) k.clear();
-  }
+  const std::vector<int64_t> k = split_later_generations(rest, later.size(), [&](size_t g, size_t n) {
+    const int Lg = later_steps(g, n);
+    return rules.ratio * ((Lg + 1) * step + s) + ((T - later[g] - Lg - 1) * step + s);
+  });
   c.evo.evolution_steps.assign(later.begin(), later.begin() + static_cast<std::ptrdiff_t>(k.size()));
   c.evo.population = {clamp_count(k0)};
   c.screened = {clamp_count(rules.initial_ratio * k0)};
@@ -184,14 +193,9 @@ LookaheadConfig plan_lookahead_rest(const Budget& b, LookaheadConfig planned, si
                               planned.lookahead_steps.end());
   const int64_t rest = b.amount - b.of(lookahead_cost(c));
   // As many later generations as can each afford one child, the rest split evenly, as plan_lookahead.
-  std::vector<int64_t> k;
-  for (size_t n = later.size(); n > 0 && k.empty(); --n) {
-    for (size_t g = 0; g < n; ++g) {
-      const int64_t per = rules.ratio * ((look[g] + 1) * step + s) + ((T - later[g] - look[g] - 1) * step + s);
-      k.push_back(std::max<int64_t>(0, rest) / static_cast<int64_t>(n) / per);
-    }
-    if (*std::min_element(k.begin(), k.end()) < 1) k.clear();
-  }
+  const std::vector<int64_t> k = split_later_generations(rest, later.size(), [&](size_t g, size_t) {
+    return rules.ratio * ((look[g] + 1) * step + s) + ((T - later[g] - look[g] - 1) * step + s);
+  });
   for (size_t g = 0; g < k.size(); ++g) {
     c.evo.evolution_steps.push_back(later[g]);
     c.evo.population.push_back(clamp_count(k[g]));
