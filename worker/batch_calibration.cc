@@ -69,6 +69,13 @@ StatusOr<BatchCalibration> calibrate_batch_size(const BatchTimer& time_call, con
   return out;
 }
 
+StatusOr<double> seconds_until_computed(const std::function<StatusOr<at::Tensor>()>& call) {
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(const at::Tensor out, call());
+  out.flatten()[0].item<float>();  // waits for the device
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 BatchTimer denoiser_timer(Bundle& bundle, const Schedule& schedule, double guidance_scale) {
   return [&bundle, &schedule, guidance_scale, null_cond = at::Tensor()](int batch) mutable -> StatusOr<double> {
     c10::InferenceMode guard;
@@ -83,10 +90,7 @@ BatchTimer denoiser_timer(Bundle& bundle, const Schedule& schedule, double guida
       const at::Tensor x = at::full(shape, 0.5, at::TensorOptions().device(bundle.device()));
       const at::Tensor cond = null_cond.unsqueeze(0).expand({batch, -1}).contiguous();
       const DenoiseFn model = guided_denoiser(bundle, schedule, cond, null_cond, guidance_scale);
-      const auto start = std::chrono::steady_clock::now();
-      const at::Tensor x0 = model(x, schedule.steps() / 2);
-      x0.flatten()[0].item<float>();  // waits for the device
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return seconds_until_computed([&]() -> StatusOr<at::Tensor> { return model(x, schedule.steps() / 2); });
     } catch (const ModuleCallError& e) {
       return e.status();
     } catch (const std::exception& e) {

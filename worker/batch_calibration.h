@@ -59,6 +59,10 @@ std::vector<int> candidate_batch_sizes(int max_batch);
 // smallest size is returned; at a larger one it ends the measurement (a batch that does not fit).
 StatusOr<BatchCalibration> calibrate_batch_size(const BatchTimer& time_call, const BatchCalibrationOptions& options);
 
+// The seconds of `call` until its output is computed: the output is read on the host, so the
+// device's queued work counts.
+StatusOr<double> seconds_until_computed(const std::function<StatusOr<at::Tensor>()>& call);
+
 // A timer on `bundle`'s denoiser as the backend calls it: classifier-free guidance doubles the
 // batch when `guidance_scale` is not 1, at the schedule's middle step, with the null prompt's
 // condition. Compute thread.

@@ -1,7 +1,6 @@
 #include "worker/call_costs.h"
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <limits>
 #include <string>
@@ -13,8 +12,6 @@
 namespace evosearch {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // The fastest of `repetitions` timed calls after a warm-up; `time_call` returns one call's seconds.
 StatusOr<double> fastest(int repetitions, const std::function<StatusOr<double>()>& time_call) {
   double best = std::numeric_limits<double>::infinity();
@@ -23,14 +20,6 @@ StatusOr<double> fastest(int repetitions, const std::function<StatusOr<double>()
     if (i > 0) best = std::min(best, seconds);
   }
   return best;
-}
-
-// The seconds of `call`, its output read on the host so that the device's queued work counts.
-StatusOr<double> seconds_of(const std::function<StatusOr<at::Tensor>()>& call) {
-  const auto start = Clock::now();
-  ASSIGN_OR_RETURN(const at::Tensor out, call());
-  out.flatten()[0].item<float>();
-  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 StatusOr<CallCosts> measure_at(Bundle& bundle, const Schedule& schedule, double guidance_scale, int batch,
@@ -51,13 +40,14 @@ StatusOr<CallCosts> measure_at(Bundle& bundle, const Schedule& schedule, double 
     const at::Tensor x = at::full(shape, 0.5, at::TensorOptions().device(bundle.device()));
     at::Tensor pixels;
     ASSIGN_OR_RETURN(const double decode, fastest(repetitions, [&] {
-                       return seconds_of([&]() -> StatusOr<at::Tensor> {
+                       return seconds_until_computed([&]() -> StatusOr<at::Tensor> {
                          ASSIGN_OR_RETURN(pixels, bundle.decode(x));
                          return pixels;
                        });
                      }));
     ASSIGN_OR_RETURN(const double reward, fastest(repetitions, [&] {
-                       return seconds_of([&] { return bundle.score(bundle.guidance_reward(), pixels, cond, texts); });
+                       return seconds_until_computed(
+                           [&] { return bundle.score(bundle.guidance_reward(), pixels, cond, texts); });
                      }));
     costs.seconds_per_nfe = denoise / batch;
     costs.seconds_per_decode = decode / batch;
