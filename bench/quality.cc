@@ -26,8 +26,8 @@
 // budget" line against the same method's "@calls" row (the same calls split evenly): model calls
 // per prompt, each metric's mean, prompts won and the paired test. Under each evosearch@calls and
 // lookahead@calls row, a "climb signal" line: over prompts and seeds, the correlation of the rise
-// after the second evolution generation with the rise in it (what a suite budget shares by) and
-// with the spread of the first generation's rewards.
+// after the second evolution generation with the rise in it (what a suite budget shares by), with
+// the spread of the first generation's rewards and with the best reward reached by then.
 //
 //   build/bench/bench_quality [--bundles fashion-flow,fashion-ddpm] [--budgets 5,20,50]
 //                             [--suite FILE] [--device D] [--threads N] [--methods ROW,ROW,...]
@@ -298,13 +298,13 @@ double correlation(const std::vector<double>& x, const std::vector<double>& y) {
 
 // What a suite budget could share by, seen in runs split evenly (an EvoSearch or lookahead row
 // with at least three evolution generations): over prompts and seeds, how the rise of the best
-// reward in the second evolution generation (the suite budget's climb) and the spread of the first
-// generation's rewards go with the rise after the second generation.
+// reward in the second evolution generation (the suite budget's climb), the spread of the first
+// generation's rewards and the best reward after the second generation go with the rise after it.
 void print_climb_signal(const std::string& row, const std::vector<proto::JobResults>& runs) {
   const bool lookahead = runs[0].spec().search().method() == "evosearch-lookahead";
   const size_t per = lookahead ? 2 : 1;  // searcher generations per evolution generation
   const size_t kept = 2 * per;
-  std::vector<double> climb, spread, later;
+  std::vector<double> climb, spread, level, later;
   for (const proto::JobResults& r : runs) {
     for (const proto::PromptOutcome& p : r.prompts()) {
       const auto& h = p.generations();
@@ -315,12 +315,14 @@ void print_climb_signal(const std::string& row, const std::vector<proto::JobResu
       for (double f : first) mean += f / first.size();
       for (double f : first) var += (f - mean) * (f - mean) / first.size();
       spread.push_back(std::sqrt(var));
+      level.push_back(h[kept - 1].best_so_far());
       later.push_back(h[h.size() - 1].best_so_far() - h[kept - 1].best_so_far());
     }
   }
   std::printf("    climb signal, %s: over %zu prompt-seeds, the rise after the second evolution generation goes with "
-              "the rise in it at r = %.2f, with the spread of the first generation's rewards at r = %.2f\n",
-              row.c_str(), climb.size(), correlation(climb, later), correlation(spread, later));
+              "the rise in it at r = %.2f, with the spread of the first generation's rewards at r = %.2f, with the "
+              "best reward reached by then at r = %.2f\n",
+              row.c_str(), climb.size(), correlation(climb, later), correlation(spread, later), correlation(level, later));
 }
 
 std::string p_text(double p) {

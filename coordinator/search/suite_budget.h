@@ -9,9 +9,11 @@
 //
 // Why that signal: on fashion-flow's development prompts, how much a prompt's best rose in that
 // generation went with how much it rose afterwards (r = 0.27-0.72 over 24 prompt-seeds,
-// bench_quality's climb signal lines); the spread of its first rewards did not. Measured, sharing
-// by it still does not beat an even split on the bundled models (bench/RESULTS.md, "A budget for
-// the whole suite"): level for evosearch-lookahead, lower for EvoSearch.
+// bench_quality's climb signal lines); the spread of its first rewards did not. With the noise
+// formula 2 it holds for evosearch-lookahead (r = 0.46-0.50) and not for EvoSearch (r = -0.39
+// and -0.29). Measured, sharing by it does not beat an even split on the bundled models
+// (bench/RESULTS.md, "A budget for the whole suite"): level for evosearch-lookahead, lower for
+// EvoSearch.
 #pragma once
 
 #include <cstdint>
