@@ -1,7 +1,6 @@
 #include "common/keyed_normal_fast.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "common/normal_pair.h"
 
