@@ -7,15 +7,10 @@
 namespace evosearch {
 namespace {
 
-constexpr uint32_t kPhiloxM0 = 0xD2511F53u;
-constexpr uint32_t kPhiloxM1 = 0xCD9E8D57u;
-constexpr uint32_t kPhiloxW0 = 0x9E3779B9u;
-constexpr uint32_t kPhiloxW1 = 0xBB67AE85u;
-
 // Philox blocks per lane batch: 128 blocks of four words and their 256 floats stay in L1.
 constexpr size_t kLanes = 128;
 
-// Philox4x32-10 (as common/keyed_rng.cc) on kLanes counters at once, round by round, so each
+// Philox4x32-10 (philox_round, common/keyed_rng.h) on kLanes counters at once, round by round, so each
 // round is a vector loop over the lanes; then the pair formula per lane, also a vector loop.
 // Elements [begin, end) go to out[0..end-begin). Inlined into one function per target below.
 __attribute__((always_inline)) inline void fill_lanes(const PhiloxStream& d, float* out, size_t begin, size_t end) {
@@ -31,16 +26,7 @@ __attribute__((always_inline)) inline void fill_lanes(const PhiloxStream& d, flo
     }
     uint32_t k0 = d.key[0], k1 = d.key[1];
     for (int round = 0; round < 10; ++round) {
-      for (size_t i = 0; i < kLanes; ++i) {
-        const uint64_t p0 = uint64_t{kPhiloxM0} * c0[i];
-        const uint64_t p1 = uint64_t{kPhiloxM1} * c2[i];
-        const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[i] ^ k0;
-        const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[i] ^ k1;
-        c0[i] = n0;
-        c1[i] = static_cast<uint32_t>(p1);
-        c2[i] = n2;
-        c3[i] = static_cast<uint32_t>(p0);
-      }
+      for (size_t i = 0; i < kLanes; ++i) philox_round(c0[i], c1[i], c2[i], c3[i], k0, k1);
       k0 += kPhiloxW0;
       k1 += kPhiloxW1;
     }

@@ -5,11 +5,6 @@
 namespace evosearch {
 namespace {
 
-constexpr uint32_t kPhiloxM0 = 0xD2511F53u;
-constexpr uint32_t kPhiloxM1 = 0xCD9E8D57u;
-constexpr uint32_t kPhiloxW0 = 0x9E3779B9u;
-constexpr uint32_t kPhiloxW1 = 0xBB67AE85u;
-
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -52,10 +47,7 @@ uint64_t prompt_key(std::string_view text) {
 
 PhiloxCounter philox4x32_10(PhiloxCounter ctr, PhiloxKey key) {
   for (int round = 0; round < 10; ++round) {
-    const uint64_t p0 = uint64_t{kPhiloxM0} * ctr[0];
-    const uint64_t p1 = uint64_t{kPhiloxM1} * ctr[2];
-    ctr = {static_cast<uint32_t>(p1 >> 32) ^ ctr[1] ^ key[0], static_cast<uint32_t>(p1),
-           static_cast<uint32_t>(p0 >> 32) ^ ctr[3] ^ key[1], static_cast<uint32_t>(p0)};
+    philox_round(ctr[0], ctr[1], ctr[2], ctr[3], key[0], key[1]);
     key[0] += kPhiloxW0;
     key[1] += kPhiloxW1;
   }

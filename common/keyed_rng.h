@@ -39,6 +39,23 @@ uint64_t prompt_key(std::string_view text);
 using PhiloxCounter = std::array<uint32_t, 4>;
 using PhiloxKey = std::array<uint32_t, 2>;
 
+// Philox4x32's multipliers and key increments (Salmon et al.).
+constexpr uint32_t kPhiloxM0 = 0xD2511F53u;
+constexpr uint32_t kPhiloxM1 = 0xCD9E8D57u;
+constexpr uint32_t kPhiloxW0 = 0x9E3779B9u;
+constexpr uint32_t kPhiloxW1 = 0xBB67AE85u;
+
+// One round of Philox4x32 on the counter words c0..c3 with round key (k0, k1), in place: the
+// scalar block and the vectorised lane loop (common/keyed_normal_fast.cc) both run it.
+inline void philox_round(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0, uint32_t k1) {
+  const uint64_t p0 = uint64_t{kPhiloxM0} * c0;
+  const uint64_t p1 = uint64_t{kPhiloxM1} * c2;
+  c0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ k0;
+  c1 = static_cast<uint32_t>(p1);
+  c2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ k1;
+  c3 = static_cast<uint32_t>(p0);
+}
+
 // One Philox4x32-10 block: 4 uniformly distributed 32-bit words.
 PhiloxCounter philox4x32_10(PhiloxCounter counter, PhiloxKey key);
 

@@ -11,10 +11,6 @@ namespace evosearch {
 namespace {
 
 constexpr int64_t kWord = 0xFFFFFFFF;  // the low 32 bits
-constexpr int64_t kPhiloxM0 = 0xD2511F53;
-constexpr int64_t kPhiloxM1 = 0xCD9E8D57;
-constexpr int64_t kPhiloxW0 = 0x9E3779B9;
-constexpr int64_t kPhiloxW1 = 0xBB67AE85;
 
 // Elements per task of the CPU draw; even, so no Philox block is computed by two tasks.
 constexpr int64_t kCpuGrain = int64_t{1} << 14;
@@ -107,12 +103,12 @@ PhiloxWords philox4x32_10(PhiloxWords c, at::Tensor key0, at::Tensor key1) {
   for (int round = 0; round < 10; ++round) {
     // A product of two words needs 64 unsigned bits; int64 multiplication wraps on the CPU and
     // on CUDA, leaving the same 64 bits, so the shift and mask below recover the two halves.
-    const at::Tensor p0 = c[0] * kPhiloxM0;
-    const at::Tensor p1 = c[2] * kPhiloxM1;
+    const at::Tensor p0 = c[0] * int64_t{kPhiloxM0};
+    const at::Tensor p1 = c[2] * int64_t{kPhiloxM1};
     c = {at::bitwise_xor(p1.bitwise_right_shift(32), c[1]).bitwise_xor_(key0).bitwise_and_(kWord), p1.bitwise_and(kWord),
          at::bitwise_xor(p0.bitwise_right_shift(32), c[3]).bitwise_xor_(key1).bitwise_and_(kWord), p0.bitwise_and(kWord)};
-    key0 = (key0 + kPhiloxW0).bitwise_and_(kWord);
-    key1 = (key1 + kPhiloxW1).bitwise_and_(kWord);
+    key0 = (key0 + int64_t{kPhiloxW0}).bitwise_and_(kWord);
+    key1 = (key1 + int64_t{kPhiloxW1}).bitwise_and_(kWord);
   }
   return c;
 }
