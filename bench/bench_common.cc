@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <limits>
 
+#include <unistd.h>
+
 #include "coordinator/job_setup.h"
 #include "worker/runtime.h"
 
@@ -102,6 +104,10 @@ void refuse(const CLI::App& app, const std::string& flag, const std::string& why
 }
 
 }  // namespace flags
+
+std::string scratch_folder(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("evosearch-bench-" + name + "-" + std::to_string(::getpid()))).string();
+}
 
 proto::JobSpec job(const std::string& bundle, const std::string& prompts, const std::string& scratch,
                    const std::string& name) {

@@ -47,6 +47,10 @@ void parse(CLI::App& app, int argc, char** argv);
 
 }  // namespace flags
 
+// This process's own scratch folder for a benchmark's job outputs: evosearch-bench-NAME-PID in the
+// temporary folder, so that two benchmarks running at once never restart each other's jobs.
+std::string scratch_folder(const std::string& name);
+
 // A job spec for `bundle` over `prompts`, writing to a fresh folder under `scratch`.
 proto::JobSpec job(const std::string& bundle, const std::string& prompts, const std::string& scratch,
                    const std::string& name);

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   bench::check(dev.status());
   auto bundle = Bundle::open(bundle_dir, *dev);
   bench::check(bundle.status());
-  const std::string scratch = (std::filesystem::temp_directory_path() / "evosearch-bench-overhead").string();
+  const std::string scratch = bench::scratch_folder("overhead");
 
   proto::JobSpec batched = bench::job(bundle_dir, suite, scratch, "batched");
   proto::JobSpec single = bench::job(bundle_dir, suite, scratch, "one-at-a-time");
@@ -57,5 +57,7 @@ int main(int argc, char** argv) {
               100.0 * (1 - a->totals().model_seconds() / a->totals().wall_seconds()));
   std::printf("speed-up of batched execution over one candidate at a time, equal NFE: %.2fx\n",
               b->totals().wall_seconds() / a->totals().wall_seconds());
+  std::error_code ec;
+  std::filesystem::remove_all(scratch, ec);
   return 0;
 }

@@ -463,7 +463,7 @@ int main(int argc, char** argv) {
   set_compute_threads(threads);
   auto dev = choose_device(device);
   bench::check(dev.status());
-  const std::string scratch = (std::filesystem::temp_directory_path() / "evosearch-bench-quality").string();
+  const std::string scratch = bench::scratch_folder("quality");
   auto entries = read_prompt_suite(suite);
   bench::check(entries.status());
   const uint32_t prompt_count = static_cast<uint32_t>(entries->size());
@@ -560,5 +560,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
+  std::error_code ec;
+  std::filesystem::remove_all(scratch, ec);
   return 0;
 }

@@ -375,6 +375,9 @@ Status JobLoop::finish(PromptJob& j) {
   o.set_generation(best.state().generation());
   o.set_candidate(best.state().candidate());
   for (const auto& h : j.history) *o.add_generations() = h;
+  // Saving the outcome ends the lease: the keeper stops renewing it first, or a renewal racing
+  // the save would find the prompt done and report the lease lost to another coordinator.
+  keeper_.drop(j.index);
   const Status saved = store_.save_outcome(*j.lease, o);
   if (lease_lost(saved)) {  // another run's outcome names the files: this run's bytes may differ, and go
     answers_.discard(o, j.lease->token());
@@ -384,7 +387,6 @@ Status JobLoop::finish(PromptJob& j) {
   RETURN_IF_ERROR(answers_.publish(o));
   remove_shards(spec_.output(), j.committed_shards);
   j.committed_shards.clear();
-  keeper_.drop(j.index);
   j.lease.reset();
   j.finished = true;
   outcomes_[j.index] = o;

@@ -3,14 +3,18 @@
 // second coordinator finishing the prompt meanwhile, then the first resumed. The first one's
 // pixels differ by one level (float rounding differs by device and batch size). Its save is
 // refused, and the published files are the ones the outcome's SHA-256 names: the grids its
-// checkpoints recorded, and the second one's last grid and answer, byte for byte a clean run's. Deterministic: both file stores read a clock the test advances,
-// and the second coordinator runs inside the first one's call for its grid's frames (no sleeps).
+// checkpoints recorded, and the second one's last grid and answer, byte for byte a clean run's.
+// Deterministic: both file stores read a clock the test advances, and the second coordinator runs
+// inside the first one's call for its grid's frames (no sleeps). Also: the run that finishes a
+// prompt ends its lease without its keeper reporting it lost.
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -93,11 +97,14 @@ class HookedExecutor final : public Executor {
 };
 
 // A job store that, with `dies_after_save`, fails right after saving an outcome: the run ends
-// there as if the process died between its fenced save and publishing its files.
-class DiesAfterSave final : public JobStore {
+// there as if the process died between its fenced save and publishing its files. `after_save`
+// runs after each saved outcome; `renewals_lost` counts renewals refused as "lease lost".
+class HookedStore final : public JobStore {
  public:
-  explicit DiesAfterSave(std::unique_ptr<JobStore> store) : store_(std::move(store)) {}
+  explicit HookedStore(std::unique_ptr<JobStore> store) : store_(std::move(store)) {}
   bool dies_after_save = false;
+  std::function<void()> after_save;
+  std::atomic<int> renewals_lost{0};
 
   std::string describe() const override { return store_->describe(); }
   Status open(const proto::JobRecord& job, const std::vector<std::string>& texts, bool restart) override {
@@ -110,7 +117,9 @@ class DiesAfterSave final : public JobStore {
     return store_->claim(owner, max, lease_seconds, request);
   }
   Status renew(proto::Lease& lease, double lease_seconds, const RequestId& request) override {
-    return store_->renew(lease, lease_seconds, request);
+    const Status renewed = store_->renew(lease, lease_seconds, request);
+    if (renewed.code() == StatusCode::kFailedPrecondition) ++renewals_lost;
+    return renewed;
   }
   Status release(const proto::Lease& lease, const RequestId& request) override { return store_->release(lease, request); }
   Status commit_checkpoint(const proto::Lease& lease, const proto::CheckpointRecord& c, const RequestId& request) override {
@@ -118,6 +127,7 @@ class DiesAfterSave final : public JobStore {
   }
   Status save_outcome(const proto::Lease& lease, const proto::PromptOutcome& outcome, const RequestId& request) override {
     RETURN_IF_ERROR(store_->save_outcome(lease, outcome, request));
+    if (after_save) after_save();
     return dies_after_save ? Internal("died after saving the outcome") : Status::Ok();
   }
   Status mark_failed(const proto::Lease& lease, const std::string& error, const RequestId& request) override {
@@ -142,11 +152,11 @@ class DiesAfterSave final : public JobStore {
 };
 
 // One coordinator of the job in `spec`'s output folder: its own bundle, backend, executor, file
-// store and lease keeper, stores reading `clock`.
+// store and lease keeper (each store reading `clock`), with leases of `lease_seconds`.
 class Coordinator {
  public:
-  Coordinator(const proto::JobSpec& spec, StoreClock clock, std::string owner)
-      : spec_(spec), clock_(std::move(clock)), owner_(std::move(owner)) {}
+  Coordinator(const proto::JobSpec& spec, StoreClock clock, std::string owner, double lease_seconds = kLease)
+      : spec_(spec), clock_(std::move(clock)), owner_(std::move(owner)), lease_seconds_(lease_seconds) {}
 
   Status start() {
     ASSIGN_OR_RETURN(bundle_, Bundle::open(spec_.bundle(), at::kCPU));
@@ -154,33 +164,38 @@ class Coordinator {
     ASSIGN_OR_RETURN(const SamplerConfig sampler, sampler_config(spec_, bundle_->manifest()));
     executor_ = std::make_unique<HookedExecutor>(*backend_);
     ASSIGN_OR_RETURN(const std::vector<PromptEntry> suite, read_prompt_suite(spec_.prompts()));
-    store_ = std::make_unique<DiesAfterSave>(make_file_job_store(spec_.output(), clock_));
+    store_ = std::make_unique<HookedStore>(make_file_job_store(spec_.output(), clock_));
     ASSIGN_OR_RETURN(const proto::JobRecord record, make_job_record(spec_, static_cast<uint32_t>(suite.size())));
     std::vector<std::string> texts;
     for (const PromptEntry& e : suite) texts.push_back(e.text);
     RETURN_IF_ERROR(store_->open(record, texts, false));
-    keeper_ = std::make_unique<LeaseKeeper>(make_file_job_store(spec_.output(), clock_), kLease);
+    auto keeper_store = std::make_unique<HookedStore>(make_file_job_store(spec_.output(), clock_));
+    keeper_store_ = keeper_store.get();
+    keeper_ = std::make_unique<LeaseKeeper>(std::move(keeper_store), lease_seconds_);
     JobLoopOptions options;
     options.owner = owner_;
     options.steps = sampler.steps;
-    options.lease_seconds = kLease;
+    options.lease_seconds = lease_seconds_;
     options.poll_seconds = 0.01;
     loop_ = std::make_unique<JobLoop>(spec_, bundle_->manifest(), options, *executor_, *store_, *keeper_);
     return loop_->add_prompts(suite);
   }
 
   HookedExecutor& executor() { return *executor_; }
-  DiesAfterSave& store() { return *store_; }
+  HookedStore& store() { return *store_; }
+  const HookedStore& keeper_store() const { return *keeper_store_; }
   StatusOr<std::vector<proto::PromptOutcome>> run() { return loop_->run(); }
 
  private:
   const proto::JobSpec& spec_;
   const StoreClock clock_;
   const std::string owner_;
+  const double lease_seconds_;
   std::unique_ptr<Bundle> bundle_;
   std::unique_ptr<TorchBackend> backend_;
   std::unique_ptr<HookedExecutor> executor_;
-  std::unique_ptr<DiesAfterSave> store_;
+  std::unique_ptr<HookedStore> store_;
+  HookedStore* keeper_store_ = nullptr;  // owned by keeper_
   std::unique_ptr<LeaseKeeper> keeper_;
   std::unique_ptr<JobLoop> loop_;
 };
@@ -287,6 +302,23 @@ TEST(FencedAnswerFiles, FilesLeftPendingByARunThatDiedAfterItsSaveArePublishedBy
   const proto::GenerationRecord& last = saved.generations(saved.generations_size() - 1);
   EXPECT_EQ(sha256_hex(bytes_of((out / last.grid()).string())), last.grid_sha256());
   EXPECT_FALSE(fs::exists(out / "state" / "pending"));
+}
+
+
+// The run that finishes a prompt ends its lease itself: its keeper stops renewing it before the
+// outcome is saved, so no renewal finds the prompt done and reports the lease lost ("another
+// coordinator continues it"). Real time: leases of 3 s, renewed every second, and the run waits
+// 2.5 s after saving, time for two renewals of a lease still kept.
+TEST(FencedAnswerFiles, TheRunThatFinishesAPromptDoesNotReportItsLeaseLost) {
+  const std::string base = testing_support::fresh_dir("finished-lease");
+  const proto::JobSpec spec = job_in(base);
+  Coordinator only(spec, {}, "only:1:0", 3.0);
+  ASSERT_TRUE(only.start().ok());
+  only.store().after_save = [] { std::this_thread::sleep_for(std::chrono::milliseconds(2500)); };
+  auto outcomes = only.run();
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().to_string();
+  ASSERT_EQ(outcomes->size(), 1u);
+  EXPECT_EQ(only.keeper_store().renewals_lost.load(), 0) << "the keeper renewed a lease its own run had ended";
 }
 
 }  // namespace
