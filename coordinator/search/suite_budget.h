@@ -12,8 +12,8 @@
 // bench_quality's climb signal lines); the spread of its first rewards did not. With the noise
 // formula 2 it holds for evosearch-lookahead (r = 0.46-0.50) and not for EvoSearch (r = -0.39
 // and -0.29). Measured, sharing by it does not beat an even split on the bundled models
-// (bench/RESULTS.md, "A budget for the whole suite"): level for evosearch-lookahead, lower for
-// EvoSearch.
+// (bench/RESULTS.md, "A budget for the whole suite" and "The suite budget on 36 prompts"): level
+// or lower for evosearch-lookahead (lower at 50x on 36 held-out prompts), lower for EvoSearch.
 #pragma once
 
 #include <cstdint>
