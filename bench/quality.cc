@@ -32,7 +32,10 @@
 //   build/bench/bench_quality [--bundles fashion-flow,fashion-ddpm] [--budgets 5,20,50]
 //                             [--suite FILE] [--device D] [--threads N] [--methods ROW,ROW,...]
 //                             [--lookahead-rules k=v,...] [--evo-rules k=v,...] [--reference ROW,...]
-//   build/bench/bench_quality --bundles fashion-video --suite examples/fashion-video-holdout.json
+//   build/bench/bench_quality --bundles fashion-flow,fashion-ddpm,fashion-video   (all three models)
+//
+// Without --suite each bundle runs on its held-out suite: examples/fashion-holdout.txt, and
+// examples/fashion-video-holdout.json for a video bundle; --suite gives every bundle that one.
 //
 // --lookahead-rules / --evo-rules plan those rows with other planner rules (tuning; fields of
 // LookaheadRules / EvoRules in coordinator/search/planner.h, lists separated by ':').
@@ -285,7 +288,7 @@ int main(int argc, char** argv) {
           },
           "NAME"));
   bench::flags::positive_list(app, "--budgets", budgets, "budgets, in multiples of one sample's cost");
-  bench::flags::suite(app, suite);
+  CLI::Option* suite_flag = bench::flags::suite(app, suite);
   bench::flags::device(app, device);
   bench::flags::threads(app, threads);
   bench::flags::word_list(app, "--methods", methods, "rows: none, best-of-n, evosearch-hand, evosearch, particles, "
@@ -308,10 +311,12 @@ int main(int argc, char** argv) {
   auto dev = choose_device(device);
   bench::check(dev.status());
   const std::string scratch = bench::scratch_folder("quality");
-  auto entries = read_prompt_suite(suite);
-  bench::check(entries.status());
-  const uint32_t prompt_count = static_cast<uint32_t>(entries->size());
-  std::printf("bench/quality: suite %s, %s\n", suite.c_str(), runtime_summary(*dev).c_str());
+  // Without --suite, each bundle's held-out suite: video bundles the video one.
+  const bool one_suite = suite_flag->count() > 0;
+  const std::string video_suite = bench::source_path("examples/fashion-video-holdout.json");
+  std::printf("bench/quality: suite %s, %s\n",
+              one_suite ? suite.c_str() : (suite + " (" + video_suite + " for video bundles)").c_str(),
+              runtime_summary(*dev).c_str());
   std::printf("paired lines: prompts won, mean difference, exact two-sided Wilcoxon signed-rank p over prompts (seed "
               "means); better or worse at p < 0.05, else level\n");
   for (const std::string& name : bundles) {
@@ -319,10 +324,14 @@ int main(int argc, char** argv) {
     auto bundle = Bundle::open(dir, *dev);
     bench::check(bundle.status());
     const int steps = (*bundle)->manifest().defaults().steps();
+    const std::string& suite_file = one_suite || (*bundle)->pixel_shape().size() != 4 ? suite : video_suite;
+    auto entries = read_prompt_suite(suite_file);
+    bench::check(entries.status());
+    const uint32_t prompt_count = static_cast<uint32_t>(entries->size());
     // The call costs "@seconds" rows are planned with, measured once per bundle at the job's batch size.
     CallCosts costs;
     if (std::any_of(methods.begin(), methods.end(), [](const std::string& m) { return ends_with(m, "@seconds"); })) {
-      const proto::JobSpec probe = bench::job(dir, suite, scratch, name + "-costs");
+      const proto::JobSpec probe = bench::job(dir, suite_file, scratch, name + "-costs");
       auto sampler = sampler_config(probe, (*bundle)->manifest());
       bench::check(sampler.status());
       auto schedule = make_schedule((*bundle)->manifest(), *sampler);
@@ -358,7 +367,8 @@ int main(int argc, char** argv) {
         std::vector<proto::JobResults> runs;
         std::vector<std::map<uint32_t, at::Tensor>> features;
         for (uint64_t seed : {1, 2}) {
-          proto::JobSpec spec = bench::job(dir, suite, scratch, name + "-" + method + "-" + budget_text + "-" + std::to_string(seed));
+          proto::JobSpec spec =
+              bench::job(dir, suite_file, scratch, name + "-" + method + "-" + budget_text + "-" + std::to_string(seed));
           spec.set_seed(seed);
           set_row(spec.mutable_search(), method, budget, steps, look_rules, evo_rules, costs, prompt_count);
           auto r = bench::run(spec, **bundle);
