@@ -104,8 +104,7 @@ int main(int argc, char** argv) {
                                         "--batch", std::to_string(batch), "--steps", std::to_string(steps),
                                         "--threads", std::to_string(threads), "--suite", suite};
   // One folder per process: two bench_memory runs at once must not read each other's numbers.
-  const std::string scratch =
-      (fs::temp_directory_path() / ("evosearch-bench-memory-" + std::to_string(::getpid()))).string();
+  const std::string scratch = bench::scratch_folder("memory");
   fs::create_directories(scratch);
 
   std::printf("bench/memory: %s, device %s, %d prompts in flight, batch %d, T %d (Wan-shaped schedule)\n",

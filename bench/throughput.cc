@@ -21,7 +21,6 @@
 // end-to-end job (bench_memory runs it so, in a child process), --sweep-only only the denoiser
 // alone (bench/compare_python_loop.sh's ceiling); --json writes every number.
 #include <time.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -296,8 +295,7 @@ int main(int argc, char** argv) {
   auto bundle = Bundle::open(o.bundle, *device);
   bench::check(bundle.status());
   // One folder per process: bench_memory's runs, or a user's, may overlap.
-  const std::string scratch =
-      (fs::temp_directory_path() / ("evosearch-bench-throughput-" + std::to_string(::getpid()))).string();
+  const std::string scratch = bench::scratch_folder("throughput");
   fs::create_directories(scratch);
 
   proto::JobSpec spec = bench::job(o.bundle, write_prompts(o, scratch), scratch, "end-to-end");
